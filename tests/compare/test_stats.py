@@ -1,0 +1,71 @@
+import math
+
+import numpy as np
+import pytest
+
+from rnnlab.compare import stats
+
+
+def test_mean_ci_matches_hand_computed_t_interval():
+    # mean 3, sample std sqrt(2.5), t_{0.975, 4} = 2.776445
+    summary = stats.mean_ci([1, 2, 3, 4, 5])
+    half = 2.7764451051977987 * math.sqrt(2.5) / math.sqrt(5)
+    assert summary.mean == pytest.approx(3.0)
+    assert summary.low == pytest.approx(3.0 - half)
+    assert summary.high == pytest.approx(3.0 + half)
+    assert summary.n == 5
+
+
+def test_mean_ci_drops_non_finite_and_handles_single_value():
+    assert stats.mean_ci([2.0, float("nan")]).n == 1
+    assert stats.mean_ci([2.0]).half_width == 0.0
+    assert math.isnan(stats.mean_ci([]).mean)
+
+
+def test_welch_p_value_known_case():
+    # By hand: variances of the means 0.5 and 2.0, t = -3 / sqrt(2.5) = -1.8974,
+    # Welch-Satterthwaite df = 2.5^2 / (0.5^2/4 + 2^2/4) = 5.8824, p = 2 * T_df(-|t|).
+    from scipy.stats import t as student_t
+
+    expected = 2 * student_t.sf(3 / math.sqrt(2.5), df=6.25 / (0.25 / 4 + 4 / 4))
+    p = stats.welch_test([1, 2, 3, 4, 5], [2, 4, 6, 8, 10])
+    assert p == pytest.approx(expected) and p == pytest.approx(0.10753, abs=1e-5)
+
+
+def test_effect_sizes_known_case():
+    a, b = [2, 4, 6, 8], [1, 3, 5, 7]
+    # means differ by 1, pooled sd = sqrt(20/3)
+    d = 1 / math.sqrt(20 / 3)
+    assert stats.cohens_d(a, b) == pytest.approx(d)
+    assert stats.hedges_g(a, b) == pytest.approx(d * (1 - 3 / (4 * 8 - 9)))
+
+
+def test_bootstrap_ci_contains_mean_and_is_reproducible():
+    values = np.random.default_rng(1).normal(10, 1, size=20)
+    first = stats.bootstrap_ci(values, resamples=2000)
+    again = stats.bootstrap_ci(values, resamples=2000)
+    assert first.low < first.mean < first.high
+    assert (first.low, first.high) == (again.low, again.high)
+
+
+def test_verdict_names_winner_only_when_significant():
+    clear = stats.compare_groups(
+        {"lstm": [0.90, 0.91, 0.92], "gru": [0.50, 0.52, 0.51]}, higher_is_better=True
+    )
+    assert clear.winner == "lstm" and clear.p_value < 0.05 and clear.effect_size > 0
+    noisy = stats.compare_groups(
+        {"lstm": [0.1, 0.9, 0.5], "gru": [0.4, 0.6, 0.45]}, higher_is_better=True
+    )
+    assert noisy.winner is None and noisy.text == stats.NO_DIFFERENCE
+    assert noisy.best == "lstm" and noisy.runner_up == "gru"
+
+
+def test_verdict_respects_lower_is_better_and_bootstrap():
+    groups = {"lstm": [0.30, 0.31, 0.29, 0.30], "gru": [0.10, 0.11, 0.09, 0.10]}
+    verdict = stats.compare_groups(groups, higher_is_better=False, method="bootstrap")
+    assert verdict.winner == "gru" and verdict.effect_size > 0
+
+
+def test_verdict_with_single_seed_makes_no_claim():
+    verdict = stats.compare_groups({"lstm": [0.9], "gru": [0.1]}, higher_is_better=True)
+    assert verdict.winner is None and verdict.p_value is None

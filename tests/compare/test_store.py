@@ -1,0 +1,170 @@
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fakes import fake_run
+from run_plan import plan
+
+from rnnlab.compare.executor import RAN, SKIPPED, execute
+from rnnlab.compare.store import SCHEMA_VERSION, Store
+from rnnlab.compare.units import RunConfig, RunUnit
+from rnnlab.errors import UserInputError
+
+SCRIPT = Path(__file__).parent / "run_plan.py"
+
+
+def _env():
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "FAKE_EPOCH_SECONDS": "0"}
+
+
+def _final_rows(root):
+    store = Store.open(root)
+    rows = {r.key: (r.status, r.seed, r.model, r.metrics) for r in store.rows()}
+    store.close()
+    return rows
+
+
+def test_new_store_has_schema_and_checkpoints(tmp_path):
+    store = Store.open(tmp_path / "runs")
+    assert store.schema_version == SCHEMA_VERSION
+    assert (tmp_path / "runs" / "checkpoints").is_dir()
+    mode = sqlite3.connect(tmp_path / "runs" / "results.db").execute("PRAGMA journal_mode")
+    assert mode.fetchone()[0] == "wal"
+
+
+def test_foreign_directory_and_corrupt_db_are_refused_untouched(tmp_path):
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "cat.jpg").write_bytes(b"meow")
+    with pytest.raises(UserInputError, match="not an rnnlab store"):
+        Store.open(foreign)
+    assert sorted(p.name for p in foreign.iterdir()) == ["cat.jpg"]
+
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "results.db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(UserInputError, match="not an rnnlab store"):
+        Store.open(corrupt)
+    assert (corrupt / "results.db").read_bytes() == b"this is not sqlite" * 100
+
+    other = tmp_path / "other"
+    other.mkdir()
+    sqlite3.connect(other / "results.db").execute("CREATE TABLE t (x)").connection.commit()
+    before = (other / "results.db").read_bytes()
+    with pytest.raises(UserInputError, match="not an rnnlab store"):
+        Store.open(other)
+    assert (other / "results.db").read_bytes() == before
+
+
+def test_newer_schema_is_refused(tmp_path):
+    Store.open(tmp_path).close()
+    db = sqlite3.connect(tmp_path / "results.db")
+    db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    db.commit()
+    with pytest.raises(UserInputError, match="schema 99"):
+        Store.open(tmp_path)
+
+
+def test_rerun_skips_done_and_retries_failed_only_on_request(tmp_path):
+    units = plan()[:3]
+    first = execute(units, tmp_path, fake_run)
+    assert [o.outcome for o in first] == [RAN] * 3
+    again = execute(units, tmp_path, fake_run)
+    assert [o.outcome for o in again] == [SKIPPED] * 3
+
+    failing = RunUnit(RunConfig("fake", "lstm", 4, train={"fail": True}), 0, "final")
+    (outcome,) = execute([failing], tmp_path, fake_run)
+    row = Store.open(tmp_path).get(failing.key)
+    assert outcome.status == "failed" and "boom" in row.error
+    assert execute([failing], tmp_path, fake_run)[0].outcome == SKIPPED
+    assert execute([failing], tmp_path, fake_run, retry_failed=True)[0].outcome == RAN
+
+
+def test_unfinished_run_of_dead_process_is_resumed_from_checkpoint(tmp_path):
+    unit = plan()[0]
+    store = Store.open(tmp_path)
+    # A row left 'running' by a process that no longer exists, with a checkpoint at epoch 2.
+    assert (
+        store.claim(
+            unit.key,
+            phase="final",
+            seed=unit.seed,
+            task="fake",
+            model="lstm",
+            config=unit.config.to_dict(),
+        )
+        == "new"
+    )
+    store._db.execute("UPDATE runs SET owner = 'nohost-x:1' WHERE key = ?", (unit.key,))
+    ckpt = store.checkpoint_dir(unit.key)
+    ckpt.mkdir(parents=True)
+    (ckpt / "state.json").write_text('{"epoch": 2, "total": 16.0, "resumed_from": null}')
+    # owner on another host counts as alive: busy
+    assert (
+        store.claim(unit.key, phase="final", seed=0, task="fake", model="lstm", config={}) == "busy"
+    )
+    store._db.execute(
+        "UPDATE runs SET owner = ? WHERE key = ?", (f"{os.uname().nodename}:999999999", unit.key)
+    )
+    (outcome,) = execute([unit], tmp_path, fake_run)
+    row = store.get(unit.key)
+    assert outcome.outcome == RAN and row.status == "done"
+    assert row.attempts == 2 and row.error == "resumed at 2"
+    assert row.metrics == _final_rows_single(tmp_path / "fresh", unit)
+
+
+def _final_rows_single(root, unit):
+    execute([unit], root, fake_run)
+    return Store.open(root).get(unit.key).metrics
+
+
+def test_two_processes_share_a_store_without_losing_or_duplicating_runs(tmp_path):
+    env = {**_env(), "FAKE_EPOCH_SECONDS": "0.05"}
+    procs = [
+        subprocess.Popen([sys.executable, str(SCRIPT), str(tmp_path), "1"], env=env)
+        for _ in range(2)
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    store = Store.open(tmp_path)
+    rows = store.rows()
+    assert len(rows) == len(plan()) and {r.status for r in rows} == {"done"}
+    assert all(r.attempts == 1 for r in rows)  # nobody ran a run twice
+    owners = {r.cost["pid"] for r in rows}
+    assert owners == {p.pid for p in procs}  # both processes did work
+    reference = tmp_path / "reference"
+    execute(plan(), reference, fake_run)
+    assert _final_rows(tmp_path) == _final_rows(reference)
+
+
+def test_kill_9_mid_plan_then_rerun_equals_uninterrupted(tmp_path):
+    env = {**_env(), "FAKE_EPOCH_SECONDS": "0.1"}
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), str(tmp_path), "1"], env=env)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if (tmp_path / "results.db").exists():
+            rows = Store.open(tmp_path).rows()
+            if any(r.status == "done" for r in rows) and any(r.status == "running" for r in rows):
+                break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    interrupted = Store.open(tmp_path).rows()
+    assert any(r.status == "running" for r in interrupted)
+    assert len(interrupted) < len(plan())
+
+    subprocess.run([sys.executable, str(SCRIPT), str(tmp_path), "1"], env=_env(), check=True)
+    reference = tmp_path / "reference"
+    execute(plan(), reference, fake_run)
+    assert _final_rows(tmp_path) == _final_rows(reference)
+
+
+def test_workers_run_units_in_separate_processes(tmp_path):
+    outcomes = execute(plan()[:4], tmp_path, fake_run, workers=2)
+    assert [o.status for o in outcomes] == ["done"] * 4
+    pids = {r.cost["pid"] for r in Store.open(tmp_path).rows()}
+    assert os.getpid() not in pids
