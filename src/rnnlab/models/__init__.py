@@ -1,1 +1,48 @@
-"""rnnlab.models."""
+"""rnnlab.models: task models built from any encoder of :mod:`rnnlab.nn`.
+
+Every model is a ``torch.nn.Module`` built from a dataclass config (``Model(config)`` or
+``Model(**fields)``) with ``loss(batch) -> Tensor`` for training and
+``metrics(batch) -> dict[str, float]`` for evaluation (see :mod:`rnnlab.models.common`).
+See docs/models.md.
+"""
+
+from rnnlab.models.autoencoder import AutoencoderConfig, SequenceAutoencoder
+from rnnlab.models.classifier import ClassifierConfig, SequenceClassifier
+from rnnlab.models.common import TaskModel
+from rnnlab.models.decoder import Decoder
+from rnnlab.models.encoder import Encoder, EncoderOutput, encoder_names, make_encoder
+from rnnlab.models.forecaster import Forecaster, ForecasterConfig, pinball_loss
+from rnnlab.models.language_model import CharLanguageModel, LanguageModelConfig
+from rnnlab.models.music import MusicConfig, MusicModel
+from rnnlab.models.params import count_parameters, match_hidden_size
+from rnnlab.models.regressor import RegressorConfig, SequenceRegressor
+from rnnlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from rnnlab.models.tagger import SequenceTagger, TaggerConfig
+
+__all__ = [
+    "AutoencoderConfig",
+    "CharLanguageModel",
+    "ClassifierConfig",
+    "Decoder",
+    "Encoder",
+    "EncoderOutput",
+    "Forecaster",
+    "ForecasterConfig",
+    "LanguageModelConfig",
+    "MusicConfig",
+    "MusicModel",
+    "RegressorConfig",
+    "Seq2Seq",
+    "Seq2SeqConfig",
+    "SequenceAutoencoder",
+    "SequenceClassifier",
+    "SequenceRegressor",
+    "SequenceTagger",
+    "TaggerConfig",
+    "TaskModel",
+    "count_parameters",
+    "encoder_names",
+    "make_encoder",
+    "match_hidden_size",
+    "pinball_loss",
+]

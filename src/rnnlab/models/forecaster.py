@@ -1,0 +1,248 @@
+"""Multi-step forecaster: encoder over a past window, then a direct head or a decoder.
+
+- ``decoder="direct"`` (the multi-output strategy): one linear layer maps the encoder summary
+  and the future-known covariates of the whole horizon to all ``horizon`` steps at once.
+- ``decoder="seq2seq"``: a recurrent decoder (optionally attending over the encoder outputs,
+  Luong or Bahdanau) emits one step at a time; its input at step h is the previous target
+  value and the future-known covariates of step h. Training feeds the true previous values
+  (teacher forcing); forecasting feeds back its own point forecasts.
+
+Inputs follow :meth:`rnnlab.data.ForecastData.windows`: ``x`` (B, W, I) holds the targets in
+its first ``n_targets`` columns, then past covariates (and future-known ones, at past steps).
+Future-known covariates over the horizon come as ``future`` (B, H, F) -- ``batch.future`` in
+a batch. With ``quantiles`` the model outputs one forecast per quantile level, trained with the
+pinball loss; otherwise a point forecast trained with the squared error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnlab.data.containers import Batch
+from rnnlab.errors import UserInputError
+from rnnlab.models.common import InputLayer, TaskModel, length_mask, resolve_config
+from rnnlab.models.decoder import Decoder, default_decoder_cell
+from rnnlab.models.encoder import last_step, make_encoder
+
+DECODERS = ("direct", "seq2seq")
+
+
+@dataclass
+class ForecasterConfig:
+    """Configuration of :class:`Forecaster`.
+
+    Attributes:
+        encoder: encoder name (see :func:`rnnlab.models.make_encoder`).
+        input_size: features per past step (targets first).
+        horizon: steps to forecast.
+        n_targets: target series forecast jointly (the first columns of ``x``).
+        future_size: future-known covariates per horizon step (0 for none).
+        hidden_size, num_layers: encoder (and decoder) size.
+        decoder: ``"direct"`` or ``"seq2seq"``.
+        attention: ``"luong"``, ``"bahdanau"`` or None (seq2seq only).
+        decoder_cell: decoder cell name (default: the encoder's cell; GRU for a TCN).
+        quantiles: increasing quantile levels in (0, 1) for probabilistic output, or None.
+        dropout: dropout between stacked layers and before the output layer.
+        encoder_options: extra options for the encoder.
+    """
+
+    encoder: str
+    input_size: int
+    horizon: int
+    n_targets: int = 1
+    future_size: int = 0
+    hidden_size: int = 64
+    num_layers: int = 1
+    decoder: str = "direct"
+    attention: str | None = "luong"
+    decoder_cell: str | None = None
+    quantiles: tuple[float, ...] | None = None
+    dropout: float = 0.0
+    encoder_options: dict[str, Any] = field(default_factory=dict)
+
+
+def pinball_loss(prediction: Tensor, target: Tensor, quantiles: Tensor) -> Tensor:
+    """Mean pinball (quantile) loss: ``max(q (y - y_q), (q - 1) (y - y_q))``.
+
+    ``prediction`` (..., Q), ``target`` (...), ``quantiles`` (Q,).
+    """
+    error = target.unsqueeze(-1) - prediction
+    return torch.maximum(quantiles * error, (quantiles - 1) * error).mean()
+
+
+class Forecaster(TaskModel):
+    """Forecast ``horizon`` steps of ``n_targets`` series from a window of the past.
+
+    Batch: ``x`` float (B, W, input_size), ``y`` float (B, horizon, n_targets), optional
+    ``lengths`` and ``future`` (B, horizon, future_size). Loss: mean squared error, or the mean
+    pinball loss over quantile levels. Metrics (on forecasts made without the true targets):
+    ``loss``, ``mse`` and ``mae`` of the point forecast (the median level, or the level nearest
+    0.5), and with quantiles ``pinball``.
+    """
+
+    def __init__(self, config: ForecasterConfig | None = None, **kwargs: Any) -> None:
+        super().__init__()
+        self.config = config = resolve_config(ForecasterConfig, config, kwargs)
+        if config.decoder not in DECODERS:
+            raise UserInputError(f"decoder must be one of {DECODERS}, got {config.decoder!r}")
+        if config.n_targets > config.input_size:
+            raise UserInputError(
+                f"n_targets ({config.n_targets}) exceeds input_size ({config.input_size}): the "
+                "targets must be the first columns of the input"
+            )
+        self.num_outputs = 1
+        if config.quantiles is not None:
+            levels = torch.tensor([float(q) for q in config.quantiles])
+            if len(levels) == 0 or not (
+                bool((levels > 0).all() & (levels < 1).all()) and bool((levels.diff() > 0).all())
+            ):
+                raise UserInputError(
+                    f"quantiles must be strictly increasing levels in (0, 1), got "
+                    f"{config.quantiles!r}"
+                )
+            self.register_buffer("quantile_levels", levels)
+            self.num_outputs = len(levels)
+            self.point_index = int((levels - 0.5).abs().argmin())
+        self.inputs = InputLayer(config.input_size)
+        self.encoder = make_encoder(
+            config.encoder,
+            config.input_size,
+            config.hidden_size,
+            config.num_layers,
+            dropout=config.dropout,
+            **config.encoder_options,
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        per_step = config.n_targets * self.num_outputs
+        self.decoder: Decoder | None = None
+        if config.decoder == "direct":
+            head_inputs = self.encoder.output_size + config.horizon * config.future_size
+            self.head = nn.Linear(head_inputs, config.horizon * per_step)
+        else:
+            self.decoder = Decoder(
+                config.decoder_cell or default_decoder_cell(config.encoder),
+                config.n_targets + config.future_size,
+                config.hidden_size,
+                config.num_layers,
+                summary_size=self.encoder.output_size,
+                memory_size=self.encoder.output_size,
+                attention=config.attention,
+                dropout=config.dropout,
+            )
+            self.head = nn.Linear(config.hidden_size, per_step)
+
+    def forward(
+        self,
+        x: Tensor,
+        future: Tensor | None = None,
+        lengths: Tensor | None = None,
+        teacher: Tensor | None = None,
+    ) -> Tensor:
+        """Forecasts (B, horizon, n_targets), or (B, horizon, n_targets, Q) with quantiles.
+
+        ``teacher`` (B, horizon, n_targets): true values fed to a seq2seq decoder (teacher
+        forcing); without it the decoder feeds back its own point forecasts.
+        """
+        cfg = self.config
+        future = self._check_future(x, future)
+        encoded = self.encoder(self.inputs(x), lengths)
+        batch_size = x.shape[0]
+        if self.decoder is None:
+            features = [self.dropout(encoded.last)]
+            if future is not None:
+                features.append(future.reshape(batch_size, -1))
+            out = self.head(torch.cat(features, -1))
+            return self._shape(out.view(batch_size, cfg.horizon, -1))
+        mask = length_mask(lengths, x.shape[1], batch_size, x.device)
+        state = self.decoder.initial_state(encoded.last)
+        previous = last_step(x, lengths)[:, : cfg.n_targets]  # the last observed values
+
+        def step_inputs(values: Tensor, h: slice) -> Tensor:
+            return values if future is None else torch.cat([values, future[:, h]], -1)
+
+        if teacher is not None:
+            values = torch.cat([previous.unsqueeze(1), teacher[:, :-1]], 1)
+            features, _, _ = self.decoder(
+                step_inputs(values, slice(None)), state, encoded.outputs, mask
+            )
+            return self._shape(self.head(self.dropout(features)))
+        outputs = []
+        for h in range(cfg.horizon):
+            inputs = step_inputs(previous.unsqueeze(1), slice(h, h + 1))
+            features, state, _ = self.decoder(inputs, state, encoded.outputs, mask)
+            out = self._shape(self.head(self.dropout(features)))
+            outputs.append(out)
+            previous = self.point(out)[:, 0]
+        return torch.cat(outputs, 1)
+
+    def _shape(self, out: Tensor) -> Tensor:
+        """(B, U, n_targets * Q) -> (B, U, n_targets) or (B, U, n_targets, Q)."""
+        if self.num_outputs == 1:
+            return out
+        return out.view(*out.shape[:2], self.config.n_targets, self.num_outputs)
+
+    def point(self, forecast: Tensor) -> Tensor:
+        """The point forecast of a model output: itself, or the level nearest the median."""
+        return forecast if self.num_outputs == 1 else forecast[..., self.point_index]
+
+    def _check_future(self, x: Tensor, future: Tensor | None) -> Tensor | None:
+        cfg = self.config
+        if cfg.future_size == 0:
+            if future is not None:
+                raise UserInputError(
+                    "got future covariates but the model was built with future_size=0"
+                )
+            return None
+        expected = (x.shape[0], cfg.horizon, cfg.future_size)
+        if future is None or tuple(future.shape) != expected:
+            given = None if future is None else tuple(future.shape)
+            raise UserInputError(f"future covariates must have shape {expected}, got {given}")
+        return future.to(x.dtype)
+
+    def predict(
+        self,
+        x: Tensor,
+        future: Tensor | None = None,
+        lengths: Tensor | None = None,
+        sort_quantiles: bool = True,
+    ) -> Tensor:
+        """Forecasts in eval mode without gradients.
+
+        With quantiles, ``sort_quantiles`` sorts each step's levels into increasing order
+        (the rearrangement of Chernozhukov et al. 2010), which removes quantile crossing and
+        never increases the pinball loss.
+        """
+        with self.evaluating():
+            forecast = self(x, future, lengths)
+        if self.num_outputs > 1 and sort_quantiles:
+            forecast = forecast.sort(dim=-1).values
+        return forecast
+
+    def _objective(self, forecast: Tensor, y: Tensor) -> Tensor:
+        y = y.to(forecast.dtype)
+        if self.num_outputs == 1:
+            return F.mse_loss(forecast, y)
+        return pinball_loss(forecast, y, self.quantile_levels.to(forecast.dtype))
+
+    def loss(self, batch: Batch) -> Tensor:
+        """Squared error (or pinball loss) of teacher-forced forecasts against ``batch.y``."""
+        future = getattr(batch, "future", None)
+        teacher = batch.y if self.decoder is not None else None
+        return self._objective(self(batch.x, future, batch.lengths, teacher), batch.y)
+
+    def _metrics(self, batch: Batch) -> dict[str, float]:
+        forecast = self.predict(batch.x, getattr(batch, "future", None), batch.lengths)
+        error = self.point(forecast) - batch.y.to(forecast.dtype)
+        metrics = {
+            "loss": float(self._objective(forecast, batch.y)),
+            "mse": float(error.pow(2).mean()),
+            "mae": float(error.abs().mean()),
+        }
+        if self.num_outputs > 1:
+            metrics["pinball"] = metrics["loss"]
+        return metrics
