@@ -1,0 +1,95 @@
+"""``rnnlab fit forecast|classify DATA --out MODEL_DIR``: train an estimator on a CSV."""
+
+from __future__ import annotations
+
+import argparse
+
+from rnnlab.estimators.cli_options import add_training_options, csv_list, say
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``fit`` with its two tasks, ``forecast`` and ``classify``."""
+    parser = sub.add_parser(
+        "fit",
+        help="train a forecaster or classifier on your CSV and save it as a model directory",
+        description="Train on your CSV/Parquet file; the model directory is written only if "
+        "training succeeds.",
+    )
+    tasks = parser.add_subparsers(dest="task", metavar="TASK", required=True)
+
+    forecast = tasks.add_parser("forecast", help="multi-step forecasting with quantiles")
+    forecast.add_argument("data", help="CSV or Parquet file")
+    forecast.add_argument("--target", required=True, help="column(s) to forecast, comma-separated")
+    forecast.add_argument("--time", required=True, help="time column")
+    forecast.add_argument("--series-id", default=None, help="series column (long format)")
+    forecast.add_argument("--covariates", type=csv_list, default=[], help="past-only covariates")
+    forecast.add_argument(
+        "--future-covariates", type=csv_list, default=[], help="covariates known in advance"
+    )
+    forecast.add_argument("--freq", default=None, help="pandas frequency (default: inferred)")
+    forecast.add_argument("--horizon", type=int, default=24, help="steps to forecast")
+    forecast.add_argument("--window", type=int, default=96, help="input steps")
+    forecast.add_argument(
+        "--head", choices=["direct", "seq2seq"], default="direct", help="output head"
+    )
+    forecast.add_argument(
+        "--quantiles", type=lambda s: [float(q) for q in csv_list(s)], default=[0.1, 0.5, 0.9]
+    )
+    add_training_options(forecast)
+    forecast.set_defaults(func=run)
+
+    classify = tasks.add_parser("classify", help="one label per variable-length sequence")
+    classify.add_argument("data", help="CSV or Parquet file in long format")
+    classify.add_argument("--sequence-id", required=True, help="sequence column")
+    classify.add_argument("--time", required=True, help="column that orders the steps")
+    classify.add_argument("--label", required=True, help="label column (constant per sequence)")
+    classify.add_argument(
+        "--features", type=csv_list, default=None, help="feature columns (default: all others)"
+    )
+    add_training_options(classify)
+    classify.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fit, then save atomically to ``--out``."""
+    from rnnlab.estimators import Classifier, Forecaster
+
+    common = {
+        "model": args.model,
+        "hidden_size": args.hidden_size,
+        "num_layers": args.num_layers,
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+        "patience": args.patience,
+        "seed": args.seed,
+        "device": args.device,
+        "fill": args.fill,
+        "progress": True,
+    }
+    if args.task == "forecast":
+        estimator = Forecaster(
+            horizon=args.horizon,
+            window=args.window,
+            head=args.head,
+            quantiles=tuple(args.quantiles),
+            target=args.target,
+            time=args.time,
+            series_id=args.series_id,
+            covariates=tuple(args.covariates),
+            future_covariates=tuple(args.future_covariates),
+            freq=args.freq,
+            **common,
+        )
+    else:
+        estimator = Classifier(
+            sequence_id=args.sequence_id,
+            time=args.time,
+            label=args.label,
+            features=None if args.features is None else tuple(args.features),
+            **common,
+        )
+    estimator.fit(args.data)
+    path = estimator.save(args.out)
+    say(f"saved {path} ({estimator.summary_line()})")
+    return 0

@@ -1,0 +1,39 @@
+"""Argument helpers shared by the your-data commands (fit, predict, evaluate, embed, cluster).
+
+Lives here, not in :mod:`rnnlab.commands`, whose every module must be a command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def csv_list(text: str) -> list[str]:
+    """``"a, b,c"`` -> ``["a", "b", "c"]`` (empty items dropped)."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def say(message: str) -> None:
+    """One status line on stderr (stdout stays for results)."""
+    print(message, file=sys.stderr)
+
+
+def add_training_options(parser: argparse.ArgumentParser, *, default_model: str = "gru") -> None:
+    """Model size, training and output options every training command shares."""
+    parser.add_argument("--model", default=default_model, help="encoder: lstm, gru, bilstm, tcn…")
+    parser.add_argument("--hidden-size", type=int, default=64)
+    parser.add_argument("--num-layers", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--patience", type=int, default=5, help="early-stopping patience (epochs)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1…")
+    parser.add_argument(
+        "--fill",
+        choices=["ffill", "interpolate", "zero"],
+        default=None,
+        help="accept NaN/Inf and gaps by filling them (default: refuse)",
+    )
+    parser.add_argument("--out", required=True, help="output directory (written atomically)")

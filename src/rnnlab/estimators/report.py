@@ -1,0 +1,359 @@
+"""Evaluation and prediction outputs of fitted estimators (what ``evaluate`` and ``predict``
+print and write).
+
+Forecasters are backtested with rolling origins (:mod:`rnnlab.backtest`) against the naive,
+seasonal naive and ARIMA baselines on the same folds; by default the network is refitted on
+each fold's training data with its saved settings, so no fold is scored by a model that saw
+its test window. Classifiers are scored on the given data against a logistic regression on
+per-channel summary statistics, trained on the same training split.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rnnlab.errors import UserInputError
+from rnnlab.estimators.base import Estimator
+from rnnlab.modelfile import atomic_directory, atomic_file
+
+# -- forecasting ---------------------------------------------------------------------------
+
+
+@dataclass
+class ForecastEvaluation:
+    """Backtest of a forecaster and its baselines.
+
+    Attributes:
+        scores: one row per (method, series, fold) with MAE, RMSE, sMAPE and MASE.
+        per_series: metrics averaged over folds, per (method, series).
+        overall: metrics averaged over series, per method (index), best MASE first.
+        verdicts: one sentence per baseline: does the network beat it on MASE?
+        model: the network's method name in the tables.
+        folds, horizon, refit: how the backtest was run.
+    """
+
+    scores: pd.DataFrame
+    per_series: pd.DataFrame
+    overall: pd.DataFrame
+    verdicts: list[str]
+    model: str
+    folds: int
+    horizon: int
+    refit: bool
+
+    def render(self) -> str:
+        """The overall table, the per-series table (if several series) and the verdicts."""
+        how = "refitted per fold" if self.refit else "saved weights, not refitted"
+        lines = [
+            f"Backtest: {self.folds} rolling origins (expanding window), horizon {self.horizon}, "
+            f"{self.model} {how}",
+            "",
+            self.overall.to_string(float_format=lambda v: f"{v:.4g}"),
+        ]
+        if self.per_series["series"].nunique() > 1:
+            table = self.per_series.set_index(["series", "method"]).sort_index()
+            lines += ["", "Per series:", table.to_string(float_format=lambda v: f"{v:.4g}")]
+        lines += ["", *self.verdicts]
+        return "\n".join(lines)
+
+    def save(self, out: str | os.PathLike[str]) -> Path:
+        """Write the tables (CSV), the verdicts and a bar plot of MASE to ``out``."""
+        with atomic_directory(out) as staging:
+            self.scores.to_csv(staging / "scores.csv", index=False)
+            self.per_series.to_csv(staging / "per_series.csv", index=False)
+            self.overall.to_csv(staging / "overall.csv")
+            (staging / "report.txt").write_text(self.render() + "\n")
+            _bar_plot(self.overall["mase"], "MASE (lower is better)", staging / "mase.png")
+        return Path(out)
+
+
+def _bar_plot(values: pd.Series, title: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.bar([str(i) for i in values.index], values.to_numpy())
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def backtest_forecaster(
+    estimator: Any, data: Any, *, folds: int = 3, refit: bool = True, fill: str | None = None
+) -> ForecastEvaluation:
+    """Rolling-origin backtest of a fitted :class:`~rnnlab.estimators.Forecaster` on ``data``.
+
+    With ``refit`` each fold trains a fresh network with the estimator's settings on the
+    data before the fold's origin; the first fold then needs ``2 · (window + horizon)``
+    training steps per series. Without it the saved network forecasts from each origin
+    (it needs ``window`` steps), which is optimistic when the folds fall in its training data.
+    """
+    from rnnlab.backtest import backtest, summarize, univariate, verdicts
+    from rnnlab.baselines import AutoARIMA, Naive, SeasonalNaive
+
+    estimator._check_fitted()
+    if fill is not None:
+        estimator.fill = fill
+    frame = estimator._predict_frame(data)
+    cols = estimator.columns_
+    groups = dict(estimator._groups(frame))
+    for part in groups.values():
+        if part[cols["targets"]].isna().any(axis=None):
+            raise UserInputError(
+                "evaluate needs observed targets on every row; remove rows with empty targets"
+            )
+    keys = {
+        (sid, target): sid if len(cols["targets"]) == 1 else f"{sid}/{target}"
+        for sid in groups
+        for target in cols["targets"]
+    }
+    series = {key: groups[sid][target].to_numpy(np.float64) for (sid, target), key in keys.items()}
+    horizon, window = estimator.horizon, estimator.window
+    m = estimator.season_length_
+    name = f"{estimator.model}"
+
+    def network(origins: dict[str, int], h: int) -> dict[str, np.ndarray]:
+        first_key = {sid: keys[(sid, cols["targets"][0])] for sid in groups}
+        history = pd.concat(
+            [_cut(groups[sid], origins[first_key[sid]], h, estimator) for sid in groups]
+        )
+        model = estimator
+        if refit:
+            model = type(estimator)(**_refit_params(estimator)).fit(
+                history.dropna(subset=cols["targets"])
+            )
+        forecast = model.predict(history)
+        out = {}
+        for (sid, target), key in keys.items():
+            rows = (
+                forecast
+                if cols["series_id"] is None
+                else forecast[forecast[cols["series_id"]] == sid]
+            )
+            out[key] = rows[target].to_numpy()
+        return out
+
+    methods = {
+        name: network,
+        "naive": univariate(series, Naive),
+        "seasonal-naive": univariate(series, lambda: SeasonalNaive(m)),
+        "arima": univariate(series, AutoARIMA),
+    }
+    min_train = 2 * (window + horizon) if refit else window
+    scores = backtest(
+        series, methods, horizon=horizon, folds=folds, season_length=m, min_train=min_train
+    )
+    per_series, overall = summarize(scores)
+    return ForecastEvaluation(
+        scores, per_series, overall, verdicts(overall, name), name, folds, horizon, refit
+    )
+
+
+def _cut(part: pd.DataFrame, origin: int, horizon: int, estimator: Any) -> pd.DataFrame:
+    """Rows before ``origin``; with future covariates also the next ``horizon`` rows with
+    their targets blanked (what a forecaster standing at the origin would know)."""
+    history = part.iloc[:origin]
+    if not estimator.columns_["future_covariates"]:
+        return history
+    ahead = part.iloc[origin : origin + horizon].copy()
+    ahead[estimator.columns_["targets"]] = np.nan
+    return pd.concat([history, ahead])
+
+
+def _refit_params(estimator: Any) -> dict[str, Any]:
+    cols = estimator.columns_
+    return {
+        **estimator.get_params(),
+        "time": cols["time"],
+        "target": ",".join(cols["targets"]),
+        "series_id": cols["series_id"],
+        "covariates": tuple(cols["covariates"]),
+        "future_covariates": tuple(cols["future_covariates"]),
+        "freq": estimator.freq_,
+        "progress": False,
+    }
+
+
+# -- classification ------------------------------------------------------------------------
+
+
+@dataclass
+class ClassificationEvaluation:
+    """Scores of a classifier and the logistic-regression baseline on the same sequences."""
+
+    metrics: dict[str, dict[str, float]]
+    confusion: np.ndarray
+    class_names: list[str]
+    model: str
+    verdicts: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        """Metric table, confusion matrix (rows: true, columns: predicted) and verdicts."""
+        table = pd.DataFrame(self.metrics).T
+        confusion = pd.DataFrame(self.confusion, index=self.class_names, columns=self.class_names)
+        return "\n".join(
+            [
+                table.to_string(float_format=lambda v: f"{v:.4f}"),
+                "",
+                f"Confusion matrix of {self.model} (rows: true class, columns: predicted):",
+                confusion.to_string(),
+                "",
+                *self.verdicts,
+            ]
+        )
+
+    def save(self, out: str | os.PathLike[str]) -> Path:
+        """Write ``metrics.json``, ``confusion.csv``, ``confusion.png`` and ``report.txt``."""
+        with atomic_directory(out) as staging:
+            (staging / "metrics.json").write_text(json.dumps(self.metrics, indent=2) + "\n")
+            pd.DataFrame(self.confusion, index=self.class_names, columns=self.class_names).to_csv(
+                staging / "confusion.csv"
+            )
+            plot_confusion(self.confusion, self.class_names, staging / "confusion.png", self.model)
+            (staging / "report.txt").write_text(self.render() + "\n")
+        return Path(out)
+
+
+def plot_confusion(confusion: np.ndarray, names: list[str], path: Path, title: str) -> None:
+    """Save a confusion-matrix heat map with counts in the cells."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    size = max(4.0, 0.5 * len(names) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(confusion, cmap="Blues")
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"confusion matrix: {title}")
+    for (i, j), count in np.ndenumerate(confusion):
+        ax.text(j, i, int(count), ha="center", va="center", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def score_classifier(estimator: Any, data: Any) -> ClassificationEvaluation:
+    """Accuracy, macro-F1 and confusion matrix of a fitted classifier on labelled ``data``,
+    beside the logistic-regression baseline trained on the estimator's training split."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+    estimator._check_fitted()
+    sequences = estimator._labelled(data)
+    truth = sequences.y.numpy()
+    predictions = {
+        estimator.model: estimator._predict_indices(sequences),
+        "logistic-regression": estimator.baseline_.predict(
+            sequences.x.numpy(), sequences.lengths.numpy()
+        ),
+    }
+    labels = list(range(len(estimator.classes_)))
+    metrics = {
+        name: {
+            "accuracy": float(accuracy_score(truth, pred)),
+            "macro_f1": float(f1_score(truth, pred, average="macro", labels=labels)),
+        }
+        for name, pred in predictions.items()
+    }
+    ours, theirs = metrics[estimator.model], metrics["logistic-regression"]
+    verb = "beats" if ours["macro_f1"] > theirs["macro_f1"] else "does NOT beat"
+    verdict = (
+        f"{estimator.model} {verb} logistic-regression on macro-F1 "
+        f"({ours['macro_f1']:.4f} vs {theirs['macro_f1']:.4f})"
+    )
+    confusion = confusion_matrix(truth, predictions[estimator.model], labels=labels)
+    return ClassificationEvaluation(
+        metrics, confusion, list(estimator.classes_), estimator.model, [verdict]
+    )
+
+
+# -- dispatch ------------------------------------------------------------------------------
+
+
+def evaluate(
+    estimator: Estimator, data: Any, *, folds: int = 3, refit: bool = True, fill: str | None = None
+) -> ForecastEvaluation | ClassificationEvaluation:
+    """Evaluate any fitted estimator on ``data`` (see the module docstring)."""
+    if estimator.kind == "forecast":
+        return backtest_forecaster(estimator, data, folds=folds, refit=refit, fill=fill)
+    if fill is not None:
+        estimator.fill = fill
+    return score_classifier(estimator, data)
+
+
+def write_predictions(
+    estimator: Estimator,
+    data: Any,
+    out: str | os.PathLike[str],
+    *,
+    plot: str | os.PathLike[str] | None = None,
+    fill: str | None = None,
+) -> list[Path]:
+    """Predict on ``data`` and write the tidy CSV (and the plot); nothing is written on error."""
+    if fill is not None:
+        estimator.fill = fill
+    table = (
+        estimator.predict(data) if estimator.kind == "forecast" else estimator.predict_table(data)
+    )
+    written = []
+    if plot is not None:
+        if estimator.kind != "forecast":
+            raise UserInputError("--plot is available for forecasting models only")
+        with atomic_file(plot) as staging:
+            plot_forecast(estimator, data, table, staging)
+        written.append(Path(plot))
+    with atomic_file(out) as staging:
+        table.to_csv(staging, index=False)
+    written.insert(0, Path(out))
+    return written
+
+
+def plot_forecast(estimator: Any, data: Any, forecast: pd.DataFrame, path: Path) -> None:
+    """History (last ``4 · horizon`` steps), point forecast and the widest interval, one
+    panel per series (at most 6)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = estimator.columns_
+    target = cols["targets"][0]
+    levels = [float(q) for q in estimator.network_.quantile_levels]
+    history = dict(estimator._groups(estimator._predict_frame(data)))
+    sids = list(history)[:6]
+    fig, axes = plt.subplots(len(sids), 1, figsize=(9, 2.6 * len(sids)), squeeze=False)
+    for ax, sid in zip(axes[:, 0], sids, strict=True):
+        past = history[sid].dropna(subset=[target]).iloc[-4 * estimator.horizon :]
+        rows = (
+            forecast if cols["series_id"] is None else forecast[forecast[cols["series_id"]] == sid]
+        )
+        ax.plot(past[cols["time"]], past[target], color="black", label="history")
+        ax.plot(rows[cols["time"]], rows[target], color="C0", label="forecast")
+        if len(levels) >= 3:
+            low, high = levels[0], levels[-1]
+            ax.fill_between(
+                rows[cols["time"]],
+                rows[f"{target}_q{low:g}"],
+                rows[f"{target}_q{high:g}"],
+                color="C0",
+                alpha=0.25,
+                label=f"{low:g}–{high:g} quantiles",
+            )
+        ax.set_title(f"{target} — series {sid}" if cols["series_id"] else target)
+        ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
