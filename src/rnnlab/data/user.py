@@ -1,0 +1,752 @@
+"""The user's own files: forecasting and classification tables, arrays and text.
+
+Every problem a user can cause is a :class:`~rnnlab.errors.UserInputError` whose message names
+the file, the row and the column (rows count data rows from 1, header excluded; for CSV the
+file line is row + 1), and says how to fix it. Unsorted rows are sorted, never rejected;
+missing values and gaps in the time index are errors unless ``fill`` is given. Nothing is
+dropped silently: each loader returns its container with a one-line ``summary`` (rows read,
+series or sequences kept, anything sorted, filled or ignored), also logged at INFO level.
+
+The CLI commands that read user data (``fit``, ``predict``, ``evaluate``, ``compare --data``)
+call these functions, so the Python API and the CLI share one set of checks.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rnnlab.data import build
+from rnnlab.data.containers import ForecastData, LanguageModelData, SequenceClassificationData
+from rnnlab.data.splits import SPLIT_SEED, chronological_cut, stratified_split
+from rnnlab.errors import UserInputError
+
+log = logging.getLogger(__name__)
+
+FILL_METHODS = ("ffill", "interpolate", "zero")
+TIME_CANDIDATES = ("time", "ds", "date", "timestamp", "datetime")
+SERIES_CANDIDATES = ("series_id", "unique_id")
+TARGET_CANDIDATES = ("value", "y")
+ORDER_CANDIDATES = ("time", "order", "step", "t")
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
+
+PathLike = str | os.PathLike
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+class _Table:
+    """A table read from a file plus what is needed to name places in it."""
+
+    def __init__(self, path: PathLike) -> None:
+        self.path = Path(path)
+        self.is_csv = self.path.suffix.lower() in (".csv", ".tsv")
+        self.frame = _read_table(self.path)
+        self.rows_read = len(self.frame)
+
+    def where(self, row: int | None = None, column: str | None = None) -> str:
+        """``"file, row 5 (line 6), column 'y'"`` for the 0-based data row ``row``."""
+        parts = [str(self.path)]
+        if row is not None:
+            parts.append(f"row {row + 1}" + (f" (line {row + 2})" if self.is_csv else ""))
+        if column is not None:
+            parts.append(f"column {column!r}")
+        return ", ".join(parts)
+
+    def column(self, name: str, role: str) -> str:
+        """``name`` if it is a column; else UserInputError suggesting the closest one."""
+        if name in self.frame.columns:
+            return name
+        columns = [str(c) for c in self.frame.columns]
+        lower = {c.lower(): c for c in columns}
+        close = [lower[name.lower()]] if name.lower() in lower else []
+        close = close or difflib.get_close_matches(name, columns, n=1, cutoff=0.6)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UserInputError(
+            f"{self.path}: {role} column {name!r} not found.{hint} Columns: {', '.join(columns)}"
+        )
+
+    def detect(self, given: str | None, candidates: Sequence[str], role: str) -> str | None:
+        """The column for ``role``: ``given`` (checked), else the first candidate present."""
+        if given is not None:
+            return self.column(given, role)
+        return next((c for c in candidates if c in self.frame.columns), None)
+
+    def numeric(self, columns: Sequence[str], allow_missing: bool) -> pd.DataFrame:
+        """``columns`` as float64; non-numeric cells, and NaN/Inf unless ``allow_missing``,
+        raise an error naming the first offending row and column (Inf becomes NaN)."""
+        out = {}
+        for name in columns:
+            raw = self.frame[name]
+            values = pd.to_numeric(raw, errors="coerce").astype(np.float64)
+            bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                raise UserInputError(
+                    f"{self.where(row, name)}: non-numeric value {raw.iloc[row]!r} "
+                    f"({int(bad.sum())} such cells in this column)"
+                )
+            values = values.replace([np.inf, -np.inf], np.nan)
+            missing = values.isna().to_numpy()
+            if missing.any() and not allow_missing:
+                row = int(np.flatnonzero(missing)[0])
+                raise UserInputError(
+                    f"{self.where(row, name)}: missing or infinite value ({int(missing.sum())} "
+                    f"in this column); pass fill='ffill'|'interpolate'|'zero' (--fill) to fill "
+                    "them"
+                )
+            out[name] = values
+        return pd.DataFrame(out, index=self.frame.index)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise UserInputError(f"{path}: file not found")
+    if path.is_dir():
+        raise UserInputError(f"{path}: is a folder, expected a {'/'.join(TABLE_SUFFIXES)} file")
+    if path.stat().st_size == 0:
+        raise UserInputError(f"{path}: file is empty")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        elif suffix in (".csv", ".tsv"):
+            # Read as text so a bad cell can be reported as written.
+            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str)
+        else:
+            raise UserInputError(
+                f"{path}: unsupported file type {suffix!r}; expected one of {TABLE_SUFFIXES}"
+            )
+    except pd.errors.EmptyDataError as err:
+        raise UserInputError(f"{path}: file is empty") from err
+    except pd.errors.ParserError as err:
+        raise UserInputError(f"{path}: cannot parse the file: {err}") from err
+    if frame.empty:
+        raise UserInputError(f"{path}: file has a header but no data rows")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame.reset_index(drop=True)
+
+
+def _check_fill(fill: str | None) -> None:
+    if fill is not None and fill not in FILL_METHODS:
+        raise UserInputError(f"fill must be one of {FILL_METHODS} or None, got {fill!r}")
+
+
+def _fill(values: pd.DataFrame, method: str) -> pd.DataFrame:
+    """Fill NaN within one series/sequence. Leading gaps take the first valid value."""
+    if method == "zero":
+        return values.fillna(0.0)
+    if method == "interpolate":
+        values = values.interpolate(method="linear", limit_direction="both")
+    return values.ffill().bfill()
+
+
+def _as_list(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _sort(frame: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, int]:
+    """Stable sort by ``keys``; returns the frame and how many rows moved."""
+    ordered = frame.sort_values(keys, kind="stable")
+    moved = int((ordered.index.to_numpy() != frame.index.to_numpy()).sum())
+    return ordered, moved
+
+
+def _finish(summary: str, data):
+    log.info(summary)
+    data.summary = summary
+    return data
+
+
+# -------------------------------------------------------------------------- forecasting
+
+
+def _parse_time(table: _Table, column: str) -> pd.Series:
+    raw = table.frame[column]
+    numeric = pd.to_numeric(raw, errors="coerce")
+    if numeric.notna().all():
+        return numeric.astype(np.int64) if (numeric % 1 == 0).all() else numeric
+    parsed = pd.to_datetime(raw, errors="coerce", format="mixed")
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise UserInputError(f"{table.where(row, column)}: cannot read {raw.iloc[row]!r} as a time")
+    return parsed
+
+
+def _infer_freq(times: list[pd.Series]) -> str | None:
+    """pandas frequency of datetime series, tolerant of gaps: tries short runs of each."""
+    for series in times:
+        values = pd.DatetimeIndex(series)
+        for start in range(0, max(len(values) - 4, 1), max(len(values) // 20, 1)):
+            freq = pd.infer_freq(values[start : start + 5]) if len(values) >= 3 else None
+            if freq:
+                return freq
+    return None
+
+
+def season_length_for(freq: str | None) -> int | None:
+    """Default seasonal period for a pandas frequency: a day for sub-daily data, a week for
+    daily (5 for business days), a year for weekly, monthly and quarterly data; else None."""
+    if freq is None:
+        return None
+    offset = pd.tseries.frequencies.to_offset(freq)
+    if isinstance(offset, pd.offsets.Tick) and not isinstance(offset, pd.offsets.Day):
+        per_day = pd.Timedelta("1D") / pd.Timedelta(offset)
+        return int(per_day) if per_day >= 2 and per_day == int(per_day) else None
+    if offset.n != 1:
+        return None
+    code = offset.name.upper()
+    for prefix, period in (("SM", 24), ("BM", 12), ("M", 12), ("BQ", 4), ("Q", 4), ("W", 52)):
+        if code.startswith(prefix):
+            return period
+    return {"D": 7, "B": 5}.get(code)
+
+
+def _regularize(
+    table: _Table,
+    group: pd.DataFrame,
+    time_col: str,
+    label: str,
+    freq: str | None,
+    step: float | None,
+    fill: str | None,
+) -> tuple[pd.DataFrame, int]:
+    """Check one sorted series for duplicates and gaps; with ``fill``, insert missing steps.
+
+    Returns the (possibly reindexed) series and how many time steps were inserted.
+    """
+    times = group[time_col]
+    duplicated = times.duplicated(keep="first").to_numpy()
+    if duplicated.any():
+        row = int(group.index[np.flatnonzero(duplicated)[0]])
+        first = int(group.index[(times == times.iloc[np.flatnonzero(duplicated)[0]]).to_numpy()][0])
+        raise UserInputError(
+            f"{table.where(row, time_col)}: duplicate timestamp {times.loc[row]}{label} "
+            f"(also at row {first + 1})"
+        )
+    if len(group) < 2 or (freq is None and step is None):
+        return group, 0
+    if freq is not None:
+        grid = pd.date_range(times.iloc[0], times.iloc[-1], freq=freq)
+    else:
+        grid = pd.Index(np.arange(times.iloc[0], times.iloc[-1] + step / 2, step))
+    off_grid = ~times.isin(grid).to_numpy()
+    if off_grid.any():
+        row = int(group.index[np.flatnonzero(off_grid)[0]])
+        raise UserInputError(
+            f"{table.where(row, time_col)}: time {times.loc[row]}{label} is off the regular "
+            f"{freq or step} grid starting at {times.iloc[0]}; pass the right freq or resample "
+            "the data"
+        )
+    n_missing = len(grid) - len(group)
+    if n_missing == 0:
+        return group, 0
+    if fill is None:
+        position = int(np.flatnonzero(~grid.isin(times))[0])
+        after = grid[position - 1]
+        # The first row after the gap (rows are sorted by time within the series).
+        row = int(group.index[(times > after).to_numpy()][0])
+        raise UserInputError(
+            f"{table.where(row, time_col)}: gap in the time index{label}: {grid[position]} "
+            f"is missing after {after} ({n_missing} missing steps in all at frequency "
+            f"{freq or step}); pass fill='ffill'|'interpolate'|'zero' (--fill) to fill gaps"
+        )
+    filled = group.set_index(time_col).reindex(grid)
+    filled.index.name = time_col
+    return filled.reset_index(), n_missing
+
+
+def load_forecast_csv(
+    path: PathLike,
+    *,
+    target: str | Sequence[str] | None = None,
+    time_column: str | None = None,
+    series_column: str | None = None,
+    past_covariates: Sequence[str] | None = None,
+    future_covariates: Sequence[str] | None = None,
+    freq: str | None = None,
+    season_length: int | None = None,
+    window: int | None = None,
+    horizon: int | None = None,
+    fill: str | None = None,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+) -> ForecastData:
+    """Read a forecasting table (CSV or Parquet) into :class:`ForecastData`.
+
+    Layouts: one series (a time column, target column(s), optional covariates) or many series
+    in long format (``series_id``/``unique_id``, ``time``/``ds``, ``value``/``y``, like
+    NeuralForecast). Each series is split chronologically: the last ``test_fraction`` of its
+    steps is test, the ``val_fraction`` before it validation.
+
+    Args:
+        path: ``.csv``, ``.tsv`` or ``.parquet`` file.
+        target: target column(s); default ``value`` or ``y``, or the only numeric column.
+        time_column: default the first of ``time, ds, date, timestamp, datetime`` present.
+            Datetimes or numbers (integer steps) are accepted.
+        series_column: default ``series_id`` or ``unique_id`` when present (long format).
+        past_covariates: covariates known only up to the forecast origin.
+        future_covariates: covariates known over the horizon too (calendar, planned events).
+        freq: pandas frequency; inferred when omitted (gaps tolerated in the inference).
+        season_length: default from ``freq`` (48 for half-hours, 7 for days, 12 for months...).
+        window, horizon: when given, every series must be long enough for them.
+        fill: ``"ffill"``, ``"interpolate"`` or ``"zero"`` to accept missing values and gaps
+            (missing time steps are inserted, then filled); default None: they are errors.
+        val_fraction, test_fraction: chronological split fractions.
+
+    Other columns are ignored and listed in the summary. Raises UserInputError (file, row,
+    column) for every problem listed in docs/data.md.
+    """
+    _check_fill(fill)
+    table = _Table(path)
+    time_col = table.detect(time_column, TIME_CANDIDATES, "time")
+    if time_col is None:
+        table.column("time", "time")  # raises with a suggestion
+    series_col = table.detect(series_column, SERIES_CANDIDATES, "series id")
+    past = [table.column(c, "past covariate") for c in _as_list(past_covariates)]
+    future = [table.column(c, "future covariate") for c in _as_list(future_covariates)]
+    reserved = {time_col, series_col, *past, *future}
+    if target is None:
+        target = next((c for c in TARGET_CANDIDATES if c in table.frame.columns), None)
+    if target is None:
+        others = [c for c in table.frame.columns if c not in reserved]
+        numeric = [
+            c for c in others if pd.to_numeric(table.frame[c], errors="coerce").notna().any()
+        ]
+        if len(numeric) != 1:
+            raise UserInputError(
+                f"{table.path}: cannot tell the target column; pass target= (--target) with one "
+                f"of {others}"
+            )
+        target = numeric[0]
+    targets = [table.column(c, "target") for c in _as_list(target)]
+    features = [*targets, *past, *future]
+    if len(set(features)) != len(features) or reserved & set(targets):
+        raise UserInputError(f"{table.path}: a column is used twice among {features}")
+    ignored = [c for c in table.frame.columns if c not in {*reserved, *targets}]
+
+    frame = table.numeric(features, allow_missing=fill is not None)
+    frame[time_col] = _parse_time(table, time_col)
+    if series_col is not None:
+        frame[series_col] = table.frame[series_col].astype(str)
+    keys = [series_col, time_col] if series_col else [time_col]
+    frame, moved = _sort(frame, keys)
+    groups = (
+        [(str(k), g) for k, g in frame.groupby(series_col, sort=True)]
+        if series_col
+        else [("", frame)]
+    )
+
+    is_datetime = pd.api.types.is_datetime64_any_dtype(frame[time_col])
+    step = None
+    if is_datetime:
+        if freq is None:
+            freq = _infer_freq([g[time_col] for _, g in groups])
+        if freq is None:
+            raise UserInputError(
+                f"{table.where(column=time_col)}: cannot infer the frequency of the time index; "
+                "pass freq= (--freq), e.g. 'D', 'h', '30min', 'MS'"
+            )
+        try:
+            pd.tseries.frequencies.to_offset(freq)
+        except ValueError as err:
+            raise UserInputError(f"unknown frequency {freq!r}: {err}") from err
+    else:
+        diffs = np.concatenate([np.diff(g[time_col].to_numpy()) for _, g in groups])
+        step = float(pd.Series(diffs[diffs > 0]).mode().iloc[0]) if (diffs > 0).any() else None
+        freq = None
+
+    parts, n_inserted, n_filled = [], 0, 0
+    for sid, group in groups:
+        label = f" in series {sid!r}" if series_col else ""
+        group, inserted = _regularize(table, group, time_col, label, freq, step, fill)
+        n_inserted += inserted
+        if fill is not None:
+            n_filled += int(group[features].isna().to_numpy().sum())
+            group = group.copy()
+            group[features] = _fill(group[features], fill)
+        if series_col:
+            group[series_col] = sid
+        parts.append((sid, group))
+
+    splits: list[list[pd.DataFrame]] = [[], [], []]
+    fractions = (1 - val_fraction - test_fraction, val_fraction, test_fraction)
+    for sid, group in parts:
+        n = len(group)
+        name = f"series {sid!r}" if series_col else "the series"
+        rows = f"{table.path}: {name} ({n} steps)"
+        if window is not None and horizon is not None and n < window + horizon:
+            raise UserInputError(
+                f"{rows} is shorter than window + horizon = {window} + {horizon}; use a "
+                "smaller window or horizon, or drop that series"
+            )
+        train_end, val_end = chronological_cut(n, fractions)
+        need_train = (window or 0) + (horizon or 1)
+        if (
+            min(train_end, val_end - train_end, n - val_end) < (horizon or 1)
+            or train_end < need_train
+        ):
+            raise UserInputError(
+                f"{rows} is too short to split {fractions[0]:.0%}/{val_fraction:.0%}/"
+                f"{test_fraction:.0%} into train/val/test with window {window} and horizon "
+                f"{horizon}: train gets {train_end}, val {val_end - train_end}, test {n - val_end}"
+            )
+        for i, piece in enumerate((group[:train_end], group[train_end:val_end], group[val_end:])):
+            splits[i].append(piece)
+    train, val, test = (pd.concat(s, ignore_index=True) for s in splits)
+    data = ForecastData(
+        train,
+        val,
+        test,
+        target_columns=targets,
+        covariate_columns=past,
+        future_covariate_columns=future,
+        freq=freq,
+        season_length=season_length or season_length_for(freq),
+        time_column=time_col,
+        series_column=series_col,
+        name=table.path.name,
+    )
+    n_rows = sum(len(g) for _, g in parts)
+    summary = (
+        f"{table.path.name}: read {table.rows_read} rows; kept {len(parts)} series, {n_rows} "
+        f"steps (freq {freq or step}); sorted {moved} rows; inserted {n_inserted} missing time "
+        f"steps; filled {n_filled} values"
+        + (f" ({fill})" if fill else "")
+        + f"; split train/val/test {len(train)}/{len(val)}/{len(test)} steps"
+        + (f"; ignored columns {ignored}" if ignored else "")
+    )
+    return _finish(summary, data)
+
+
+# ----------------------------------------------------------------------- classification
+
+
+def _classes(labels: Sequence[object], source: str) -> tuple[np.ndarray, list[str]]:
+    names = sorted({str(v) for v in labels}, key=_natural_key)
+    if len(names) < 2:
+        raise UserInputError(
+            f"{source}: found {len(names)} class ({names}); classification needs at least two"
+        )
+    index = {name: i for i, name in enumerate(names)}
+    return np.array([index[str(v)] for v in labels], dtype=np.int64), names
+
+
+def _natural_key(name: str) -> tuple[int, float, str]:
+    try:
+        return (0, float(name), name)
+    except ValueError:
+        return (1, 0.0, name)
+
+
+def _split_fractions(val_fraction: float, test_fraction: float) -> tuple[float, float, float]:
+    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise UserInputError(
+            f"val_fraction and test_fraction must be in [0, 1) with a sum below 1, got "
+            f"{val_fraction} and {test_fraction}"
+        )
+    return (1 - val_fraction - test_fraction, val_fraction, test_fraction)
+
+
+def load_classification_csv(
+    path: PathLike,
+    *,
+    sequence_column: str = "sequence_id",
+    time_column: str | None = None,
+    label_column: str = "label",
+    features: Sequence[str] | None = None,
+    fill: str | None = None,
+    standardize: bool = True,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    seed: int = SPLIT_SEED,
+) -> SequenceClassificationData:
+    """Read sequence-classification data: a long-format table or a folder of arrays.
+
+    Table (CSV/Parquet): one row per step with ``sequence_column``, an order column
+    (``time_column``; default the first of ``time, order, step, t`` present, else file order),
+    feature columns (default: every other column) and ``label_column`` (constant within a
+    sequence). A folder is read by :func:`load_classification_arrays`.
+
+    Variable lengths are kept (zero padding + lengths), never truncated. The split is seeded
+    and stratified by class (``seed``); features are standardised per channel on train.
+    Raises UserInputError (file, row, column) for every problem listed in docs/data.md.
+    """
+    _check_fill(fill)
+    fractions = _split_fractions(val_fraction, test_fraction)
+    if Path(path).is_dir():
+        return load_classification_arrays(
+            path,
+            fill=fill,
+            standardize=standardize,
+            val_fraction=val_fraction,
+            test_fraction=test_fraction,
+            seed=seed,
+        )
+    table = _Table(path)
+    seq_col = table.column(sequence_column, "sequence id")
+    label_col = table.column(label_column, "label")
+    order_col = table.detect(time_column, ORDER_CANDIDATES, "time/order")
+    reserved = {seq_col, label_col, order_col}
+    if features is None:
+        features = [c for c in table.frame.columns if c not in reserved]
+    features = [table.column(c, "feature") for c in features]
+    if not features:
+        raise UserInputError(
+            f"{table.path}: no feature columns besides {sorted(reserved - {None})}"
+        )
+    values = table.numeric(features, allow_missing=fill is not None)
+    values["_seq"] = table.frame[seq_col].astype(str)
+    values["_label"] = table.frame[label_col]
+    missing_label = values["_label"].isna().to_numpy()
+    if missing_label.any():
+        row = int(np.flatnonzero(missing_label)[0])
+        raise UserInputError(f"{table.where(row, label_col)}: missing label")
+    values["_label"] = values["_label"].astype(str)
+    keys = ["_seq"]
+    if order_col is not None:
+        values["_order"] = _parse_time(table, order_col)
+        keys.append("_order")
+    values, moved = _sort(values, keys)
+
+    sequences, labels, n_filled = [], [], 0
+    for sid, group in values.groupby("_seq", sort=False):
+        distinct = group["_label"].unique()
+        if len(distinct) > 1:
+            row = int(group.index[(group["_label"] != distinct[0]).to_numpy()][0])
+            raise UserInputError(
+                f"{table.where(row, label_col)}: label changes within sequence {sid!r} "
+                f"({distinct[0]!r} then {group['_label'].loc[row]!r}); labels must be constant "
+                "per sequence"
+            )
+        if order_col is not None:
+            duplicated = group["_order"].duplicated().to_numpy()
+            if duplicated.any():
+                row = int(group.index[np.flatnonzero(duplicated)[0]])
+                raise UserInputError(
+                    f"{table.where(row, order_col)}: duplicate time {group['_order'].loc[row]} "
+                    f"in sequence {sid!r}"
+                )
+        steps = group[features]
+        if fill is not None:
+            n_filled += int(steps.isna().to_numpy().sum())
+            steps = _fill(steps, fill)
+            if steps.isna().to_numpy().any():  # a feature missing at every step
+                steps = steps.fillna(0.0)
+        sequences.append(steps.to_numpy(np.float64))
+        labels.append(distinct[0])
+    label_index, class_names = _classes(labels, f"{table.path}, column {label_col!r}")
+    splits = stratified_split(label_index, fractions, seed)
+    lengths = [len(s) for s in sequences]
+    summary = (
+        f"{table.path.name}: read {table.rows_read} rows; kept {len(sequences)} sequences "
+        f"(lengths {min(lengths)}–{max(lengths)}), {len(features)} features, "
+        f"{len(class_names)} classes; sorted {moved} rows; filled {n_filled} values"
+        + (f" ({fill})" if fill else "")
+        + f"; split train/val/test {len(splits[0])}/{len(splits[1])}/{len(splits[2])} sequences"
+    )
+    data = build.classification_from_arrays(
+        sequences, label_index, splits, class_names, name=table.path.name, standardize=standardize
+    )
+    return _finish(summary, data)
+
+
+def load_classification_arrays(
+    folder: PathLike,
+    *,
+    fill: str | None = None,
+    standardize: bool = True,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    seed: int = SPLIT_SEED,
+) -> SequenceClassificationData:
+    """Read a folder of ``.npy``/``.npz`` sequences.
+
+    Two layouts: a subfolder per class, each file one sequence (``.npy``, or ``.npz`` with one
+    array or an array ``x``), shaped ``(T,)`` or ``(T, I)``; or ``.npz`` files directly in the
+    folder, each with arrays ``x`` ``(T, I)`` and ``label``. Errors name the file, the step
+    (row) and the channel (column).
+    """
+    _check_fill(fill)
+    fractions = _split_fractions(val_fraction, test_fraction)
+    root = Path(folder)
+    if not root.exists():
+        raise UserInputError(f"{root}: folder not found")
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".npy", ".npz") and p.is_file())
+    if not files:
+        raise UserInputError(f"{root}: no .npy or .npz files found")
+    sequences, labels, n_filled, width = [], [], 0, None
+    for file in files:
+        x, label = _read_array_file(file, root)
+        if width is not None and x.shape[1] != width:
+            raise UserInputError(
+                f"{file}: {x.shape[1]} features per step, but earlier files have {width}"
+            )
+        width = x.shape[1]
+        bad = ~np.isfinite(x)
+        if bad.any():
+            if fill is None:
+                step, channel = (int(v) for v in np.argwhere(bad)[0])
+                raise UserInputError(
+                    f"{file}, row {step + 1} (step), column {channel} (channel): missing or "
+                    "infinite value; pass fill='ffill'|'interpolate'|'zero' (--fill) to fill"
+                )
+            n_filled += int(bad.sum())
+            x = _fill(pd.DataFrame(np.where(bad, np.nan, x)), fill).fillna(0.0).to_numpy()
+        sequences.append(x)
+        labels.append(label)
+    label_index, class_names = _classes(labels, str(root))
+    splits = stratified_split(label_index, fractions, seed)
+    summary = (
+        f"{root.name}: read {len(files)} files; kept {len(sequences)} sequences, {width} "
+        f"features, {len(class_names)} classes; filled {n_filled} values"
+        + (f" ({fill})" if fill else "")
+        + f"; split train/val/test {len(splits[0])}/{len(splits[1])}/{len(splits[2])} sequences"
+    )
+    data = build.classification_from_arrays(
+        sequences, label_index, splits, class_names, name=root.name, standardize=standardize
+    )
+    return _finish(summary, data)
+
+
+def _read_array_file(file: Path, root: Path) -> tuple[np.ndarray, str]:
+    try:
+        loaded = np.load(file, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise UserInputError(f"{file}: cannot read the array file: {err}") from err
+    label = file.parent.name if file.parent != root else None
+    if isinstance(loaded, np.lib.npyio.NpzFile):
+        with loaded:
+            keys = list(loaded.keys())
+            if "label" in keys:
+                label = str(np.asarray(loaded["label"]).reshape(-1)[0])
+            if "x" in keys:
+                x = loaded["x"]
+            elif len([k for k in keys if k != "label"]) == 1:
+                x = loaded[next(k for k in keys if k != "label")]
+            else:
+                raise UserInputError(f"{file}: expected an array 'x' in the .npz, found {keys}")
+    else:
+        x = loaded
+    if label is None:
+        raise UserInputError(
+            f"{file}: no label: put the file in a subfolder named after its class, or store "
+            "an array 'label' in the .npz"
+        )
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2 or len(x) == 0 or not np.issubdtype(x.dtype, np.number):
+        raise UserInputError(
+            f"{file}: expected a non-empty numeric array of shape (T,) or (T, features), got "
+            f"{x.dtype} {x.shape}"
+        )
+    return x.astype(np.float64), label
+
+
+# ---------------------------------------------------------------------------------- text
+
+
+def load_text(
+    path: PathLike,
+    *,
+    text_column: str = "text",
+    label_column: str = "label",
+    level: str | None = None,
+    val_fraction: float | None = None,
+    test_fraction: float | None = None,
+    seed: int = SPLIT_SEED,
+) -> LanguageModelData | SequenceClassificationData:
+    """Read text for language modelling or text classification.
+
+    - A plain text file (any suffix but ``.csv/.tsv/.parquet``): character-level language
+      modelling (``level="char"`` default, or ``"word"``); the text is cut into contiguous
+      train/val/test parts (default 90/5/5); the vocabulary comes from train.
+    - A table with ``text_column`` and ``label_column``: text classification
+      (``level="word"`` default, or ``"char"``), seeded stratified split (default 80/10/10),
+      vocabulary from train (words seen at least twice).
+    """
+    path = Path(path)
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        return _load_plain_text(path, level or "char", val_fraction, test_fraction)
+    fractions = _split_fractions(
+        0.1 if val_fraction is None else val_fraction,
+        0.1 if test_fraction is None else test_fraction,
+    )
+    level = _check_level(level or "word")
+    table = _Table(path)
+    text_col = table.column(text_column, "text")
+    label_col = table.column(label_column, "label")
+    for column in (text_col, label_col):
+        missing = table.frame[column].isna().to_numpy()
+        if missing.any():
+            row = int(np.flatnonzero(missing)[0])
+            raise UserInputError(f"{table.where(row, column)}: missing {column} value")
+    label_index, class_names = _classes(
+        table.frame[label_col].astype(str).tolist(), f"{table.path}, column {label_col!r}"
+    )
+    splits = stratified_split(label_index, fractions, seed)
+    data = build.text_classification(
+        table.frame[text_col].astype(str).tolist(),
+        label_index,
+        splits,
+        class_names,
+        name=path.name,
+        level=level,
+        min_count=2 if level == "word" else 1,
+    )
+    summary = (
+        f"{path.name}: read {table.rows_read} rows; kept {table.rows_read} texts, "
+        f"{len(class_names)} classes, {level}-level vocabulary of {len(data.vocab or [])} "
+        f"tokens from train; split train/val/test {len(splits[0])}/{len(splits[1])}/"
+        f"{len(splits[2])}"
+    )
+    return _finish(summary, data)
+
+
+def _check_level(level: str) -> str:
+    if level not in ("char", "word"):
+        raise UserInputError(f"level must be 'char' or 'word', got {level!r}")
+    return level
+
+
+def _load_plain_text(
+    path: Path, level: str, val_fraction: float | None, test_fraction: float | None
+) -> LanguageModelData:
+    level = _check_level(level)
+    fractions = _split_fractions(
+        0.05 if val_fraction is None else val_fraction,
+        0.05 if test_fraction is None else test_fraction,
+    )
+    if not path.exists():
+        raise UserInputError(f"{path}: file not found")
+    if path.is_dir():
+        raise UserInputError(f"{path}: is a folder, expected a text file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise UserInputError(f"{path}, line {line}: not valid UTF-8 text ({err.reason})") from err
+    if not text.strip():
+        raise UserInputError(f"{path}: file is empty")
+    train_end, val_end = chronological_cut(len(text), fractions)
+    if min(train_end, val_end - train_end, len(text) - val_end) < 2:
+        raise UserInputError(f"{path}: {len(text)} characters are too few to split train/val/test")
+    data = build.language_model(
+        text[:train_end], text[train_end:val_end], text[val_end:], name=path.name, level=level
+    )
+    summary = (
+        f"{path.name}: read {len(text)} characters; {level}-level vocabulary of "
+        f"{len(data.vocab)} tokens from train; split train/val/test {len(data.train)}/"
+        f"{len(data.val)}/{len(data.test)} tokens (contiguous)"
+    )
+    return _finish(summary, data)
