@@ -41,7 +41,7 @@ def rnn_options(cell: str, num_layers: int, options: dict[str, Any]) -> dict[str
     """``options`` for ``make_rnn`` with the task-model defaults: ``forget_bias=1.0`` for LSTM
     forms, and no inter-layer ``dropout`` on a single layer (it has no effect there)."""
     options = dict(options)
-    if has_cell_state(cell):
+    if has_cell_state(cell) and options.get("bias", True):
         options.setdefault("forget_bias", TASK_FORGET_BIAS)
     if num_layers == 1:
         options.pop("dropout", None)
