@@ -74,9 +74,11 @@ def classification_from_arrays(
     std = train_steps.std(axis=0) if standardize else 1.0
     std = np.where(std > 0, std, 1.0)
 
+    width = int(sequences[0].shape[1])
+
     def make_set(index: np.ndarray) -> SequenceSet:
         scaled = [torch.from_numpy(((sequences[i] - mean) / std).astype(np.float32)) for i in index]
-        x, lengths = pad_sequences(scaled)
+        x, lengths = pad_sequences(scaled, empty_shape=(width,))
         y = torch.as_tensor(labels[index], dtype=torch.int64)
         return SequenceSet(x, lengths, y, torch.as_tensor(index, dtype=torch.int64))
 
@@ -87,7 +89,7 @@ def classification_from_arrays(
         test,
         num_classes=len(class_names),
         class_names=list(class_names),
-        input_size=int(sequences[0].shape[1]),
+        input_size=width,
         name=name,
         summary=summary,
     )
@@ -115,7 +117,7 @@ def text_classification(
     encode = encoder(vocab)
 
     def make_set(index: np.ndarray) -> SequenceSet:
-        x, lengths = pad_sequences([encode(tokens[int(i)]) for i in index])
+        x, lengths = pad_sequences([encode(tokens[int(i)]) for i in index], empty_shape=())
         y = torch.as_tensor(labels[index], dtype=torch.int64)
         return SequenceSet(x.long(), lengths, y, torch.as_tensor(index, dtype=torch.int64))
 

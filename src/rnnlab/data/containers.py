@@ -63,12 +63,18 @@ class Batch:
         return Batch(move(self.x), move(self.y), move(self.lengths), move(self.target_lengths))
 
 
-def pad_sequences(sequences: list[Tensor], pad_value: float = 0.0) -> tuple[Tensor, Tensor]:
-    """Stack variable-length sequences (each ``(T_i, ...)``) into ``(N, T_max, ...)``.
+def pad_sequences(
+    sequences: list[Tensor], pad_value: float = 0.0, empty_shape: tuple[int, ...] = ()
+) -> tuple[Tensor, Tensor]:
+    """Stack variable-length sequences (each ``(T_i, *feature_shape)``) into
+    ``(N, T_max, *feature_shape)``.
 
-    Returns the padded tensor and the int64 lengths ``(N,)``.
+    Returns the padded tensor and the int64 lengths ``(N,)``. An empty list gives a
+    ``(0, 0, *empty_shape)`` tensor (an empty split).
     """
     lengths = torch.tensor([len(s) for s in sequences], dtype=torch.int64)
+    if not sequences:
+        return torch.zeros((0, 0, *empty_shape)), lengths
     padded = torch.nn.utils.rnn.pad_sequence(sequences, batch_first=True, padding_value=pad_value)
     return padded, lengths
 

@@ -21,8 +21,9 @@ def stratified_split(
     """Split ``range(len(labels))`` into train/val/test index arrays, class by class.
 
     Each class contributes ``round(n_c * fraction)`` members to val and test (at least one
-    each when the class has three or more members) and the rest to train. Each returned array
-    is shuffled with the same seed, so its first k entries are a random subset.
+    each for a non-zero fraction when the class has three or more members) and the rest to
+    train. Each returned array is shuffled with the same seed, so its first k entries are a
+    random subset.
     """
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
@@ -32,8 +33,9 @@ def stratified_split(
         n = len(members)
         n_val = round(n * fractions[1])
         n_test = round(n * fractions[2])
-        if n >= 3:
-            n_val, n_test = max(n_val, 1), max(n_test, 1)
+        if n >= 3:  # a non-zero fraction gets at least one member
+            n_val = max(n_val, int(fractions[1] > 0))
+            n_test = max(n_test, int(fractions[2] > 0))
         cut = n - n_val - n_test
         parts[0].append(members[:cut])
         parts[1].append(members[cut : cut + n_val])

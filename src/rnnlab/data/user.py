@@ -172,6 +172,8 @@ def _finish(summary: str, data):
 
 def _parse_time(table: _Table, column: str) -> pd.Series:
     raw = table.frame[column]
+    if pd.api.types.is_datetime64_any_dtype(raw):  # typed already (Parquet)
+        return raw
     numeric = pd.to_numeric(raw, errors="coerce")
     if numeric.notna().all():
         return numeric.astype(np.int64) if (numeric % 1 == 0).all() else numeric

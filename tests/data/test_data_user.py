@@ -1,0 +1,325 @@
+"""The user's own files: every validation error, fill options, sorting, summaries."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rnnlab.data.containers import LanguageModelData, SequenceClassificationData
+from rnnlab.data.user import (
+    load_classification_arrays,
+    load_classification_csv,
+    load_forecast_csv,
+    load_text,
+    season_length_for,
+)
+from rnnlab.errors import UserInputError
+
+N = 60
+
+
+def _series(n: int = N, freq: str = "D") -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "time": pd.date_range("2021-01-01", periods=n, freq=freq).astype(str),
+            "load": np.arange(n, dtype=float),
+            "temp": np.sin(np.arange(n)),
+            "holiday": (np.arange(n) % 7 == 0).astype(int),
+        }
+    )
+
+
+def _write(frame: pd.DataFrame, path) -> str:
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def _edit(frame: pd.DataFrame, row: int, column: str, value: object) -> pd.DataFrame:
+    frame = frame.astype({column: object})
+    frame.loc[row, column] = value
+    return frame
+
+
+# ----------------------------------------------------------------------------- forecasting
+
+
+def test_single_series_with_covariates(tmp_path, caplog):
+    path = _write(_series().sample(frac=1, random_state=0), tmp_path / "s.csv")
+    with caplog.at_level(logging.INFO, logger="rnnlab.data.user"):
+        data = load_forecast_csv(
+            path, target="load", past_covariates=["temp"], future_covariates=["holiday"]
+        )
+    assert data.freq == "D" and data.season_length == 7
+    assert (len(data.train), len(data.val), len(data.test)) == (42, 9, 9)
+    assert data.train["load"].tolist() == list(range(42))  # unsorted rows were sorted
+    assert data.feature_columns == ["load", "temp", "holiday"]
+    assert "read 60 rows" in data.summary and "sorted" in data.summary
+    assert "sorted 0 rows" not in data.summary
+    assert data.summary in caplog.text
+    ws = data.window_set("test", window=7, horizon=3)
+    assert ws.x.shape == (7, 7, 3) and ws.future.shape == (7, 3, 1)
+
+
+def test_long_format_like_neuralforecast_and_parquet(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "unique_id": np.repeat(["b", "a"], 40),
+            "ds": np.tile(pd.date_range("2022-01-01", periods=40, freq="30min"), 2),
+            "y": np.arange(80, dtype=float),
+            "note": "x",
+        }
+    )
+    path = tmp_path / "long.parquet"
+    frame.to_parquet(path)
+    data = load_forecast_csv(path)
+    assert data.series_column == "unique_id" and data.time_column == "ds"
+    assert data.target_columns == ["y"] and data.freq == "30min" and data.season_length == 48
+    assert data.series_ids == ["a", "b"]
+    assert "kept 2 series" in data.summary and "ignored columns ['note']" in data.summary
+
+
+def test_integer_time_steps(tmp_path):
+    frame = pd.DataFrame({"t": np.arange(30) * 5, "value": np.arange(30.0)})
+    data = load_forecast_csv(_write(frame, tmp_path / "i.csv"), time_column="t")
+    assert data.freq is None and "freq 5" in data.summary
+
+
+def test_missing_and_empty_files(tmp_path):
+    with pytest.raises(UserInputError, match=r"nope\.csv: file not found"):
+        load_forecast_csv(tmp_path / "nope.csv")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(UserInputError, match=r"empty\.csv: file is empty"):
+        load_forecast_csv(tmp_path / "empty.csv")
+    (tmp_path / "header.csv").write_text("time,value\n")
+    with pytest.raises(UserInputError, match="header but no data rows"):
+        load_forecast_csv(tmp_path / "header.csv")
+    (tmp_path / "data.xlsx").write_text("x")
+    with pytest.raises(UserInputError, match="unsupported file type"):
+        load_forecast_csv(tmp_path / "data.xlsx")
+
+
+def test_missing_and_misspelled_columns(tmp_path):
+    path = _write(_series(), tmp_path / "s.csv")
+    with pytest.raises(
+        UserInputError, match=r"target column 'lod' not found\. Did you mean 'load'"
+    ):
+        load_forecast_csv(path, target="lod")
+    with pytest.raises(UserInputError, match="Did you mean 'holiday'"):
+        load_forecast_csv(path, target="load", future_covariates=["Holliday"])
+    with pytest.raises(UserInputError, match="cannot tell the target column"):
+        load_forecast_csv(path)
+    renamed = _write(_series().rename(columns={"time": "tme"}), tmp_path / "r.csv")
+    with pytest.raises(UserInputError, match=r"time column 'time' not found\. Did you mean 'tme'"):
+        load_forecast_csv(renamed, target="load")
+
+
+def test_non_numeric_value_names_row_and_column(tmp_path):
+    path = _write(_edit(_series(), 4, "load", "12,5kW"), tmp_path / "s.csv")
+    with pytest.raises(UserInputError) as err:
+        load_forecast_csv(path, target="load")
+    assert "s.csv, row 5 (line 6), column 'load': non-numeric value '12,5kW'" in str(err.value)
+
+
+@pytest.mark.parametrize("bad", [np.nan, "inf", "-inf"])
+def test_nan_and_inf_are_errors_by_default(tmp_path, bad):
+    path = _write(_edit(_series(), 10, "temp", bad), tmp_path / "s.csv")
+    with pytest.raises(UserInputError, match=r"row 11 \(line 12\), column 'temp': missing or inf"):
+        load_forecast_csv(path, target="load", past_covariates=["temp"])
+
+
+@pytest.mark.parametrize(
+    ("fill", "expected"), [("ffill", 9.0), ("interpolate", 10.0), ("zero", 0.0)]
+)
+def test_fill_options(tmp_path, fill, expected):
+    path = _write(_edit(_series(), 10, "load", np.nan), tmp_path / "s.csv")
+    data = load_forecast_csv(path, target="load", fill=fill)
+    assert data.train["load"].iloc[10] == expected
+    assert f"filled 1 values ({fill})" in data.summary
+
+
+def test_duplicate_timestamps_within_a_series(tmp_path):
+    frame = _series()
+    frame.loc[8, "time"] = frame.loc[7, "time"]
+    with pytest.raises(UserInputError) as err:
+        load_forecast_csv(_write(frame, tmp_path / "s.csv"), target="load")
+    assert "row 9 (line 10), column 'time': duplicate timestamp 2021-01-08" in str(err.value)
+    assert "also at row 8" in str(err.value)
+
+
+def test_duplicate_timestamps_in_different_series_are_fine(tmp_path):
+    frame = pd.concat([_series().assign(series_id=s) for s in "ab"])
+    data = load_forecast_csv(_write(frame, tmp_path / "s.csv"), target="load")
+    assert data.series_ids == ["a", "b"]
+
+
+def test_gaps_error_unless_fill(tmp_path):
+    frame = _series().drop(index=[20, 21, 22]).reset_index(drop=True)
+    path = _write(frame, tmp_path / "s.csv")
+    with pytest.raises(UserInputError) as err:
+        load_forecast_csv(path, target="load")
+    message = str(err.value)
+    assert "row 21 (line 22), column 'time': gap in the time index" in message
+    assert "2021-01-21 00:00:00 is missing" in message and "3 missing steps" in message
+    data = load_forecast_csv(path, target="load", fill="interpolate")
+    values = pd.concat([data.train, data.val, data.test])["load"].tolist()
+    assert values == pytest.approx(list(range(N)))  # the inserted steps interpolate exactly
+    assert "inserted 3 missing time steps" in data.summary
+
+
+def test_off_grid_timestamp(tmp_path):
+    frame = _edit(_series(), 5, "time", "2021-01-06 12:00:00")
+    with pytest.raises(UserInputError, match="off the regular D grid"):
+        load_forecast_csv(_write(frame, tmp_path / "s.csv"), target="load", freq="D")
+
+
+def test_series_shorter_than_window_plus_horizon(tmp_path):
+    frame = pd.concat([_series().assign(series_id="long"), _series(12).assign(series_id="short")])
+    path = _write(frame, tmp_path / "s.csv")
+    with pytest.raises(UserInputError, match=r"series 'short' \(12 steps\) is shorter than window"):
+        load_forecast_csv(path, target="load", window=10, horizon=5)
+    with pytest.raises(UserInputError, match="too short to split"):
+        load_forecast_csv(path, target="load", window=8, horizon=2)
+
+
+def test_season_length_defaults():
+    assert [season_length_for(f) for f in ("h", "30min", "D", "B", "W-SUN", "MS", "QS")] == [
+        24,
+        48,
+        7,
+        5,
+        52,
+        12,
+        4,
+    ]
+    assert season_length_for(None) is None
+
+
+# -------------------------------------------------------------------------- classification
+
+
+def _sequences(n_per_class: int = 10) -> pd.DataFrame:
+    rows = []
+    rng = np.random.default_rng(0)
+    for i in range(2 * n_per_class):
+        label = "walk" if i % 2 else "run"
+        for t in range(3 + i % 5):
+            rows.append(
+                {
+                    "sequence_id": f"s{i}",
+                    "time": t,
+                    "a": rng.normal(),
+                    "b": float(t),
+                    "label": label,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_classification_long_format(tmp_path, caplog):
+    frame = _sequences().sample(frac=1, random_state=1)
+    with caplog.at_level(logging.INFO, logger="rnnlab.data.user"):
+        data = load_classification_csv(_write(frame, tmp_path / "c.csv"))
+    assert isinstance(data, SequenceClassificationData)
+    assert data.class_names == ["run", "walk"] and data.input_size == 2
+    everything = torch.cat([data.train.lengths, data.val.lengths, data.test.lengths])
+    assert sorted(everything.tolist()) == sorted(3 + i % 5 for i in range(20))  # not truncated
+    # Sorted by time within each sequence: channel b (= t) increases along each sequence.
+    b = data.train.x[0, : data.train.lengths[0], 1]
+    assert (b.diff() > 0).all()
+    assert "kept 20 sequences (lengths 3–7)" in data.summary and data.summary in caplog.text
+
+
+def test_classification_errors(tmp_path):
+    frame = _sequences()
+    path = _write(frame, tmp_path / "c.csv")
+    with pytest.raises(
+        UserInputError, match=r"label column 'lable' not found\. Did you mean 'label'"
+    ):
+        load_classification_csv(path, label_column="lable")
+    varying = _edit(frame, 4, "label", "run")  # row 5 belongs to sequence s1 (label walk)
+    with pytest.raises(UserInputError) as err:
+        load_classification_csv(_write(varying, tmp_path / "v.csv"))
+    assert "row 5 (line 6), column 'label': label changes within sequence 's1'" in str(err.value)
+    one_class = frame.assign(label="run")
+    with pytest.raises(UserInputError, match="at least two"):
+        load_classification_csv(_write(one_class, tmp_path / "o.csv"))
+    text = _edit(frame, 2, "a", "high")
+    with pytest.raises(UserInputError, match=r"row 3 \(line 4\), column 'a': non-numeric"):
+        load_classification_csv(_write(text, tmp_path / "t.csv"))
+    dup = _edit(frame, 1, "time", 0)
+    with pytest.raises(UserInputError, match="duplicate time 0 in sequence 's0'"):
+        load_classification_csv(_write(dup, tmp_path / "d.csv"))
+    missing = _edit(frame, 6, "b", np.nan)
+    with pytest.raises(UserInputError, match=r"row 7 \(line 8\), column 'b': missing"):
+        load_classification_csv(_write(missing, tmp_path / "m.csv"))
+    filled = load_classification_csv(_write(missing, tmp_path / "m.csv"), fill="zero")
+    assert "filled 1 values (zero)" in filled.summary
+
+
+def test_classification_folder_of_arrays(tmp_path):
+    rng = np.random.default_rng(0)
+    for label in ("cat", "dog"):
+        (tmp_path / label).mkdir()
+        for i in range(6):
+            np.save(tmp_path / label / f"{i}.npy", rng.normal(size=(4 + i, 3)))
+    data = load_classification_csv(tmp_path)
+    assert data.class_names == ["cat", "dog"] and data.input_size == 3
+    assert len(data.train) + len(data.val) + len(data.test) == 12
+
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for i in range(6):
+        np.savez(flat / f"{i}.npz", x=rng.normal(size=(5, 2)), label=np.array(i % 2))
+    data = load_classification_arrays(flat)
+    assert data.class_names == ["0", "1"] and (len(data.train), len(data.test)) == (2, 2)
+    no_val = load_classification_arrays(flat, val_fraction=0.0)
+    assert no_val.val.x.shape == (0, 0, 2) and len(no_val.train) == 4
+    bad = rng.normal(size=(5, 2))
+    bad[3, 1] = np.nan
+    np.savez(flat / "9.npz", x=bad, label=np.array(1))
+    with pytest.raises(UserInputError, match=r"9.npz, row 4 \(step\), column 1 \(channel\)"):
+        load_classification_arrays(flat)
+    np.savez(flat / "9.npz", x=rng.normal(size=(5, 3)), label=np.array(1))
+    with pytest.raises(UserInputError, match="3 features per step, but earlier files have 2"):
+        load_classification_arrays(flat)
+    np.savez(flat / "9.npz", x=rng.normal(size=(5, 2)))
+    with pytest.raises(UserInputError, match="no label"):
+        load_classification_arrays(flat)
+
+
+# ------------------------------------------------------------------------------------ text
+
+
+def test_text_file_language_model(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("to be or not to be, that is the question. " * 20)
+    data = load_text(path)
+    assert isinstance(data, LanguageModelData)
+    assert data.decode(data.train[:5]) == "to be"
+    assert len(data.train) + len(data.val) + len(data.test) == len(path.read_text())
+    (tmp_path / "blank.txt").write_text("  \n")
+    with pytest.raises(UserInputError, match="file is empty"):
+        load_text(tmp_path / "blank.txt")
+    (tmp_path / "latin1.txt").write_bytes("line one\ncaf\xe9".encode("latin-1"))
+    with pytest.raises(UserInputError, match="line 2: not valid UTF-8"):
+        load_text(tmp_path / "latin1.txt")
+
+
+def test_text_classification_csv(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "text": ["great movie", "awful plot", "great fun", "awful acting"] * 5,
+            "label": ["pos", "neg", "pos", "neg"] * 5,
+        }
+    )
+    data = load_text(_write(frame, tmp_path / "t.csv"))
+    assert isinstance(data, SequenceClassificationData) and data.vocab[0] == "<pad>"
+    assert data.class_names == ["neg", "pos"] and data.train.x.dtype == torch.int64
+    with pytest.raises(UserInputError, match="text column 'txt' not found"):
+        load_text(_write(frame, tmp_path / "t.csv"), text_column="txt")
+    with pytest.raises(UserInputError, match=r"row 2 \(line 3\), column 'text': missing"):
+        load_text(_write(_edit(frame, 1, "text", np.nan), tmp_path / "n.csv"))
