@@ -88,6 +88,17 @@ def test_integer_time_steps(tmp_path):
     assert data.freq is None and "freq 5" in data.summary
 
 
+def test_fractional_year_times_with_a_gap(tmp_path):
+    years = pd.DataFrame({"time": 1749 + np.arange(40) / 12, "value": np.arange(40.0)})
+    path = _write(years.drop(index=[10, 11]), tmp_path / "y.csv")
+    with pytest.raises(UserInputError, match=r"row 11 \(line 12\).*2 missing steps"):
+        load_forecast_csv(path)
+    data = load_forecast_csv(path, fill="interpolate")
+    values = pd.concat([data.train, data.val, data.test])
+    assert values["value"].tolist() == pytest.approx(list(range(40)))
+    assert values["time"].iloc[10] == pytest.approx(1749 + 10 / 12)
+
+
 def test_missing_and_empty_files(tmp_path):
     with pytest.raises(UserInputError, match=r"nope\.csv: file not found"):
         load_forecast_csv(tmp_path / "nope.csv")

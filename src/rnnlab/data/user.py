@@ -238,34 +238,44 @@ def _regularize(
         )
     if len(group) < 2 or (freq is None and step is None):
         return group, 0
+    spacing = freq or f"{step:g}"
     if freq is not None:
         grid = pd.date_range(times.iloc[0], times.iloc[-1], freq=freq)
+        position = grid.get_indexer(times)
+        off_grid = position < 0
     else:
-        grid = pd.Index(np.arange(times.iloc[0], times.iloc[-1] + step / 2, step))
-    off_grid = ~times.isin(grid).to_numpy()
+        # Numeric times: positions on the grid t0 + k * step, tolerant of float rounding.
+        offsets = (times.to_numpy(np.float64) - float(times.iloc[0])) / step
+        position = np.rint(offsets).astype(np.int64)
+        off_grid = np.abs(offsets - position) > 1e-6
+        grid = times.iloc[0] + np.arange(position[-1] + 1) * step
+        if pd.api.types.is_integer_dtype(times):
+            grid = grid.astype(np.int64)
     if off_grid.any():
         row = int(group.index[np.flatnonzero(off_grid)[0]])
         raise UserInputError(
             f"{table.where(row, time_col)}: time {times.loc[row]}{label} is off the regular "
-            f"{freq or step} grid starting at {times.iloc[0]}; pass the right freq or resample "
+            f"{spacing} grid starting at {times.iloc[0]}; pass the right freq or resample "
             "the data"
         )
     n_missing = len(grid) - len(group)
     if n_missing == 0:
         return group, 0
     if fill is None:
-        position = int(np.flatnonzero(~grid.isin(times))[0])
-        after = grid[position - 1]
+        first = int(np.setdiff1d(np.arange(len(grid)), position)[0])
         # The first row after the gap (rows are sorted by time within the series).
-        row = int(group.index[(times > after).to_numpy()][0])
+        row = int(group.index[np.flatnonzero(position > first)[0]])
         raise UserInputError(
-            f"{table.where(row, time_col)}: gap in the time index{label}: {grid[position]} "
-            f"is missing after {after} ({n_missing} missing steps in all at frequency "
-            f"{freq or step}); pass fill='ffill'|'interpolate'|'zero' (--fill) to fill gaps"
+            f"{table.where(row, time_col)}: gap in the time index{label}: {grid[first]} "
+            f"is missing after {grid[first - 1]} ({n_missing} missing steps in all at "
+            f"frequency {spacing}); pass fill='ffill'|'interpolate'|'zero' (--fill) to "
+            "fill gaps"
         )
-    filled = group.set_index(time_col).reindex(grid)
-    filled.index.name = time_col
-    return filled.reset_index(), n_missing
+    filled = group.set_axis(position).reindex(np.arange(len(grid)))
+    inserted = filled[time_col].isna().to_numpy()
+    filled[time_col] = np.where(inserted, np.asarray(grid), filled[time_col].to_numpy())
+    filled[time_col] = filled[time_col].astype(times.dtype)
+    return filled.reset_index(drop=True), n_missing
 
 
 def load_forecast_csv(
@@ -365,7 +375,8 @@ def load_forecast_csv(
             raise UserInputError(f"unknown frequency {freq!r}: {err}") from err
     else:
         diffs = np.concatenate([np.diff(g[time_col].to_numpy()) for _, g in groups])
-        step = float(pd.Series(diffs[diffs > 0]).mode().iloc[0]) if (diffs > 0).any() else None
+        # The median spacing: robust to a minority of gaps and to float rounding.
+        step = float(np.median(diffs[diffs > 0])) if (diffs > 0).any() else None
         freq = None
 
     parts, n_inserted, n_filled = [], 0, 0
@@ -420,9 +431,10 @@ def load_forecast_csv(
         name=table.path.name,
     )
     n_rows = sum(len(g) for _, g in parts)
+    spacing = freq or (f"{step:g}" if step else "unknown")
     summary = (
         f"{table.path.name}: read {table.rows_read} rows; kept {len(parts)} series, {n_rows} "
-        f"steps (freq {freq or step}); sorted {moved} rows; inserted {n_inserted} missing time "
+        f"steps (freq {spacing}); sorted {moved} rows; inserted {n_inserted} missing time "
         f"steps; filled {n_filled} values"
         + (f" ({fill})" if fill else "")
         + f"; split train/val/test {len(train)}/{len(val)}/{len(test)} steps"
