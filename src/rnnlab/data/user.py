@@ -40,6 +40,8 @@ PathLike = str | os.PathLike
 
 
 # ------------------------------------------------------------------------------ helpers
+# rnnlab.estimators.userdata reuses _Table, _check_fill, _parse_time, _sort, _infer_freq,
+# _regularize and _fill to validate prediction-time files: keep their signatures.
 
 
 class _Table:
