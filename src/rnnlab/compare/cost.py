@@ -1,0 +1,81 @@
+"""Cost figures of a trained model: parameters, analytic FLOPs, latency, peak memory."""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import sys
+import time
+from typing import Any
+
+import torch
+from torch import nn
+
+from rnnlab.data.containers import Batch
+from rnnlab.nn.cells import CELLS
+from rnnlab.nn.recurrent import Recurrent
+
+PEAK_MEMORY_NOTE = {
+    "cuda": "torch.cuda.max_memory_allocated during the run (tensors only)",
+    "cpu": "peak resident set size of the process so far (upper bound: includes data, "
+    "libraries and earlier runs of the same process)",
+}
+
+
+def flops_per_step(model: nn.Module) -> int:
+    """Analytic FLOPs (2 × multiply-adds) per sample and time step of the sequence layers.
+
+    Recurrent layers use their cell's ``flops_per_step`` (input projection included) for
+    every layer and direction; TCN convolutions count ``2 · k · C_in · C_out``. Embeddings,
+    pointwise activations and output heads are not counted, so the figure compares encoders.
+    """
+    total = 0
+    for module in model.modules():
+        if isinstance(module, Recurrent):
+            spec = CELLS[module.cell]
+            directions = 2 if module.bidirectional else 1
+            size_in = module.input_size
+            for _ in range(module.num_layers):
+                per_direction = spec.flops_per_step(
+                    size_in, module.hidden_size, proj_size=module.proj_size
+                )
+                total += directions * per_direction
+                size_in = directions * (module.proj_size or module.hidden_size)
+        elif isinstance(module, nn.Conv1d):
+            kernel = module.kernel_size[0]
+            total += 2 * kernel * module.in_channels * module.out_channels // module.groups
+    return total
+
+
+def inference_latency_ms(model: nn.Module, batch: Batch, repeats: int = 3) -> float:
+    """Median wall time of ``model.metrics(batch)`` (eval mode, no gradients: a forward pass
+    plus the metric) divided by the batch size, in milliseconds per sequence."""
+    model.metrics(batch)  # warm-up
+    times = []
+    for _ in range(repeats):
+        if batch.x.is_cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        model.metrics(batch)
+        if batch.x.is_cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times) / len(batch)
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """Start measuring peak memory (CUDA only; CPU RSS cannot be reset)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory(device: torch.device) -> dict[str, Any]:
+    """Peak memory in MiB and what it measures (see :data:`PEAK_MEMORY_NOTE`)."""
+    if device.type == "cuda":
+        return {
+            "peak_memory_mb": torch.cuda.max_memory_allocated(device) / 2**20,
+            "peak_memory_kind": "cuda",
+        }
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return {"peak_memory_mb": rss * scale / 2**20, "peak_memory_kind": "cpu"}

@@ -1,0 +1,301 @@
+"""Plan and run a comparison: parameter matching, equal tuning, seeded final runs.
+
+:func:`run_comparisons` takes :class:`Comparison` specs (one task, several models) and brings
+the store to the state where every model has its tuning trials (``phase='tune'``) and its
+seeded final runs (``phase='final'``) at the learning rate its own trials chose. Everything
+is keyed by content, so calling it again skips finished work and resumes unfinished runs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rnnlab.compare.executor import UnitOutcome, execute
+from rnnlab.compare.store import Store
+from rnnlab.compare.tasks import get_task
+from rnnlab.compare.units import RunConfig, RunFn, RunUnit
+from rnnlab.errors import UserInputError
+
+TUNE_SEED = 10_000
+"""Seed of every tuning trial (trials differ only in their learning rate)."""
+
+TUNERS = ("grid", "optuna")
+
+
+@dataclass
+class Comparison:
+    """One head-to-head: ``models`` on ``task``, parameter-matched to ``budget``.
+
+    Attributes:
+        task: task name (see :mod:`rnnlab.compare.tasks`).
+        models: encoder names (``lstm``, ``gru``, ``rnn``, ``tcn``, any cell name, ``bilstm`` ...).
+        options: task options (``length``, sizes) on top of the task's defaults.
+        budget: parameter budget; each model's hidden size is chosen so its total parameter
+            count lies within 3 % of it. None uses ``hidden_size`` for every model.
+        hidden_size: hidden size when ``budget`` is None.
+        seeds: final runs per model.
+        tune: tuning trials per model (0: the task's default learning rate).
+        tuner: ``grid`` (log-spaced learning rates around the default) or ``optuna`` (TPE).
+        train: training settings on top of the task's defaults (``epochs``, ``batch_size``...).
+        num_layers: stacked layers of every recurrent model (a TCN gets the levels its
+            receptive field needs to cover the sequence).
+    """
+
+    task: str
+    models: list[str]
+    options: dict[str, Any] = field(default_factory=dict)
+    budget: int | None = 20_000
+    hidden_size: int = 64
+    seeds: int = 3
+    tune: int = 0
+    tuner: str = "grid"
+    train: dict[str, Any] = field(default_factory=dict)
+    num_layers: int = 1
+
+
+def parse_budget(text: str | int) -> int:
+    """``"20k"`` -> 20000, ``"1.5M"`` -> 1500000, ``"8000"`` -> 8000."""
+    if isinstance(text, int):
+        value = text
+    else:
+        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kKmM]?)\s*", str(text))
+        if not match:
+            raise UserInputError(
+                f"parameter budget must look like 20000, 20k or 1.5M; got {text!r}"
+            )
+        scale = {"": 1, "k": 1_000, "m": 1_000_000}[match.group(2).lower()]
+        value = round(float(match.group(1)) * scale)
+    if value < 1:
+        raise UserInputError(f"parameter budget must be positive, got {text!r}")
+    return value
+
+
+def check_models(models: Sequence[str]) -> list[str]:
+    """Validate model names; UserInputError naming the valid ones and the closest match."""
+    from rnnlab.compare.runner import MODEL_ALIASES
+    from rnnlab.models import encoder_names
+
+    valid = [*MODEL_ALIASES, *encoder_names()]
+    if not models:
+        raise UserInputError("no models given; e.g. --models lstm,gru")
+    for name in models:
+        if name not in valid:
+            close = difflib.get_close_matches(name, valid, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UserInputError(f"unknown model {name!r}; valid models: {', '.join(valid)}.{hint}")
+    if len(set(models)) != len(models):
+        raise UserInputError(f"model names repeat: {', '.join(models)}")
+    return list(models)
+
+
+def tcn_levels(seq_len: int, kernel_size: int = 3) -> int:
+    """Residual levels a TCN needs for its receptive field, 1 + 2 (k - 1) (2^L - 1), to cover
+    ``seq_len`` steps (Bai et al. 2018 size their TCNs the same way)."""
+    levels = 1
+    while 1 + 2 * (kernel_size - 1) * (2**levels - 1) < seq_len:
+        levels += 1
+    return levels
+
+
+def model_layers(model: str, comparison: Comparison, seq_len: int) -> int:
+    """Layers of ``model``: the comparison's ``num_layers``, or for a TCN enough levels to see
+    the whole sequence (a one-level TCN would see five steps)."""
+    return tcn_levels(seq_len) if model == "tcn" else comparison.num_layers
+
+
+def matched_hidden_sizes(comparison: Comparison) -> dict[str, tuple[int, int, int]]:
+    """``{model: (hidden_size, parameter_count, num_layers)}`` for the comparison's budget."""
+    from rnnlab.compare.runner import encoder_name
+    from rnnlab.models import count_parameters, match_hidden_size
+
+    data = get_task(comparison.task).build(comparison.options)
+    sizes = {}
+    for model in comparison.models:
+        layers = model_layers(model, comparison, data.seq_len)
+
+        def build(hidden: int, model: str = model, layers: int = layers) -> Any:
+            return data.make_model(encoder_name(model), hidden, layers)
+
+        if comparison.budget is None:
+            hidden = comparison.hidden_size
+            sizes[model] = (hidden, count_parameters(build(hidden)), layers)
+            continue
+        try:
+            hidden, count = match_hidden_size(build, comparison.budget)
+        except UserInputError as err:
+            raise UserInputError(f"{comparison.task}, model {model}: {err}") from err
+        sizes[model] = (hidden, count, layers)
+    return sizes
+
+
+def lr_grid(default_lr: float, trials: int) -> list[float]:
+    """``trials`` learning rates log-spaced over [default / 10, default × 10] (3 digits)."""
+    if trials == 1:
+        return [default_lr]
+    values = np.geomspace(default_lr / 10, default_lr * 10, trials)
+    return [float(f"{v:.3g}") for v in values]
+
+
+def _score(metrics: dict[str, Any], metric: str, higher: bool) -> float:
+    value = metrics.get(f"val_{metric}", math.nan)
+    if value is None or not math.isfinite(value):
+        return -math.inf if higher else math.inf
+    return float(value)
+
+
+@dataclass
+class Planned:
+    """The units of one comparison (filled in as the plan runs)."""
+
+    comparison: Comparison
+    sizes: dict[str, tuple[int, int, int]]
+    tune_units: dict[str, list[RunUnit]] = field(default_factory=dict)
+    chosen_lr: dict[str, float] = field(default_factory=dict)
+    final_units: list[RunUnit] = field(default_factory=list)
+
+
+def _config(planned: Planned, model: str, lr: float) -> RunConfig:
+    comparison = planned.comparison
+    spec = get_task(comparison.task)
+    return RunConfig(
+        task=comparison.task,
+        model=model,
+        hidden_size=planned.sizes[model][0],
+        task_options={**spec.options, **comparison.options},
+        train={**spec.train, **comparison.train, "lr": lr},
+        num_layers=planned.sizes[model][2],
+        budget=comparison.budget,
+    )
+
+
+def prepare(comparisons: Sequence[Comparison]) -> list[Planned]:
+    """Validate every comparison and match budgets, before anything runs."""
+    planned = []
+    for comparison in comparisons:
+        get_task(comparison.task)
+        check_models(comparison.models)
+        if comparison.seeds < 1:
+            raise UserInputError(f"--seeds must be at least 1, got {comparison.seeds}")
+        if comparison.tune < 0:
+            raise UserInputError(f"--tune must be 0 or more, got {comparison.tune}")
+        if comparison.tuner not in TUNERS:
+            raise UserInputError(f"tuner must be one of {TUNERS}, got {comparison.tuner!r}")
+        planned.append(Planned(comparison, matched_hidden_sizes(comparison)))
+    return planned
+
+
+def run_comparisons(
+    comparisons: Sequence[Comparison],
+    store_root: str,
+    *,
+    run_fn: RunFn | None = None,
+    workers: int = 1,
+    retry_failed: bool = False,
+    on_outcome: Callable[[UnitOutcome], None] | None = None,
+    on_plan: Callable[[int], None] | None = None,
+) -> list[Planned]:
+    """Run the tuning trials, then the final runs, of every comparison into the store.
+
+    ``on_plan(n)`` is told the number of units of each phase before it starts (for progress
+    bars); ``on_outcome`` is called as each unit finishes or is skipped.
+    """
+    from rnnlab.compare.runner import run_one
+
+    run_fn = run_fn or run_one
+    planned = prepare(comparisons)
+    store = Store.open(store_root)
+    common = {"workers": workers, "retry_failed": retry_failed, "on_outcome": on_outcome}
+
+    grid_units: list[RunUnit] = []
+    for plan in planned:
+        comparison = plan.comparison
+        if comparison.tune and comparison.tuner == "grid":
+            default = float({**get_task(comparison.task).train, **comparison.train}["lr"])
+            for model in comparison.models:
+                units = [
+                    RunUnit(_config(plan, model, lr), TUNE_SEED, "tune")
+                    for lr in lr_grid(default, comparison.tune)
+                ]
+                plan.tune_units[model] = units
+                grid_units.extend(units)
+    optuna_count = sum(
+        p.comparison.tune * len(p.comparison.models)
+        for p in planned
+        if p.comparison.tuner == "optuna"
+    )
+    if on_plan:
+        on_plan(len(grid_units) + optuna_count)
+    execute(grid_units, store_root, run_fn, **common)
+    for plan in planned:
+        if plan.comparison.tune and plan.comparison.tuner == "optuna":
+            _tune_with_optuna(plan, store_root, run_fn, common)
+
+    for plan in planned:
+        comparison = plan.comparison
+        spec = get_task(comparison.task)
+        default = float({**spec.train, **comparison.train}["lr"])
+        for model in comparison.models:
+            lr = default
+            trials = plan.tune_units.get(model, [])
+            if trials:
+                scored = []
+                for unit in trials:
+                    row = store.get(unit.key)
+                    if row is not None and row.status == "done":
+                        scored.append(
+                            (_score(row.metrics, spec.metric, spec.higher_is_better), unit)
+                        )
+                if scored:
+                    pick = max if spec.higher_is_better else min
+                    lr = float(pick(scored, key=lambda s: s[0])[1].config.train["lr"])
+            plan.chosen_lr[model] = lr
+            plan.final_units.extend(
+                RunUnit(_config(plan, model, lr), seed, "final") for seed in range(comparison.seeds)
+            )
+    final_units = [unit for plan in planned for unit in plan.final_units]
+    if on_plan:
+        on_plan(len(final_units))
+    execute(final_units, store_root, run_fn, **common)
+    store.close()
+    return planned
+
+
+def _tune_with_optuna(
+    plan: Planned, store_root: str, run_fn: RunFn, common: dict[str, Any]
+) -> None:
+    # Trials are asked and told in order with a seeded sampler, so a re-run replays the same
+    # suggestions and finds the finished trials in the store.
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    comparison = plan.comparison
+    spec = get_task(comparison.task)
+    default = float({**spec.train, **comparison.train}["lr"])
+    store = Store.open(store_root)
+    for model in comparison.models:
+        sampler = optuna.samplers.TPESampler(seed=0)
+        study = optuna.create_study(
+            direction="maximize" if spec.higher_is_better else "minimize", sampler=sampler
+        )
+        units = []
+        for _ in range(comparison.tune):
+            trial = study.ask()
+            lr = float(f"{trial.suggest_float('lr', default / 10, default * 10, log=True):.3g}")
+            unit = RunUnit(_config(plan, model, lr), TUNE_SEED, "tune")
+            execute([unit], store_root, run_fn, **common)
+            row = store.get(unit.key)
+            value = _score(row.metrics, spec.metric, spec.higher_is_better) if row else math.nan
+            if row is None or row.status != "done" or not math.isfinite(value):
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            else:
+                study.tell(trial, value)
+            units.append(unit)
+        plan.tune_units[model] = units
+    store.close()

@@ -1,0 +1,120 @@
+"""Named suites of comparisons: ``quick`` (minutes on a laptop CPU), ``standard`` (hours on
+CPU) and ``paper`` (the sizes of Bai et al. 2018, meant for a GPU)."""
+
+from __future__ import annotations
+
+import difflib
+
+from rnnlab.compare.plan import Comparison
+from rnnlab.errors import UserInputError
+
+ALL = ["lstm", "gru", "rnn", "tcn"]
+GATED = ["lstm", "gru"]
+
+
+def _quick() -> list[Comparison]:
+    # Sized to finish in about 15 minutes on 2 CPU cores: small budgets, few epochs,
+    # data subsets. Good for seeing the machinery work and for coarse differences only.
+    synth = {"train_size": 640, "eval_size": 256}
+    few = {"epochs": 3}
+    return [
+        *(
+            Comparison("adding", ALL, {"length": t, **synth}, budget=5_000, train=few)
+            for t in (50, 100)
+        ),
+        *(
+            Comparison("copy", ALL, {"length": t, **synth}, budget=5_000, train=few)
+            for t in (20, 50)
+        ),
+        Comparison("japanese-vowels", ALL, {}, budget=5_000, train={"epochs": 6}),
+        Comparison("sunspots", ALL, {"window": 24, "limit": 1500}, budget=7_000, train=few),
+        Comparison(
+            "shakespeare",
+            GATED,
+            {"limit": 30_000, "seq_len": 50},
+            budget=8_000,
+            train={"epochs": 2},
+        ),
+        Comparison("rotten-tomatoes", GATED, {"limit": 1000}, budget=75_000, train={"epochs": 2}),
+        Comparison("bach-chorales", ALL, {"limit": 60}, budget=6_000, train=few),
+        Comparison("mnist-rows", ALL, {"limit": 800}, budget=6_000, train=few),
+    ]
+
+
+def _standard() -> list[Comparison]:
+    synth = {"train_size": 6400, "eval_size": 1000}
+    train = {"epochs": 20, "patience": 5}
+    return [
+        *(
+            Comparison("adding", ALL, {"length": t, **synth}, budget=20_000, seeds=5, train=train)
+            for t in (100, 200, 400)
+        ),
+        *(
+            Comparison("copy", ALL, {"length": t, **synth}, budget=16_000, seeds=5, train=train)
+            for t in (50, 100, 200)
+        ),
+        *(
+            Comparison(name, ALL, {}, budget=20_000, seeds=5, tune=3, train=train)
+            for name in ("japanese-vowels", "spoken-digits", "mnist-rows")
+        ),
+        Comparison("sunspots", ALL, {}, budget=20_000, seeds=5, tune=3, train=train),
+        Comparison("elecdemand", ALL, {}, budget=50_000, seeds=5, tune=3, train=train),
+        Comparison("shakespeare", GATED, {}, budget=200_000, seeds=3, tune=3, train=train),
+        Comparison("rotten-tomatoes", ALL, {}, budget=400_000, seeds=5, tune=3, train=train),
+        Comparison("bach-chorales", ALL, {}, budget=20_000, seeds=5, tune=3, train=train),
+        Comparison("reverse", GATED, {}, budget=50_000, seeds=3, train=train),
+        Comparison("digit-add", GATED, {}, budget=50_000, seeds=3, train=train),
+    ]
+
+
+def _paper() -> list[Comparison]:
+    # Bai et al. 2018, Table 1 sizes (published-results.md): ~70K parameters for adding and
+    # sequential MNIST, ~16K for copy memory (T = 1000), ~300K for JSB Chorales. Our MNIST is
+    # the 5k-image subset and our chorales the music21 corpus, so numbers are not identical.
+    adding = {"train_size": 50_000, "eval_size": 1000}
+    return [
+        *(
+            Comparison(
+                "adding",
+                ALL,
+                {"length": t, **adding},
+                budget=70_000,
+                seeds=5,
+                train={"epochs": 20, "lr": 2e-3},
+            )
+            for t in (200, 400, 600)
+        ),
+        Comparison(
+            "copy",
+            ALL,
+            {"length": 1000, "train_size": 30_000, "eval_size": 1000},
+            budget=16_000,
+            seeds=5,
+            train={"epochs": 20, "lr": 5e-4},
+        ),
+        Comparison("mnist-pixels", ALL, {}, budget=70_000, seeds=3, train={"epochs": 20}),
+        Comparison(
+            "mnist-pixels", ALL, {"permute_seed": 0}, budget=70_000, seeds=3, train={"epochs": 20}
+        ),
+        Comparison("bach-chorales", ALL, {}, budget=300_000, seeds=5, train={"epochs": 40}),
+        Comparison(
+            "bach-chorales",
+            ["lstm", "gru", "rnn"],
+            {},
+            budget=20_000,
+            seeds=5,
+            train={"epochs": 40},
+        ),  # Chung et al. 2014 size
+    ]
+
+
+SUITES = {"quick": _quick, "standard": _standard, "paper": _paper}
+
+
+def get_suite(name: str) -> list[Comparison]:
+    """The comparisons of suite ``name``; UserInputError listing the suites otherwise."""
+    if name not in SUITES:
+        close = difflib.get_close_matches(name, SUITES, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UserInputError(f"unknown suite {name!r}; valid suites: {', '.join(SUITES)}.{hint}")
+    return SUITES[name]()
