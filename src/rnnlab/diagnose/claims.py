@@ -9,7 +9,7 @@ declared in :mod:`rnnlab.diagnose.experiments`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -271,19 +271,23 @@ CLAIMS: dict[int, Claim] = {
 }
 
 
-def judge(table: pd.DataFrame) -> list[ClaimVerdict]:
-    """The verdict on every claim present in ``table`` (claims without rows: inconclusive)."""
+def judge(table: pd.DataFrame, notes: dict[int, list[str]] | None = None) -> list[ClaimVerdict]:
+    """The verdict on every claim, from ``table``.
+
+    ``notes`` lists, per claim, parts of its experiment that could not run (a dataset that is
+    not installed, say); they are appended to the verdict, and a claim with no rows at all is
+    inconclusive with those notes as the reason.
+    """
+    notes = notes or {}
     verdicts = []
     for number, claim in CLAIMS.items():
         rows = _claim_rows(table, number)
+        extra = "; ".join(notes.get(number, []))
         if rows.empty:
-            verdicts.append(ClaimVerdict(number, INCONCLUSIVE, "inconclusive: no runs"))
+            verdict = ClaimVerdict(number, INCONCLUSIVE, f"inconclusive: {extra or 'no runs'}")
         else:
-            verdicts.append(claim.verdict(rows))
+            verdict = claim.verdict(rows)
+            if extra:
+                verdict = replace(verdict, text=f"{verdict.text} ({extra})")
+        verdicts.append(verdict)
     return verdicts
-
-
-def empty_table() -> pd.DataFrame:
-    """A claims table with no rows and the required columns."""
-    columns = ["claim", "split", "arm", "seed", "status", "value", "higher_is_better"]
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})

@@ -3,9 +3,9 @@
 A claim's evidence is a set of *contrasts*: on one split (a task, a length, an engine) and
 one metric, arm ``a`` against arm ``b`` over seeded runs. Each contrast is decided by
 Welch's t-test (``rnnlab.compare.stats``) at p < 0.05; metrics that do not vary between seeds
-(parameter counts, analytic FLOPs) are compared exactly. A claim maps each contrast's outcome
-to supported / refuted / no significant difference, and :func:`combine` turns the per-split
-outcomes into the claim's verdict:
+(parameter counts, analytic FLOPs) are compared exactly (equal within 3 %). A claim maps
+each contrast's outcome to supported / refuted / no significant difference, and
+:func:`combine` turns the per-split outcomes into the claim's verdict:
 
 - every conclusive split agrees → that outcome;
 - they disagree → **depends on the task**, naming which split went which way;
@@ -33,6 +33,11 @@ DEPENDS = "depends on the task"
 INCONCLUSIVE = "inconclusive"
 VERDICT_KINDS = (SUPPORTED, REFUTED, NO_DIFFERENCE, DEPENDS, INCONCLUSIVE)
 
+#: Between split names in verdict sentences (split names may contain commas).
+SPLIT_SEPARATOR = " / "
+#: Seed-independent figures (parameters, FLOPs) closer than this relative gap count as equal:
+#: the tolerance of parameter matching, below which "fewer" means nothing in practice.
+EXACT_EQUIVALENCE = 0.03
 #: Fewest finished runs per arm for a contrast to be decided.
 MIN_RUNS = 2
 #: Columns every result table has; the rest are metrics.
@@ -164,7 +169,9 @@ def contrast(
     sign = 1.0 if higher_is_better else -1.0
     exact = np.ptp(values[a]) == 0 and np.ptp(values[b]) == 0
     if exact:  # seed-independent quantities (parameter counts, FLOPs): compare exactly
-        p_value = 0.0 if values[a][0] != values[b][0] else 1.0
+        x, y = values[a][0], values[b][0]
+        gap = abs(x - y) / max(abs(x), abs(y), 1e-300)
+        p_value = 0.0 if gap >= EXACT_EQUIVALENCE else 1.0
         effect = None
     else:
         p_value = welch_test(values[a], values[b])
@@ -219,14 +226,14 @@ def combine(claim: int, outcomes: Sequence[SplitOutcome]) -> ClaimVerdict:
         kind = kinds.pop()
         text = kind
         if len(conclusive) > 1 or len(outcomes) > 1:
-            text += " on " + ", ".join(o.split for o in conclusive)
+            text += " on " + SPLIT_SEPARATOR.join(o.split for o in conclusive)
     else:
         kind = DEPENDS
         parts = []
         for outcome in (SUPPORTED, REFUTED, NO_DIFFERENCE):
             names = [o.split for o in conclusive if o.outcome == outcome]
             if names:
-                parts.append(f"{outcome} on {', '.join(names)}")
+                parts.append(f"{outcome} on {SPLIT_SEPARATOR.join(names)}")
         text = f"{DEPENDS}: " + "; ".join(parts)
     if undecided:
         text += f" (inconclusive on {undecided_text})"

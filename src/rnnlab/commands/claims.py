@@ -1,0 +1,115 @@
+"""``rnnlab claims --budget quick|standard [--store DIR]``: measure the nine LSTM/GRU claims."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``claims``."""
+    parser = sub.add_parser(
+        "claims",
+        help="run the nine LSTM/GRU claims as experiments and print their verdicts",
+        description="Each claim is an experiment (tasks, models, parameter budget, seeds) run "
+        "into a results store; its verdict (supported, refuted, no significant difference, "
+        "depends on the task, inconclusive) is computed from those runs with 95 %% CIs and "
+        "Welch's t-test. Re-running the same command skips finished runs. Writes "
+        "claims.md and claims.html into the store.",
+    )
+    parser.add_argument(
+        "--budget",
+        choices=["quick", "standard"],
+        default="quick",
+        help="quick: minutes on 2 CPU cores, small lengths, 3 seeds; standard: the real "
+        "study (hours on CPU, meant for a GPU)",
+    )
+    parser.add_argument(
+        "--store", default="./rnnlab-claims", help="results directory (default ./rnnlab-claims)"
+    )
+    parser.add_argument(
+        "--claims", default=None, help="comma-separated claim numbers to run (default: all 9)"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="runs in parallel (default 1)")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="judge and write the page from the store without running anything",
+    )
+    parser.set_defaults(func=run)
+
+
+def _claim_numbers(text: str | None) -> list[int] | None:
+    from rnnlab.errors import UserInputError
+
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as err:
+        raise UserInputError(f"--claims takes numbers like 1,3,8; got {text!r}") from err
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run (or resume) the study, write the page, print the verdict table."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from rnnlab.diagnose.claims import CLAIMS
+    from rnnlab.diagnose.claims_report import write_claims_report
+    from rnnlab.diagnose.study import load_claims, run_claims
+    from rnnlab.errors import UserInputError
+
+    if args.workers < 1:
+        raise UserInputError(f"--workers must be at least 1, got {args.workers}")
+    claims = _claim_numbers(args.claims)
+    console = Console(stderr=True)
+    if args.report_only:
+        result = load_claims(args.budget, args.store, claims)
+    else:
+        with Progress(
+            TextColumn("claims runs"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} {task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not console.is_terminal,
+        ) as progress:
+            bar = progress.add_task("", total=None)
+
+            def planned(total: int) -> None:
+                progress.update(bar, total=total)
+
+            def finished(outcome) -> None:
+                unit = outcome.unit
+                progress.update(
+                    bar,
+                    advance=1,
+                    description=f"{unit.config.task} {unit.config.model} seed {unit.seed}: "
+                    f"{outcome.status or outcome.outcome}",
+                )
+
+            result = run_claims(
+                args.budget,
+                args.store,
+                workers=args.workers,
+                claims=claims,
+                on_outcome=finished,
+                on_plan=planned,
+            )
+    paths = write_claims_report(result, args.store)
+    table = Table(title=f"Claims, budget {args.budget}")
+    table.add_column("#")
+    table.add_column("claim", overflow="fold")
+    table.add_column("verdict", overflow="fold")
+    styles = {"supported": "green", "refuted": "red"}
+    for verdict in result.verdicts:
+        style = styles.get(verdict.kind, "")
+        table.add_row(
+            str(verdict.claim), CLAIMS[verdict.claim].statement, verdict.text, style=style
+        )
+    Console().print(table)
+    if result.wall_time_s is not None:
+        print(f"wall time: {result.wall_time_s / 60:.1f} min")
+    print(f"report: {paths['markdown']} and {paths['html']}")
+    return 0

@@ -1,0 +1,117 @@
+"""Run the claims study into a results store and read its verdicts back.
+
+``run_claims`` plans every claim's runs for a budget, executes them with the compare
+executor (atomic claims in ``results.db``: a killed run re-run skips what finished) and
+returns the table and verdicts; ``load_claims`` rebuilds both from the store alone.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from rnnlab.compare.executor import UnitOutcome, execute
+from rnnlab.compare.store import Store
+from rnnlab.diagnose.claims import judge
+from rnnlab.diagnose.experiments import (
+    BUDGETS,
+    Budget,
+    ClaimArm,
+    claims_table,
+    plan,
+    run_probe,
+    units,
+)
+from rnnlab.diagnose.verdicts import ClaimVerdict
+from rnnlab.errors import UserInputError
+
+
+@dataclass
+class ClaimsResult:
+    """A claims study as stored: its budget, runs, table and verdicts."""
+
+    budget: Budget
+    arms: list[ClaimArm]
+    notes: dict[int, list[str]]
+    table: pd.DataFrame
+    verdicts: list[ClaimVerdict]
+    wall_time_s: float | None = None  # of the run that produced it (None when only loaded)
+
+
+def get_budget(budget: str | Budget) -> Budget:
+    """A budget by name (``quick``, ``standard``) or as given."""
+    if isinstance(budget, Budget):
+        return budget
+    if budget not in BUDGETS:
+        raise UserInputError(f"unknown budget {budget!r}; choose from {', '.join(BUDGETS)}")
+    return BUDGETS[budget]
+
+
+def run_claims(
+    budget: str | Budget,
+    store: str | os.PathLike[str],
+    *,
+    workers: int = 1,
+    claims: list[int] | None = None,
+    on_outcome: Callable[[UnitOutcome], None] | None = None,
+    on_plan: Callable[[int], None] | None = None,
+) -> ClaimsResult:
+    """Run (or finish) the claims study of ``budget`` in ``store`` and judge it.
+
+    ``claims`` restricts the study to some claim numbers; ``on_plan`` receives the number of
+    run units before they start, ``on_outcome`` each unit's outcome (for progress bars).
+    """
+    start = time.perf_counter()
+    budget = get_budget(budget)
+    arms, notes = _plan(budget, claims)
+    todo = units(arms, budget.seeds)
+    if on_plan is not None:
+        on_plan(len(todo))
+    Store.open(store).close()  # create it, or refuse a directory that is not a store
+    execute(todo, store, run_probe, workers=workers, on_outcome=on_outcome)
+    result = _judge(budget, arms, notes, store)
+    result.wall_time_s = time.perf_counter() - start
+    return result
+
+
+def load_claims(
+    budget: str | Budget, store: str | os.PathLike[str], claims: list[int] | None = None
+) -> ClaimsResult:
+    """The table and verdicts of the study in ``store``, without running anything.
+
+    Runs that are not in the store count as ``missing`` (inconclusive verdicts say so).
+    """
+    budget = get_budget(budget)
+    arms, notes = _plan(budget, claims)
+    return _judge(budget, arms, notes, store)
+
+
+def _plan(budget: Budget, claims: list[int] | None) -> tuple[list[ClaimArm], dict]:
+    arms, notes = plan(budget)
+    if claims is not None:
+        unknown = sorted(set(claims) - set(range(1, 10)))
+        if unknown:
+            raise UserInputError(f"claims are numbered 1 to 9, got {unknown}")
+        arms = [a for a in arms if a.claim in claims]
+        notes = {k: v for k, v in notes.items() if k in claims}
+    return arms, notes
+
+
+def _judge(budget: Budget, arms: list[ClaimArm], notes: dict, store) -> ClaimsResult:
+    if not (Path(store) / "results.db").exists():
+        raise UserInputError(f"{store} holds no claims results (no results.db)")
+    opened = Store.open(store, create=False)
+    try:
+        rows = {row.key: row for row in opened.rows(phase="final")}
+    finally:
+        opened.close()
+    table = claims_table(arms, budget.seeds, rows)
+    verdicts = judge(table, notes)
+    claimed = {a.claim for a in arms} | set(notes)
+    verdicts = [v for v in verdicts if v.claim in claimed]
+    return ClaimsResult(budget, arms, notes, table, verdicts)
