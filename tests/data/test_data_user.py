@@ -99,6 +99,13 @@ def test_fractional_year_times_with_a_gap(tmp_path):
     assert values["time"].iloc[10] == pytest.approx(1749 + 10 / 12)
 
 
+def test_semicolon_csv_with_bom(tmp_path):
+    text = _series(30).to_csv(index=False, sep=";")
+    (tmp_path / "excel.csv").write_bytes(("\ufeff" + text).encode("utf-8"))
+    data = load_forecast_csv(tmp_path / "excel.csv", target="load")
+    assert data.time_column == "time" and len(data.train) == 22
+
+
 def test_missing_and_empty_files(tmp_path):
     with pytest.raises(UserInputError, match=r"nope\.csv: file not found"):
         load_forecast_csv(tmp_path / "nope.csv")
@@ -108,6 +115,9 @@ def test_missing_and_empty_files(tmp_path):
     (tmp_path / "header.csv").write_text("time,value\n")
     with pytest.raises(UserInputError, match="header but no data rows"):
         load_forecast_csv(tmp_path / "header.csv")
+    (tmp_path / "latin1.csv").write_bytes("time,value\n2021-01-01,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(UserInputError, match="not UTF-8"):
+        load_forecast_csv(tmp_path / "latin1.csv")
     (tmp_path / "data.xlsx").write_text("x")
     with pytest.raises(UserInputError, match="unsupported file type"):
         load_forecast_csv(tmp_path / "data.xlsx")

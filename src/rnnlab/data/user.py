@@ -120,8 +120,8 @@ def _read_table(path: Path) -> pd.DataFrame:
         if suffix in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
         elif suffix in (".csv", ".tsv"):
-            # Read as text so a bad cell can be reported as written.
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str)
+            # Read as text so a bad cell can be reported as written; utf-8-sig drops a BOM.
+            frame = pd.read_csv(path, sep=_delimiter(path), dtype=str, encoding="utf-8-sig")
         else:
             raise UserInputError(
                 f"{path}: unsupported file type {suffix!r}; expected one of {TABLE_SUFFIXES}"
@@ -130,10 +130,23 @@ def _read_table(path: Path) -> pd.DataFrame:
         raise UserInputError(f"{path}: file is empty") from err
     except pd.errors.ParserError as err:
         raise UserInputError(f"{path}: cannot parse the file: {err}") from err
+    except UnicodeDecodeError as err:
+        raise UserInputError(f"{path}: not UTF-8 text ({err.reason}); save it as UTF-8") from err
     if frame.empty:
         raise UserInputError(f"{path}: file has a header but no data rows")
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame.reset_index(drop=True)
+
+
+def _delimiter(path: Path) -> str:
+    """The separator of a CSV/TSV file: the most frequent of , ; tab | in its header line."""
+    with path.open(encoding="utf-8-sig", errors="replace") as handle:
+        header = handle.readline()
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.__getitem__)
+    if counts[best] == 0:
+        return "\t" if path.suffix.lower() == ".tsv" else ","
+    return best
 
 
 def _check_fill(fill: str | None) -> None:
