@@ -137,3 +137,28 @@ def test_kill_9_during_training_then_resume_matches_uninterrupted_run(tmp_path: 
     assert_same_weights(resumed.model, reference.model)
     assert comparable(result) == comparable(reference_result)
     assert not list(tmp_path.glob(".checkpoint.pt.*"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_resume_on_cuda_matches_the_uninterrupted_run(tmp_path: Path) -> None:
+    reference = Trainer(make_model(), toy_config(device="auto"))
+    reference_result = reference.fit(train_batches, val_batches)
+    assert reference_result.device.startswith("cuda")
+    assert next(reference.model.parameters()).is_cuda
+
+    def crash_in_second_epoch(info: StepInfo) -> None:
+        if info.epoch == 1 and info.step == 6:
+            raise Crash
+
+    crashing = Trainer(
+        make_model(),
+        toy_config(device="cuda", checkpoint_dir=tmp_path),
+        on_step=crash_in_second_epoch,
+    )
+    with pytest.raises(Crash):
+        crashing.fit(train_batches, val_batches)
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["rng"]["cuda"]
+    resumed = Trainer(make_model(seed=8), toy_config(device="cuda", checkpoint_dir=tmp_path))
+    result = resumed.fit(train_batches, val_batches, resume=True)
+    assert_same_weights(resumed.model, reference.model)
+    assert comparable(result) == comparable(reference_result)

@@ -129,3 +129,27 @@ def test_batch_weight_is_the_batch_size_for_batches_and_one_for_containers() -> 
             return int(self.x.shape[0])
 
     assert batch_weight(Sized(torch.ones(6, 2))) == 6
+
+
+def test_fit_restores_the_global_determinism_settings() -> None:
+    from train_toy import make_model, toy_config, train_batches
+
+    from rnnlab.train import Trainer
+
+    before = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.utils.deterministic.fill_uninitialized_memory,
+    )
+    seen: list[bool] = []
+    trainer = Trainer(
+        make_model(),
+        toy_config(epochs=1, deterministic=True),
+        on_step=lambda info: seen.append(torch.are_deterministic_algorithms_enabled()),
+    )
+    trainer.fit(train_batches)
+    assert seen and all(seen)
+    after = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.utils.deterministic.fill_uninitialized_memory,
+    )
+    assert after == before

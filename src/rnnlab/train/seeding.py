@@ -89,6 +89,8 @@ def deterministic_mode(enabled: bool) -> Iterator[None]:
     """Within the block, make torch choose deterministic kernels; restore the settings after.
 
     ``warn_only`` keeps operations without a deterministic implementation usable (torch warns).
+    Filling uninitialized memory (torch's default in this mode) is turned off: it only guards
+    against kernels that read memory they never wrote, and costs a write of every new tensor.
     cuBLAS needs its workspace setting before its first use; it is set only if absent.
     """
     if not enabled:
@@ -99,14 +101,17 @@ def deterministic_mode(enabled: bool) -> Iterator[None]:
         torch.is_deterministic_algorithms_warn_only_enabled(),
         torch.backends.cudnn.deterministic,
         torch.backends.cudnn.benchmark,
+        torch.utils.deterministic.fill_uninitialized_memory,
     )
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
+    torch.utils.deterministic.fill_uninitialized_memory = False
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
         torch.backends.cudnn.deterministic = previous[2]
         torch.backends.cudnn.benchmark = previous[3]
+        torch.utils.deterministic.fill_uninitialized_memory = previous[4]

@@ -349,8 +349,8 @@ class Trainer:
             loss = model.loss(batch)
             loss.backward()
             norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
-            # One device sync per step for both numbers.
-            loss_value, norm_value = torch.stack([loss.detach().float(), norm.float()]).tolist()
+            # The guard needs both numbers before the update: one device sync per step.
+            loss_value, norm_value = loss.item(), norm.item()
             state.step += 1
             if not (math.isfinite(loss_value) and math.isfinite(norm_value)):
                 state.stop_reason = "diverged"
