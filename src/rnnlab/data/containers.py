@@ -396,8 +396,13 @@ class ForecastData:
         earlier = order[: order.index(split)]
         n_future = len(self.future_covariate_columns)
         xs, ys, futures, series, starts = [], [], [], [], []
-        for s, (sid, part) in enumerate(self._per_series(self.split(split))):
-            history = [self._series_frame(name, sid) for name in earlier]
+        row_of = {sid: i for i, sid in enumerate(self.series_ids)}
+        earlier_parts = [dict(self._per_series(self.split(name))) for name in earlier]
+        for sid, part in self._per_series(self.split(split)):
+            if sid not in row_of:
+                raise UserInputError(f"series {sid!r} of split {split!r} has no training data")
+            s = row_of[sid]
+            history = [parts[sid] for parts in earlier_parts if sid in parts]
             context = pd.concat([*history, part]) if history else part
             first_target = len(context) - len(part) if history else window
             first_target = max(first_target, window)
@@ -430,9 +435,6 @@ class ForecastData:
             series=torch.from_numpy(np.concatenate(series).astype(np.int64)),
             start=np.concatenate(starts),
         )
-
-    def _series_frame(self, split: str, sid: str) -> pd.DataFrame:
-        return dict(self._per_series(self.split(split))).get(sid, self.split(split).iloc[:0])
 
 
 Dataset: TypeAlias = SequenceClassificationData | ForecastData | LanguageModelData | MusicData
