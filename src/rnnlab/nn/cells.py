@@ -34,11 +34,19 @@ StepFn = Callable[
 LAYER_NORM_EPS = 1e-5
 
 
+def normalize(x: Tensor) -> Tensor:
+    """Zero mean, unit variance over the last dimension (LayerNorm without gain and shift).
+
+    Written out rather than ``F.layer_norm``: identical maths, and several times faster on the
+    small per-step tensors of a recurrence on CPU.
+    """
+    centered = x - x.mean(-1, keepdim=True)
+    return centered * torch.rsqrt(centered.square().mean(-1, keepdim=True) + LAYER_NORM_EPS)
+
+
 def block_norm(x: Tensor, weight: Tensor, blocks: int) -> Tensor:
     """LayerNorm of each of the ``blocks`` gate blocks of ``x`` (…, blocks*H), times a gain."""
-    size = x.shape[-1] // blocks
-    normed = F.layer_norm(x.unflatten(-1, (blocks, size)), (size,), eps=LAYER_NORM_EPS)
-    return normed.flatten(-2) * weight
+    return normalize(x.unflatten(-1, (blocks, x.shape[-1] // blocks))).flatten(-2) * weight
 
 
 def project_input(spec: CellSpec, x: Tensor, params: dict[str, Tensor]) -> Tensor:
@@ -70,9 +78,7 @@ def _dropped(h: Tensor, rec_mask: Tensor | None) -> Tensor:
 def _cell_out(c: Tensor, params: dict[str, Tensor]) -> Tensor:
     """tanh of the (LayerNorm'd) cell state."""
     if "ln_c_weight" in params:
-        c = F.layer_norm(
-            c, c.shape[-1:], params["ln_c_weight"], params["ln_c_bias"], eps=LAYER_NORM_EPS
-        )
+        c = normalize(c) * params["ln_c_weight"] + params["ln_c_bias"]
     return torch.tanh(c)
 
 

@@ -23,6 +23,7 @@ def run_traced(
     reverse: bool,
     masks: StepMasks,
     probes: State | None = None,
+    record: bool = True,
 ) -> tuple[Tensor, State, dict[str, Tensor]]:
     """Run one layer and direction; also return the per-step record.
 
@@ -57,12 +58,11 @@ def run_traced(
             )
         state = new_state
         outputs[t] = state[0] if valid is None else state[0] * valid[t, :, None]
-        for name, value in zip(("h", "c"), state, strict=False):
-            records.setdefault(name, [x.new_zeros(())] * steps)[t] = value
-        for name, value in gates.items():
-            records.setdefault(name, [x.new_zeros(())] * steps)[t] = value
-    record = {name: torch.stack(values) for name, values in records.items()}
-    return torch.stack(outputs), state, record
+        if record:
+            for name, value in [*zip(("h", "c"), state, strict=False), *gates.items()]:
+                records.setdefault(name, [x.new_zeros(())] * steps)[t] = value
+    stacked = {name: torch.stack(values) for name, values in records.items()}
+    return torch.stack(outputs), state, stacked
 
 
 def run(
