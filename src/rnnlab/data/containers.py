@@ -13,8 +13,8 @@ Conventions shared by all containers (models and the trainer rely on them):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields, replace
 from typing import TypeAlias
 
 import numpy as np
@@ -44,23 +44,35 @@ class Batch:
         lengths: int64 ``(B,)`` valid input steps, or None when every sequence has length T.
         target_lengths: int64 ``(B,)`` valid target steps (``</s>`` included) for seq2seq and
             variable-length per-step targets, else None.
+        future: float ``(B, horizon, F)`` future-known covariates over the forecast horizon
+            (calendar, planned events) for forecasting with such covariates, else None.
+
+    :meth:`to` and :meth:`select` apply to every tensor field, also to fields a subclass adds;
+    every tensor field has the batch on its first dimension.
     """
 
     x: Tensor
     y: Tensor
     lengths: Tensor | None = None
     target_lengths: Tensor | None = None
+    future: Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
+    def _map(self, fn: Callable[[Tensor], Tensor]) -> Batch:
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+        return replace(
+            self, **{k: fn(v) if isinstance(v, Tensor) else v for k, v in values.items()}
+        )
+
     def to(self, device: torch.device | str) -> Batch:
-        """Return the batch with every tensor moved to ``device``."""
+        """Return the batch (of the same class) with every tensor moved to ``device``."""
+        return self._map(lambda t: t.to(device))
 
-        def move(t: Tensor | None) -> Tensor | None:
-            return None if t is None else t.to(device)
-
-        return Batch(move(self.x), move(self.y), move(self.lengths), move(self.target_lengths))
+    def select(self, index: slice | Tensor | list[int]) -> Batch:
+        """The rows ``index`` of every tensor (a slice, int64 positions or a bool mask)."""
+        return self._map(lambda t: t[index])
 
 
 def pad_sequences(
@@ -191,13 +203,34 @@ class LanguageModelData:
         batch_size: int,
         seq_len: int,
         generator: torch.Generator | None = None,
+        *,
+        contiguous: bool = False,
     ) -> Iterator[Batch]:
         """Yield next-token batches: ``x`` int64 ``(B, seq_len)``, ``y`` = ``x`` shifted by one.
 
-        The stream is cut into consecutive non-overlapping chunks, so every token is a target
-        exactly once per pass; chunks are shuffled with ``generator`` when given.
+        Two layouts:
+
+        - ``contiguous=False`` (default): the stream is cut into consecutive chunks of
+          ``seq_len`` steps (each chunk's targets reach one token into the next chunk), so
+          every token but the first is a target once per pass (a tail shorter than
+          ``seq_len`` is dropped); chunks are shuffled with ``generator`` when given.
+          Rows of one batch are unrelated, so a model must not carry its state across batches.
+        - ``contiguous=True`` ("batchify", as in PyTorch's word_language_model example), for
+          truncated BPTT with a carried state: the stream is cut into ``batch_size``
+          contiguous rows of ``len(stream) // batch_size`` tokens (the remainder is dropped)
+          and batch ``k`` takes steps ``k * seq_len ..`` of every row, so row ``i`` of batch
+          ``k + 1`` continues row ``i`` of batch ``k``. Every batch has ``batch_size`` rows;
+          the last one may be shorter than ``seq_len`` in time. Every token of a row but its
+          first is a target once per pass. With ``generator`` the rows start at a random
+          offset in ``[0, seq_len)`` of the stream, so chunk boundaries move from epoch to
+          epoch; order is never shuffled. Reset the carried state at the start of each pass.
         """
+        if batch_size < 1 or seq_len < 1:
+            raise UserInputError(f"batch_size and seq_len must be ≥ 1, got {batch_size}, {seq_len}")
         stream = self.split(split)
+        if contiguous:
+            yield from _contiguous_batches(stream, split, batch_size, seq_len, generator)
+            return
         n_chunks = (len(stream) - 1) // seq_len
         if n_chunks < 1:
             raise UserInputError(
@@ -210,6 +243,31 @@ class LanguageModelData:
         for first in range(0, n_chunks, batch_size):
             chunk = stream[starts[first : first + batch_size, None] + offsets]
             yield Batch(chunk[:, :-1], chunk[:, 1:])
+
+
+def _contiguous_batches(
+    stream: Tensor,
+    split: str,
+    batch_size: int,
+    seq_len: int,
+    generator: torch.Generator | None,
+) -> Iterator[Batch]:
+    """The ``contiguous=True`` layout of :meth:`LanguageModelData.batches`."""
+    # Tokens that can be skipped at the start while every row keeps an input and a target.
+    spare = len(stream) - 2 * batch_size
+    offset = 0
+    if generator is not None and spare > 0:
+        offset = int(torch.randint(min(seq_len, spare + 1), (1,), generator=generator))
+    row_len = (len(stream) - offset) // batch_size
+    if row_len < 2:
+        raise UserInputError(
+            f"split {split!r} has {len(stream)} tokens, too few for {batch_size} contiguous "
+            f"rows of at least 2 tokens; use a smaller batch_size"
+        )
+    rows = stream[offset : offset + batch_size * row_len].view(batch_size, row_len)
+    for start in range(0, row_len - 1, seq_len):
+        stop = min(start + seq_len, row_len - 1)
+        yield Batch(rows[:, start:stop], rows[:, start + 1 : stop + 1])
 
 
 @dataclass
@@ -308,6 +366,20 @@ class ForecastWindows:
     future: Tensor | None
     series: Tensor
     start: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def batches(self, batch_size: int, generator: torch.Generator | None = None) -> Iterator[Batch]:
+        """Yield :class:`Batch` ``(x, y, future=future)`` of ``batch_size`` windows (the last
+        may be smaller); shuffled with ``generator`` when given, else in order."""
+        if batch_size < 1:
+            raise UserInputError(f"batch_size must be ≥ 1, got {batch_size}")
+        n = len(self)
+        order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+        whole = Batch(self.x, self.y, future=self.future)
+        for start in range(0, n, batch_size):
+            yield whole.select(order[start : start + batch_size])
 
 
 @dataclass
