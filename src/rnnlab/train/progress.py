@@ -39,7 +39,7 @@ class TrainingProgress:
                 TimeElapsedColumn(),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
-                console=Console(stderr=True),
+                console=Console(stderr=True, force_terminal=True),
             )
 
     def __enter__(self) -> TrainingProgress:
