@@ -139,6 +139,7 @@ class Recurrent(nn.Module):
                     )
                 self._param_names.append(names)
         self.reset_parameters()
+        self.flatten_parameters()
 
     @property
     def cell(self) -> str:
@@ -176,7 +177,38 @@ class Recurrent(nn.Module):
                         getattr(self, names["bias_hh"])[rows] = 0.0
 
     def flatten_parameters(self) -> None:
-        """No-op, for compatibility with torch.nn.RNNBase."""
+        """Put the weights of a native-engine layer on the GPU into one contiguous cuDNN buffer
+        (as ``torch.nn.RNNBase.flatten_parameters``); a no-op otherwise. Called after
+        ``.to()``/``.cuda()``."""
+        weights = self._flat_weights
+        if self.engine != "native" or not weights:
+            return
+        first = weights[0]
+        if any(
+            w.dtype != first.dtype or not w.is_cuda or not torch.backends.cudnn.is_acceptable(w)
+            for w in weights
+        ) or len({w.data_ptr() for w in weights}) != len(weights):
+            return
+        from torch.backends.cudnn import rnn as cudnn_rnn
+
+        with torch.cuda.device_of(first), torch.no_grad():
+            if torch._use_cudnn_rnn_flatten_weight():
+                torch._cudnn_rnn_flatten_weight(
+                    weights,
+                    (4 if self.bias else 2) + (self.proj_size > 0),
+                    self.input_size,
+                    cudnn_rnn.get_cudnn_mode(self.spec.torch_mode),
+                    self.hidden_size,
+                    self.proj_size,
+                    self.num_layers,
+                    self.batch_first,
+                    self.bidirectional,
+                )
+
+    def _apply(self, fn: Any, recurse: bool = True) -> Recurrent:
+        result = super()._apply(fn, recurse)
+        self.flatten_parameters()
+        return result
 
     def layer_params(self, layer: int, direction: int = 0) -> dict[str, Tensor]:
         """Parameters of one layer and direction under their short names (``weight_ih``...)."""
