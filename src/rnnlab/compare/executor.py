@@ -19,6 +19,7 @@ from pathlib import Path
 
 from rnnlab.compare.store import Store
 from rnnlab.compare.units import RunFn, RunResult, RunUnit, versions
+from rnnlab.errors import UserInputError
 
 # outcome names reported to the progress callback
 RAN, SKIPPED, BUSY = "ran", "skipped", "busy"
@@ -50,7 +51,8 @@ def execute_unit(
     """Claim ``unit`` in the store at ``root``; if it is ours, run it and record the result.
 
     A run that raises is recorded as ``failed`` with its traceback and the plan carries on;
-    ``KeyboardInterrupt`` leaves the row ``running`` so the next invocation resumes it.
+    ``KeyboardInterrupt`` and :class:`UserInputError` (a corrupt checkpoint, say) propagate
+    and leave the row ``running``, so the next invocation resumes it.
     """
     store = _store(root)
     claim = store.claim(
@@ -69,6 +71,8 @@ def execute_unit(
     checkpoint_dir = store.checkpoint_dir(unit.key)
     try:
         result = run_fn(unit.config, unit.seed, checkpoint_dir)
+    except UserInputError:
+        raise  # e.g. a corrupt checkpoint: the user must act; the row stays unfinished
     except Exception:
         result = RunResult(status="failed", error=traceback.format_exc(limit=20))
     store.finish(

@@ -104,10 +104,15 @@ def tcn_levels(seq_len: int, kernel_size: int = 3) -> int:
     return levels
 
 
-def model_layers(model: str, comparison: Comparison, seq_len: int) -> int:
-    """Layers of ``model``: the comparison's ``num_layers``, or for a TCN enough levels to see
-    the whole sequence (a one-level TCN would see five steps)."""
-    return tcn_levels(seq_len) if model == "tcn" else comparison.num_layers
+def model_layers(model: str, comparison: Comparison, seq_len: int) -> list[int]:
+    """Candidate layer counts of ``model``, in order of preference: the comparison's
+    ``num_layers``, or for a TCN the fewest levels whose receptive field covers the sequence
+    (a one-level TCN would see five steps) and two deeper options, because a TCN's parameter
+    count moves in coarse steps and one depth may have no width within 3 % of the budget."""
+    if model == "tcn":
+        levels = tcn_levels(seq_len)
+        return [levels, levels + 1, levels + 2]
+    return [comparison.num_layers]
 
 
 def matched_hidden_sizes(comparison: Comparison) -> dict[str, tuple[int, int, int]]:
@@ -118,20 +123,24 @@ def matched_hidden_sizes(comparison: Comparison) -> dict[str, tuple[int, int, in
     data = get_task(comparison.task).build(comparison.options)
     sizes = {}
     for model in comparison.models:
-        layers = model_layers(model, comparison, data.seq_len)
+        candidates = model_layers(model, comparison, data.seq_len)
+        for layers in candidates:
 
-        def build(hidden: int, model: str = model, layers: int = layers) -> Any:
-            return data.make_model(encoder_name(model), hidden, layers)
+            def build(hidden: int, model: str = model, layers: int = layers) -> Any:
+                return data.make_model(encoder_name(model), hidden, layers)
 
-        if comparison.budget is None:
-            hidden = comparison.hidden_size
-            sizes[model] = (hidden, count_parameters(build(hidden)), layers)
-            continue
-        try:
-            hidden, count = match_hidden_size(build, comparison.budget)
-        except UserInputError as err:
-            raise UserInputError(f"{comparison.task}, model {model}: {err}") from err
-        sizes[model] = (hidden, count, layers)
+            if comparison.budget is None:
+                hidden = comparison.hidden_size
+                sizes[model] = (hidden, count_parameters(build(hidden)), layers)
+                break
+            try:
+                hidden, count = match_hidden_size(build, comparison.budget)
+            except UserInputError as err:
+                if layers == candidates[-1]:
+                    raise UserInputError(f"{comparison.task}, model {model}: {err}") from err
+                continue
+            sizes[model] = (hidden, count, layers)
+            break
     return sizes
 
 
@@ -209,6 +218,7 @@ def run_comparisons(
     from rnnlab.compare.runner import run_one
 
     run_fn = run_fn or run_one
+    Store.check(store_root)
     planned = prepare(comparisons)
     store = Store.open(store_root)
     common = {"workers": workers, "retry_failed": retry_failed, "on_outcome": on_outcome}

@@ -146,6 +146,21 @@ class Store:
         return cls(root, connection)
 
     @classmethod
+    def check(cls, root: str | os.PathLike[str]) -> None:
+        """Raise :class:`UserInputError` if ``root`` exists but is not a usable store; create
+        nothing (a missing or empty directory passes: :meth:`open` will create the store)."""
+        root = Path(root)
+        if (root / DB_NAME).exists():
+            cls.open(root, create=False).close()
+        elif root.exists() and (
+            not root.is_dir() or any(not _ours(entry.name) for entry in root.iterdir())
+        ):
+            raise UserInputError(
+                f"{root} is not an rnnlab store: it holds other files but no {DB_NAME}; "
+                "choose an empty or new directory with --store"
+            )
+
+    @classmethod
     def _create(cls, db_path: Path) -> None:
         # Build the schema in a private file, then link it into place: a concurrent process
         # either wins the link or finds a complete store, never a half-made one.

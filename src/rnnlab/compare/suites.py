@@ -50,7 +50,7 @@ def _standard() -> list[Comparison]:
             for t in (100, 200, 400)
         ),
         *(
-            Comparison("copy", ALL, {"length": t, **synth}, budget=16_000, seeds=5, train=train)
+            Comparison("copy", ALL, {"length": t, **synth}, budget=16_500, seeds=5, train=train)
             for t in (50, 100, 200)
         ),
         *(
@@ -88,7 +88,7 @@ def _paper() -> list[Comparison]:
             "copy",
             ALL,
             {"length": 1000, "train_size": 30_000, "eval_size": 1000},
-            budget=16_000,
+            budget=16_750,
             seeds=5,
             train={"epochs": 20, "lr": 5e-4},
         ),

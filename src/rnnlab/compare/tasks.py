@@ -374,6 +374,22 @@ def _dataset_builder(name: str) -> Callable[[dict[str, Any]], TaskData]:
     return build
 
 
+def _user_builder(kind: str) -> Callable[[dict[str, Any]], TaskData]:
+    def build(options: dict[str, Any]) -> TaskData:
+        from rnnlab.data import user
+
+        if not options.get("path"):
+            raise UserInputError(f"task 'user-{kind}' needs the data file (--data FILE)")
+        loader = dict(options.get("loader") or {})
+        if kind == "forecast":
+            data = user.load_forecast_csv(options["path"], **loader)
+        else:
+            data = user.load_classification_csv(options["path"], **loader)
+        return task_from_data(data, options)
+
+    return build
+
+
 def _synthetic_builder(name: str) -> Callable[[dict[str, Any]], TaskData]:
     return lambda options: _synthetic(name, options)
 
@@ -518,8 +534,29 @@ TASKS: dict[str, TaskSpec] = {
             {"limit": None},
             "polyphonic music: next-frame NLL on Bach chorales (music21 corpus)",
         ),
+        _spec(
+            "user-forecast",
+            "forecasting",
+            "mse",
+            False,
+            _user_builder("forecast"),
+            {"path": None, "sha256": None, "loader": {}, "window": 24, "horizon": 1},
+            "your CSV, forecasting (rnnlab.data.user.load_forecast_csv)",
+        ),
+        _spec(
+            "user-classify",
+            "classification",
+            "accuracy",
+            True,
+            _user_builder("classify"),
+            {"path": None, "sha256": None, "loader": {}},
+            "your CSV, sequence classification (rnnlab.data.user.load_classification_csv)",
+        ),
     ]
 }
+
+USER_TASKS = {"forecast": "user-forecast", "classify": "user-classify"}
+"""``--kind`` of ``rnnlab compare --data FILE`` -> task name."""
 
 LENGTH_TASKS = ("adding", "copy", "reverse", "digit-add")
 """Tasks whose ``length`` option is the sequence length (the report plots metric vs length)."""

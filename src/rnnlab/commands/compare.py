@@ -1,0 +1,194 @@
+"""``rnnlab compare``: parameter-matched, multi-seed, equally tuned head-to-head comparisons."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+DEFAULT_STORE = "./rnnlab-runs"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``compare``."""
+    parser = sub.add_parser(
+        "compare",
+        help="compare recurrent models fairly: matched parameters, equal tuning, seeds, CIs",
+        description="Run a suite (--suite) or one task (--task or --data) for several models, "
+        "each parameter-matched to --params and tuned with the same budget, then report mean "
+        "± 95 %% CI, Welch t-test and effect size. Results go to a store directory; re-running "
+        "the same command skips finished runs and resumes interrupted ones.",
+    )
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--suite", help="quick, standard or paper")
+    what.add_argument("--task", help="a task name (adding, copy, japanese-vowels, ...)")
+    what.add_argument("--data", metavar="FILE", help="compare on your own CSV (with --kind)")
+    parser.add_argument("--kind", choices=["forecast", "classify"], help="task kind of --data")
+    parser.add_argument("--length", type=int, help="sequence length (adding, copy, ...)")
+    parser.add_argument("--models", default="lstm,gru", help="comma-separated (default lstm,gru)")
+    parser.add_argument(
+        "--params", default="20k", help="parameter budget, e.g. 20k (default), or 'none'"
+    )
+    parser.add_argument(
+        "--hidden-size", type=int, default=64, help="hidden size when --params none"
+    )
+    parser.add_argument("--seeds", type=int, default=3, help="final runs per model (default 3)")
+    parser.add_argument("--tune", type=int, default=0, help="tuning trials per model (default 0)")
+    parser.add_argument("--tuner", choices=["grid", "optuna"], default="grid")
+    parser.add_argument("--epochs", type=int, help="training epochs (default: the task's)")
+    parser.add_argument("--lr", type=float, help="default learning rate (default: the task's)")
+    parser.add_argument("--batch-size", type=int, help="batch size (default: the task's)")
+    parser.add_argument("--layers", type=int, default=1, help="recurrent layers (default 1)")
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="task option (e.g. limit=1000, window=48); with --data, loader options too "
+        "(e.g. target=y, time_column=date)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    parser.add_argument("--store", default=DEFAULT_STORE, help=f"store dir ({DEFAULT_STORE})")
+    parser.add_argument("--retry-failed", action="store_true", help="run failed runs again")
+    parser.add_argument("--no-report", action="store_true", help="skip writing the report")
+    parser.set_defaults(func=run)
+
+
+def _value(text: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _options(args: argparse.Namespace) -> dict[str, object]:
+    from rnnlab.errors import UserInputError
+
+    options: dict[str, object] = {}
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserInputError(f"--option must look like KEY=VALUE, got {item!r}")
+        options[key.strip()] = _value(value.strip())
+    if args.length is not None:
+        options["length"] = args.length
+    return options
+
+
+def _comparisons(args: argparse.Namespace) -> list:
+    from rnnlab.compare.plan import Comparison, parse_budget
+    from rnnlab.compare.suites import get_suite
+    from rnnlab.compare.tasks import USER_TASKS, get_task
+    from rnnlab.errors import UserInputError
+
+    if args.suite:
+        return get_suite(args.suite)
+    options = _options(args)
+    if args.data:
+        if not args.kind:
+            raise UserInputError("--data needs --kind forecast or --kind classify")
+        path = Path(args.data).resolve()
+        if not path.is_file():
+            raise UserInputError(f"--data {args.data}: no such file")
+        task = USER_TASKS[args.kind]
+        known = set(get_task(task).options)
+        loader = {k: v for k, v in options.items() if k not in known}
+        options = {k: v for k, v in options.items() if k in known}
+        options |= {
+            "path": str(path),
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "loader": loader,
+        }
+    else:
+        task = get_task(args.task).name
+    train = {
+        key: value
+        for key, value in (
+            ("epochs", args.epochs),
+            ("lr", args.lr),
+            ("batch_size", args.batch_size),
+        )
+        if value is not None
+    }
+    budget = None if str(args.params).lower() == "none" else parse_budget(args.params)
+    return [
+        Comparison(
+            task,
+            [m.strip() for m in args.models.split(",") if m.strip()],
+            options,
+            budget=budget,
+            hidden_size=args.hidden_size,
+            seeds=args.seeds,
+            tune=args.tune,
+            tuner=args.tuner,
+            train=train,
+            num_layers=args.layers,
+        )
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Plan, run into the store, print the summary table and write the report."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from rnnlab.compare.plan import run_comparisons
+    from rnnlab.compare.store import Store
+    from rnnlab.errors import UserInputError
+    from rnnlab.report import build_report, print_summary, summarize
+
+    if args.workers < 1:
+        raise UserInputError(f"--workers must be at least 1, got {args.workers}")
+    comparisons = _comparisons(args)
+    Store.check(args.store)  # refuse a foreign directory before any work, creating nothing
+    console = Console(stderr=True)
+    counts = {"ran": 0, "skipped": 0, "diverged": 0, "failed": 0}
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        bar = progress.add_task("preparing (loading data, matching budgets)", total=None)
+        phases = iter(("tuning", "final runs"))
+
+        def on_plan(total: int) -> None:
+            progress.reset(bar, total=total, description=next(phases, "runs"))
+
+        def on_outcome(outcome) -> None:
+            if outcome.outcome == "busy":
+                return
+            counts["ran" if outcome.outcome == "ran" else "skipped"] += 1
+            if outcome.status in ("diverged", "failed"):
+                counts[outcome.status] += 1
+            unit = outcome.unit
+            progress.update(
+                bar,
+                advance=1,
+                description=f"{unit.phase}: {unit.config.task} {unit.config.model} "
+                f"seed {unit.seed} -> {outcome.status}",
+            )
+
+        run_comparisons(
+            comparisons,
+            args.store,
+            workers=args.workers,
+            retry_failed=args.retry_failed,
+            on_outcome=on_outcome,
+            on_plan=on_plan,
+        )
+    console.print(
+        f"{counts['ran']} runs trained, {counts['skipped']} already in the store; "
+        f"{counts['diverged']} diverged, {counts['failed']} failed"
+    )
+    store = Store.open(args.store)
+    groups = summarize(store.rows())
+    store.close()
+    print_summary(groups)
+    if not args.no_report:
+        files = build_report(args.store)
+        console.print(f"report: {files.markdown} and {files.html}")
+    return 0
