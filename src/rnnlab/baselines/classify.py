@@ -54,7 +54,12 @@ def summary_features(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 class SummaryLogisticRegression:
-    """Standardised summary features → multinomial logistic regression (scikit-learn)."""
+    """Standardised summary features → multinomial logistic regression (scikit-learn).
+
+    Fitting uses scikit-learn; the fitted parameters are then kept as arrays (``mean_``,
+    ``scale_``, ``coef_``, ``intercept_``, ``classes_``) and prediction is computed from them,
+    so a fitted baseline round-trips through JSON without pickle.
+    """
 
     name = "logistic-regression"
 
@@ -72,12 +77,36 @@ class SummaryLogisticRegression:
             StandardScaler(), LogisticRegression(C=self.c, max_iter=self.max_iter)
         )
         self.pipeline_.fit(summary_features(x, lengths), np.asarray(y))
+
+        scaler, model = self.pipeline_[0], self.pipeline_[-1]
+        self.mean_, self.scale_ = scaler.mean_, scaler.scale_
+        self.coef_, self.intercept_ = model.coef_, model.intercept_
+        self.classes_ = model.classes_
         return self
 
-    def predict(self, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """Predicted class index per sequence."""
-        return self.pipeline_.predict(summary_features(x, lengths))
-
     def predict_proba(self, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """Class probabilities (N, n_classes) per sequence."""
-        return self.pipeline_.predict_proba(summary_features(x, lengths))
+        """Class probabilities (N, n_classes) per sequence, columns ordered as ``classes_``."""
+        z = (summary_features(x, lengths) - self.mean_) / self.scale_
+        logits = z @ self.coef_.T + self.intercept_
+        if logits.shape[1] == 1:  # binary: scikit-learn keeps one column for class 1
+            logits = np.concatenate([np.zeros_like(logits), logits], axis=1)
+        logits -= logits.max(axis=1, keepdims=True)
+        proba = np.exp(logits)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Predicted class per sequence."""
+        return self.classes_[self.predict_proba(x, lengths).argmax(axis=1)]
+
+    def to_dict(self) -> dict[str, list]:
+        """The fitted parameters as plain lists (for JSON model files; no pickle)."""
+        names = ("mean_", "scale_", "coef_", "intercept_", "classes_")
+        return {name: np.asarray(getattr(self, name)).tolist() for name in names}
+
+    @classmethod
+    def from_dict(cls, params: dict[str, list]) -> SummaryLogisticRegression:
+        """Inverse of :meth:`to_dict`."""
+        model = cls()
+        for name, value in params.items():
+            setattr(model, name, np.asarray(value))
+        return model

@@ -26,6 +26,7 @@ from torch import Tensor
 from rnnlab.data.containers import Batch, ForecastData, ForecastScaler
 from rnnlab.errors import UserInputError
 from rnnlab.estimators.base import Estimator
+from rnnlab.estimators.userdata import read_forecast_rows, table_path
 
 DataSource = str | os.PathLike[str] | pd.DataFrame | ForecastData
 
@@ -129,18 +130,19 @@ class Forecaster(Estimator):
             return source
         from rnnlab.data.user import load_forecast_csv
 
-        return load_forecast_csv(
-            source,
-            time=self.time,
-            target=self.target,
-            series_id=self.series_id,
-            covariates=list(self.covariates),
-            future_covariates=list(self.future_covariates),
-            freq=self.freq,
-            fill=self.fill,
-            window=self.window,
-            horizon=self.horizon,
-        )
+        with table_path(source) as path:
+            return load_forecast_csv(
+                path,
+                target=[t.strip() for t in self.target.split(",")],
+                time_column=self.time,
+                series_column=self.series_id,
+                past_covariates=list(self.covariates),
+                future_covariates=list(self.future_covariates),
+                freq=self.freq,
+                fill=self.fill,
+                window=self.window,
+                horizon=self.horizon,
+            )
 
     # -- fit -------------------------------------------------------------------------------
 
@@ -275,31 +277,21 @@ class Forecaster(Estimator):
         return pd.DataFrame(columns)
 
     def _predict_frame(self, data: DataSource) -> pd.DataFrame:
-        """The rows of ``data`` checked against what the model was trained on."""
+        """The rows of ``data``, validated and checked against the training columns/freq."""
         if isinstance(data, ForecastData):
             return pd.concat([data.train, data.val, data.test])
-        frame = read_table(data)
         cols = self.columns_
-        needed = [cols["time"], *cols["targets"], *cols["covariates"], *cols["future_covariates"]]
-        if cols["series_id"] is not None:
-            needed.insert(0, cols["series_id"])
-        missing = [c for c in needed if c not in frame.columns]
-        if missing:
-            raise UserInputError(
-                f"{_name(data)}: the model was trained with column(s) {', '.join(needed)}; "
-                f"missing here: {', '.join(missing)}"
-            )
-        frame = frame.sort_values([c for c in (cols["series_id"], cols["time"]) if c]).copy()
-        if self.freq_ is not None:
-            frame[cols["time"]] = pd.to_datetime(frame[cols["time"]])
-            for sid, part in self._groups(frame):
-                freq = pd.infer_freq(part[cols["time"]]) if len(part) >= 3 else None
-                if freq is not None and _offset(freq) != _offset(self.freq_):
-                    raise UserInputError(
-                        f"{_name(data)}: series {sid!r} has frequency {freq!r}, but the model "
-                        f"was trained on frequency {self.freq_!r}"
-                    )
-        return frame
+        return read_forecast_rows(
+            data,
+            time=cols["time"],
+            targets=cols["targets"],
+            series_id=cols["series_id"],
+            covariates=cols["covariates"],
+            future_covariates=cols["future_covariates"],
+            freq=self.freq_,
+            fill=self.fill,
+            allow_future_rows=bool(cols["future_covariates"]),
+        )
 
     def _groups(self, frame: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
         column = self.columns_["series_id"]
@@ -377,23 +369,6 @@ class Forecaster(Estimator):
             np.asarray(scaler["mean"], dtype=np.float64),
             np.asarray(scaler["scale"], dtype=np.float64),
         )
-
-
-def read_table(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
-    """A DataFrame, or the CSV/Parquet file at ``source`` (missing file: clear error)."""
-    if isinstance(source, pd.DataFrame):
-        return source
-    from rnnlab.data.user import read_table as read_user_table
-
-    return read_user_table(source)
-
-
-def _name(source: Any) -> str:
-    return "data" if isinstance(source, pd.DataFrame) else str(source)
-
-
-def _offset(freq: str) -> pd.DateOffset:
-    return pd.tseries.frequencies.to_offset(freq)
 
 
 def _with_placeholder_targets(

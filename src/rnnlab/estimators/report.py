@@ -275,8 +275,9 @@ def score_classifier(estimator: Any, data: Any) -> ClassificationEvaluation:
         f"({ours['macro_f1']:.4f} vs {theirs['macro_f1']:.4f})"
     )
     confusion = confusion_matrix(truth, predictions[estimator.model], labels=labels)
+    scope = f"Scored on {estimator.scored_on_}."
     return ClassificationEvaluation(
-        metrics, confusion, list(estimator.classes_), estimator.model, [verdict]
+        metrics, confusion, list(estimator.classes_), estimator.model, [verdict, scope]
     )
 
 
