@@ -29,7 +29,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--claims", default=None, help="comma-separated claim numbers to run (default: all 9)"
     )
-    parser.add_argument("--workers", type=int, default=1, help="runs in parallel (default 1)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="runs in parallel, each in its own process with cores/N torch threads (default 1)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads of this process with --workers 1 (default 1: the claims models are "
+        "tiny, and more threads than free cores slow them down many times over)",
+    )
     parser.add_argument(
         "--report-only",
         action="store_true",
@@ -60,8 +72,13 @@ def run(args: argparse.Namespace) -> int:
     from rnnlab.diagnose.study import load_claims, run_claims
     from rnnlab.errors import UserInputError
 
-    if args.workers < 1:
-        raise UserInputError(f"--workers must be at least 1, got {args.workers}")
+    if args.workers < 1 or args.threads < 1:
+        raise UserInputError(
+            f"--workers and --threads must be at least 1, got {args.workers} and {args.threads}"
+        )
+    import torch
+
+    torch.set_num_threads(args.threads)
     claims = _claim_numbers(args.claims)
     console = Console(stderr=True)
     if args.report_only:

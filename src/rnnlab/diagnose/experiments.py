@@ -337,6 +337,56 @@ def horizon_probe(config: RunConfig, seed: int) -> RunResult:
     )
 
 
+def memory_horizon(
+    task: str,
+    arm: str,
+    lengths: Sequence[int],
+    *,
+    hidden_size: int,
+    steps: int = 300,
+    lr: float = 1e-2,
+    batch_size: int = 32,
+    clip_norm: float | None = 1.0,
+    seed: int = 0,
+    task_options: dict[str, Any] | None = None,
+    encoder_options: dict[str, Any] | None = None,
+    val_size: int = 256,
+) -> tuple[int, dict[int, float]]:
+    """Longest of ``lengths`` that ``arm`` solves on ``task`` within ``steps`` training steps.
+
+    Solved: best validation MSE ≤ 0.01 (adding) or recall accuracy ≥ 0.99 (copy). Returns
+    the horizon (0 when even the shortest length is not solved) and the best validation
+    metric at every length tried.
+    """
+    if task not in TASK_METRICS:
+        raise UserInputError(
+            f"memory horizon is defined for {', '.join(TASK_METRICS)}, not {task!r}"
+        )
+    if encoder_options is None:
+        encoder_options = {"forget_bias": 1.0} if arm in ("lstm", "bilstm") else {}
+    config = RunConfig(
+        task=task,
+        model=arm,
+        hidden_size=hidden_size,
+        task_options={"options": task_options or {}, "lengths": list(lengths)},
+        train={
+            "probe": "horizon",
+            "steps": steps,
+            "eval_every": max(1, steps // 5),
+            "batch_size": batch_size,
+            "lr": lr,
+            "clip_norm": clip_norm,
+            "val_size": val_size,
+            "target": TASK_METRICS[task][2],
+            "encoder_options": encoder_options,
+        },
+    )
+    result = horizon_probe(config, seed)
+    lengths_tried = result.curves["length"]
+    values = result.curves[f"best_val_{TASK_METRICS[task][0]}"]
+    return int(result.metrics["horizon"]), dict(zip(lengths_tried, values, strict=True))
+
+
 def cost_probe(config: RunConfig, seed: int) -> RunResult:
     """Parameters, FLOPs per step and time per step (median of the repeats) of one cell."""
     settings = config.train
