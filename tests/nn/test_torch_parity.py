@@ -87,11 +87,23 @@ def _run(module, x, hx, lengths, batch_first):
     return output, _states(final), grads
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(map(str, c)).replace(" ", ""))
+# every config in float64 (1e-10); a covering subset in float32 (1e-5) to keep the suite fast
+CASES = [(config, torch.float64) for config in CONFIGS]
+CASES += [(CONFIGS[i], torch.float32) for i in (1, 2, 4)]
+
+
+def _case_id(case):
+    config, dtype = case
+    return "-".join(map(str, config)).replace(" ", "") + (
+        "-f32" if dtype == torch.float32 else "-f64"
+    )
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
 @pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("engine", ["reference", "native"])
-def test_outputs_and_gradients_match_torch(engine, mode, config, dtype):
+def test_outputs_and_gradients_match_torch(engine, mode, case):
+    config, dtype = case
     ours, theirs = _pair(mode, config, engine, dtype)
     assert ours.engine == engine
     x, hx, lengths = _inputs(mode, config, dtype, torch.Generator().manual_seed(2))
