@@ -111,12 +111,12 @@ def test_kill_9_during_training_then_resume_matches_uninterrupted_run(tmp_path: 
         "--threads",
         str(torch.get_num_threads()),
         "--step-sleep",
-        "0.05",
+        "0.1",
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     checkpoint = tmp_path / "checkpoint.pt"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while not checkpoint.exists():
             assert process.poll() is None, process.communicate()[1].decode()
             assert time.monotonic() < deadline, "no checkpoint written"
