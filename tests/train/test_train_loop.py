@@ -123,6 +123,14 @@ def test_early_stopping_restores_the_best_weights() -> None:
     assert not torch.equal(model.weight.detach(), model.weights_at_validation[3])
 
 
+def test_patience_running_out_in_the_last_epoch_is_not_early_stopping() -> None:
+    model = ScriptedMetric([3.0, 2.0, 2.5, 2.6])
+    config = TrainConfig(epochs=4, lr=0.1, patience=2, device="cpu", progress=False)
+    result = Trainer(model, config).fit(one_batch, lambda: [one_batch(0, torch.Generator())[0]])
+    assert result.stop_reason == "completed" and not result.stopped_early
+    assert result.best_epoch == 1
+
+
 def test_mode_max_monitors_the_named_metric() -> None:
     model = ScriptedMetric([0.0] * 3)
     model.metrics = lambda batch: {"loss": 1.0, "accuracy": next(model.script)}  # type: ignore[method-assign]

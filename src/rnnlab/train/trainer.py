@@ -303,7 +303,10 @@ class Trainer:
                 self._track_best(state, epoch, monitored)
                 self._schedule.end_epoch(monitored)
                 state.epoch = epoch + 1
-                if config.patience is not None and state.bad_epochs >= config.patience:
+                out_of_patience = (
+                    config.patience is not None and state.bad_epochs >= config.patience
+                )
+                if out_of_patience and state.epoch < config.epochs:
                     state.stop_reason = state.stop_reason or "early_stopping"
                 state.elapsed_s = elapsed_before + time.perf_counter() - session_start
                 if path is not None:
