@@ -15,6 +15,7 @@ from rnnlab.data.user import (
     load_classification_csv,
     load_forecast_csv,
     load_text,
+    read_forecast_rows,
     season_length_for,
 )
 from rnnlab.errors import UserInputError
@@ -204,6 +205,81 @@ def test_series_shorter_than_window_plus_horizon(tmp_path):
         load_forecast_csv(path, target="load", window=10, horizon=5)
     with pytest.raises(UserInputError, match="too short to split"):
         load_forecast_csv(path, target="load", window=8, horizon=2)
+
+
+TRAINED = dict(
+    target="load",
+    time_column="time",
+    past_covariates=["temp"],
+    future_covariates=["holiday"],
+    freq="D",
+)
+
+
+def test_read_forecast_rows_matches_the_training_loader(tmp_path, caplog):
+    frame = _series().assign(extra="x").sample(frac=1, random_state=1)
+    path = _write(frame, tmp_path / "new.csv")
+    data = load_forecast_csv(path, **TRAINED)
+    with caplog.at_level(logging.INFO, logger="rnnlab.data.user"):
+        rows, summary = read_forecast_rows(path, **TRAINED)
+    expected = pd.concat([data.train, data.val, data.test], ignore_index=True)[rows.columns]
+    pd.testing.assert_frame_equal(rows, expected, check_dtype=False)
+    assert summary in caplog.text
+    assert "read 60 rows" in summary and "sorted" in summary and "['extra']" in summary
+    # A DataFrame gives the same rows; its messages name "DataFrame".
+    typed = frame.astype({"time": "datetime64[ns]"})
+    pd.testing.assert_frame_equal(
+        read_forecast_rows(typed, **TRAINED).frame, rows, check_dtype=False
+    )
+    with pytest.raises(UserInputError, match=r"DataFrame, row 4, column 'temp'"):
+        read_forecast_rows(_edit(_series(), 3, "temp", "n/a"), **TRAINED)
+
+
+def test_read_forecast_rows_future_rows(tmp_path):
+    frame = _series(30)
+    frame.loc[27:, ["load", "temp"]] = np.nan  # the horizon: only the calendar is known
+    rows, summary = read_forecast_rows(frame, **TRAINED, allow_future_rows=True)
+    assert rows["load"].isna().sum() == 3 and "27 observed steps (freq D) and 3 future" in summary
+    with pytest.raises(UserInputError, match=r"row 28, column 'load'.*missing or infinite"):
+        read_forecast_rows(frame, **TRAINED)
+    hole = frame.copy()
+    hole.loc[10, "temp"] = np.nan
+    with pytest.raises(UserInputError, match="row 11, column 'temp': missing value before"):
+        read_forecast_rows(hole, **TRAINED, allow_future_rows=True)
+    filled, summary = read_forecast_rows(hole, **TRAINED, allow_future_rows=True, fill="ffill")
+    assert filled.loc[10, "temp"] == filled.loc[9, "temp"] and "filled 1 values" in summary
+    no_calendar = frame.copy()
+    no_calendar.loc[29, "holiday"] = np.nan
+    with pytest.raises(UserInputError, match="row 30, column 'holiday'"):
+        read_forecast_rows(no_calendar, **TRAINED, allow_future_rows=True)
+    with pytest.raises(UserInputError, match="no target value"):
+        read_forecast_rows(frame.assign(load=np.nan), **TRAINED, allow_future_rows=True)
+
+
+def test_read_forecast_rows_checks_against_training(tmp_path):
+    with pytest.raises(UserInputError, match=r"trained with column.*missing here: holiday"):
+        read_forecast_rows(_series().drop(columns="holiday"), **TRAINED)
+    with pytest.raises(
+        UserInputError, match="frequency 'h', but the model was trained on frequency 'D'"
+    ):
+        read_forecast_rows(_series(freq="h"), **TRAINED)
+    steps = _series().assign(time=np.arange(N))
+    with pytest.raises(UserInputError, match=r"trained on timestamps.*plain numbers"):
+        read_forecast_rows(steps, **TRAINED)
+    assert len(read_forecast_rows(steps, **{**TRAINED, "freq": None}).frame) == N
+    gappy = _series().drop(index=[5, 6])
+    with pytest.raises(UserInputError, match="row 6, column 'time': gap in the time index"):
+        read_forecast_rows(gappy, **TRAINED)
+    filled = read_forecast_rows(gappy, **TRAINED, fill="interpolate").frame
+    assert filled["load"].tolist() == list(range(N))
+    twice = pd.concat([_series(10), _series(10).tail(1)])
+    with pytest.raises(UserInputError, match="duplicate timestamp"):
+        read_forecast_rows(twice, **TRAINED)
+    many = pd.concat([_series(20).assign(sid=k) for k in "ba"])
+    rows = read_forecast_rows(many, **TRAINED, series_column="sid").frame
+    assert rows["sid"].tolist() == ["a"] * 20 + ["b"] * 20
+    with pytest.raises(UserInputError, match="fill must be one of"):
+        read_forecast_rows(many, **TRAINED, fill="mean")
 
 
 def test_season_length_defaults():

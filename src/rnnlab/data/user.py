@@ -8,7 +8,9 @@ dropped silently: each loader returns its container with a one-line ``summary`` 
 series or sequences kept, anything sorted, filled or ignored), also logged at INFO level.
 
 The CLI commands that read user data (``fit``, ``predict``, ``evaluate``, ``compare --data``)
-call these functions, so the Python API and the CLI share one set of checks.
+call these functions, so the Python API and the CLI share one set of checks. At prediction
+time, :func:`read_forecast_rows` reads a forecasting table (file or DataFrame) with the
+columns a model was trained on, with the same checks and no split.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -40,17 +43,20 @@ PathLike = str | os.PathLike
 
 
 # ------------------------------------------------------------------------------ helpers
-# rnnlab.estimators.userdata reuses _Table, _check_fill, _parse_time, _sort, _infer_freq,
-# _regularize and _fill to validate prediction-time files: keep their signatures.
+# rnnlab.estimators.userdata still calls _Table, _check_fill, _parse_time, _sort, _infer_freq,
+# _regularize and _fill: keep their signatures until it uses read_forecast_rows (forecasting).
 
 
 class _Table:
-    """A table read from a file plus what is needed to name places in it."""
+    """A table read from a file (or given as ``frame``, then ``path`` only names it in
+    messages) plus what is needed to name places in it."""
 
-    def __init__(self, path: PathLike) -> None:
+    def __init__(self, path: PathLike, frame: pd.DataFrame | None = None) -> None:
         self.path = Path(path)
-        self.is_csv = self.path.suffix.lower() in (".csv", ".tsv")
-        self.frame = _read_table(self.path)
+        self.is_csv = frame is None and self.path.suffix.lower() in (".csv", ".tsv")
+        if frame is not None and frame.empty:
+            raise UserInputError(f"{self.path}: the table has no rows")
+        self.frame = _read_table(self.path) if frame is None else _tidy(frame.copy())
         self.rows_read = len(self.frame)
 
     def where(self, row: int | None = None, column: str | None = None) -> str:
@@ -134,6 +140,10 @@ def _read_table(path: Path) -> pd.DataFrame:
         raise UserInputError(f"{path}: not UTF-8 text ({err.reason}); save it as UTF-8") from err
     if frame.empty:
         raise UserInputError(f"{path}: file has a header but no data rows")
+    return _tidy(frame)
+
+
+def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame.reset_index(drop=True)
 
@@ -293,6 +303,46 @@ def _regularize(
     return filled.reset_index(drop=True), n_missing
 
 
+def _sorted_series(
+    table: _Table, frame: pd.DataFrame, time_col: str, series_col: str | None
+) -> tuple[pd.DataFrame, int, list[tuple[str, pd.DataFrame]]]:
+    """Add the parsed time (and series id) to ``frame``, sort it by series then time.
+
+    Returns the sorted frame, how many rows moved, and ``(series id, rows)`` per series in
+    sorted id order (one group with id ``""`` without a series column).
+    """
+    frame[time_col] = _parse_time(table, time_col)
+    if series_col is not None:
+        frame[series_col] = table.frame[series_col].astype(str)
+    frame, moved = _sort(frame, [series_col, time_col] if series_col else [time_col])
+    if series_col is None:
+        return frame, moved, [("", frame)]
+    return frame, moved, [(str(k), g) for k, g in frame.groupby(series_col, sort=True)]
+
+
+def _spacing(
+    table: _Table, groups: list[tuple[str, pd.DataFrame]], time_col: str, freq: str | None
+) -> tuple[str | None, float | None]:
+    """``(freq, None)`` for datetimes (``freq`` checked, or inferred), ``(None, step)`` for
+    numeric times, ``step`` the median positive spacing (robust to a minority of gaps and to
+    float rounding; None for single-step series)."""
+    if pd.api.types.is_datetime64_any_dtype(groups[0][1][time_col]):
+        if freq is None:
+            freq = _infer_freq([g[time_col] for _, g in groups])
+        if freq is None:
+            raise UserInputError(
+                f"{table.where(column=time_col)}: cannot infer the frequency of the time index; "
+                "pass freq= (--freq), e.g. 'D', 'h', '30min', 'MS'"
+            )
+        try:
+            pd.tseries.frequencies.to_offset(freq)
+        except ValueError as err:
+            raise UserInputError(f"unknown frequency {freq!r}: {err}") from err
+        return freq, None
+    diffs = np.concatenate([np.diff(g[time_col].to_numpy()) for _, g in groups])
+    return None, (float(np.median(diffs[diffs > 0])) if (diffs > 0).any() else None)
+
+
 def load_forecast_csv(
     path: PathLike,
     *,
@@ -363,36 +413,8 @@ def load_forecast_csv(
     ignored = [c for c in table.frame.columns if c not in {*reserved, *targets}]
 
     frame = table.numeric(features, allow_missing=fill is not None)
-    frame[time_col] = _parse_time(table, time_col)
-    if series_col is not None:
-        frame[series_col] = table.frame[series_col].astype(str)
-    keys = [series_col, time_col] if series_col else [time_col]
-    frame, moved = _sort(frame, keys)
-    groups = (
-        [(str(k), g) for k, g in frame.groupby(series_col, sort=True)]
-        if series_col
-        else [("", frame)]
-    )
-
-    is_datetime = pd.api.types.is_datetime64_any_dtype(frame[time_col])
-    step = None
-    if is_datetime:
-        if freq is None:
-            freq = _infer_freq([g[time_col] for _, g in groups])
-        if freq is None:
-            raise UserInputError(
-                f"{table.where(column=time_col)}: cannot infer the frequency of the time index; "
-                "pass freq= (--freq), e.g. 'D', 'h', '30min', 'MS'"
-            )
-        try:
-            pd.tseries.frequencies.to_offset(freq)
-        except ValueError as err:
-            raise UserInputError(f"unknown frequency {freq!r}: {err}") from err
-    else:
-        diffs = np.concatenate([np.diff(g[time_col].to_numpy()) for _, g in groups])
-        # The median spacing: robust to a minority of gaps and to float rounding.
-        step = float(np.median(diffs[diffs > 0])) if (diffs > 0).any() else None
-        freq = None
+    frame, moved, groups = _sorted_series(table, frame, time_col, series_col)
+    freq, step = _spacing(table, groups, time_col, freq)
 
     parts, n_inserted, n_filled = [], 0, 0
     for sid, group in groups:
@@ -456,6 +478,156 @@ def load_forecast_csv(
         + (f"; ignored columns {ignored}" if ignored else "")
     )
     return _finish(summary, data)
+
+
+class ForecastRows(NamedTuple):
+    """What :func:`read_forecast_rows` returns."""
+
+    frame: pd.DataFrame
+    """Rows sorted by series then time on a regular grid, original units; columns: targets,
+    past covariates, future covariates, the time column, then the series column if any."""
+    summary: str
+    """One line: rows read, series and steps kept, rows sorted, steps inserted, values filled,
+    future rows, ignored columns."""
+
+
+def read_forecast_rows(
+    source: PathLike | pd.DataFrame,
+    *,
+    target: str | Sequence[str],
+    time_column: str,
+    series_column: str | None = None,
+    past_covariates: Sequence[str] = (),
+    future_covariates: Sequence[str] = (),
+    freq: str | None = None,
+    fill: str | None = None,
+    allow_future_rows: bool = False,
+) -> ForecastRows:
+    """Read a forecasting table at prediction time with the columns a model was trained on.
+
+    Pass the training-time column spec (the ``target_columns``, ``time_column``,
+    ``series_column``, ``covariate_columns``, ``future_covariate_columns`` and ``freq`` of the
+    training :class:`~rnnlab.data.ForecastData`). The table gets the checks of
+    :func:`load_forecast_csv` (numbers, missing values, times, duplicates, gaps and off-grid
+    times, each error naming file, row and column) but is not split, and no column is guessed.
+
+    Args:
+        source: ``.csv``, ``.tsv`` or ``.parquet`` file, or a DataFrame (named ``DataFrame``
+            in messages; its index is ignored).
+        target, time_column, series_column, past_covariates, future_covariates: the training
+            columns; all must be present. Other columns are ignored (listed in the summary).
+        freq: the training frequency for datetime times: the data must have it (when it can
+            be inferred) and is checked against its grid. None infers it as
+            :func:`load_forecast_csv` does; numeric times use their median spacing.
+        fill: ``"ffill"``, ``"interpolate"`` or ``"zero"`` to fill missing values and gaps,
+            else they are errors.
+        allow_future_rows: each series may end with rows whose targets are all empty (the
+            forecast horizon, giving its future covariates); their past covariates may be
+            empty too, their future covariates may not. Elsewhere an empty target or
+            covariate is an error unless ``fill``.
+
+    Returns:
+        :class:`ForecastRows` ``(frame, summary)``; the summary is also logged at INFO level.
+    """
+    _check_fill(fill)
+    table = _Table("DataFrame", source) if isinstance(source, pd.DataFrame) else _Table(source)
+    targets, past, future = _as_list(target), _as_list(past_covariates), _as_list(future_covariates)
+    features = [*targets, *past, *future]
+    needed = [*([series_column] if series_column else []), time_column, *features]
+    missing = [c for c in needed if c not in table.frame.columns]
+    if missing:
+        raise UserInputError(
+            f"{table.path}: the model was trained with column(s) {', '.join(needed)}; missing "
+            f"here: {', '.join(missing)} (columns present: {', '.join(table.frame.columns)})"
+        )
+    if len(set(needed)) != len(needed):
+        raise UserInputError(f"{table.path}: a column is used twice among {needed}")
+    # Future rows leave targets and past covariates empty; holes are checked per series below.
+    lenient = allow_future_rows or fill is not None
+    frame = pd.concat(
+        [
+            table.numeric([*targets, *past], allow_missing=lenient),
+            table.numeric(future, allow_missing=fill is not None),
+        ],
+        axis=1,
+    )
+    frame, moved, groups = _sorted_series(table, frame, time_column, series_column)
+    is_datetime = pd.api.types.is_datetime64_any_dtype(frame[time_column])
+    if freq is not None and not is_datetime:
+        raise UserInputError(
+            f"{table.where(column=time_column)}: the model was trained on timestamps with "
+            f"frequency {freq!r}, but this column holds plain numbers"
+        )
+    trained_freq = freq
+    freq, step = _spacing(table, groups, time_column, freq)
+    if trained_freq is not None:
+        found = _infer_freq([g[time_column] for _, g in groups])
+        if found is not None and _offset(found) != _offset(trained_freq):
+            raise UserInputError(
+                f"{table.where(column=time_column)}: the data has frequency {found!r}, but the "
+                f"model was trained on frequency {trained_freq!r}"
+            )
+
+    parts, n_inserted, n_filled, n_ahead = [], 0, 0, 0
+    for sid, group in groups:
+        label = f" in series {sid!r}" if series_column else ""
+        group, inserted = _regularize(table, group, time_column, label, freq, step, fill)
+        n_inserted += inserted
+        ahead = _trailing_empty(group[targets]) if allow_future_rows else 0
+        if ahead == len(group):
+            raise UserInputError(
+                f"{table.path}: no target value{label or ' in the series'}; prediction needs "
+                "the observed history before the future rows"
+            )
+        observed = group.iloc[: len(group) - ahead]
+        if fill is not None:
+            group = group.copy()
+            n_filled += int(observed[features].isna().to_numpy().sum())
+            group.iloc[: len(observed), group.columns.get_indexer(features)] = _fill(
+                observed[features], fill
+            ).to_numpy()
+            if future:
+                n_filled += int(group[future].iloc[len(observed) :].isna().to_numpy().sum())
+                group[future] = _fill(group[future], fill)
+            observed = group.iloc[: len(observed)]
+        for columns, rows in (([*targets, *past], observed), (future, group)):
+            holes = rows[columns].isna().to_numpy()
+            if holes.any():
+                at, column = np.argwhere(holes)[0]
+                where = table.where(None if fill else int(rows.index[at]), columns[column])
+                raise UserInputError(
+                    f"{where}: missing value{label}"
+                    + (" (the column is empty)" if fill else " before the end of the series")
+                    + ("" if fill else "; pass fill='ffill'|'interpolate'|'zero' (--fill)")
+                )
+        if series_column:
+            group[series_column] = sid
+        n_ahead += ahead
+        parts.append(group)
+    result = pd.concat(parts, ignore_index=True)
+    ignored = [c for c in table.frame.columns if c not in needed]
+    spacing = freq or (f"{step:g}" if step else "unknown")
+    summary = (
+        f"{table.path.name}: read {table.rows_read} rows; kept {len(parts)} series, "
+        f"{len(result) - n_ahead} observed steps (freq {spacing})"
+        + (f" and {n_ahead} future rows" if allow_future_rows else "")
+        + f"; sorted {moved} rows; inserted {n_inserted} missing time steps; filled "
+        f"{n_filled} values"
+        + (f" ({fill})" if fill else "")
+        + (f"; ignored columns {ignored}" if ignored else "")
+    )
+    log.info(summary)
+    return ForecastRows(result, summary)
+
+
+def _trailing_empty(targets: pd.DataFrame) -> int:
+    """How many rows at the end have every target empty."""
+    empty = targets.isna().all(axis=1).to_numpy()[::-1]
+    return len(empty) if empty.all() else int(np.argmin(empty))
+
+
+def _offset(freq: str) -> pd.DateOffset:
+    return pd.tseries.frequencies.to_offset(freq)
 
 
 # ----------------------------------------------------------------------- classification
