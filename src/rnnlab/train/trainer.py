@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -268,7 +269,7 @@ class Trainer:
         val_batches: ValBatches | None,
         generator: torch.Generator,
         state: _RunState,
-        path: Any,
+        path: Path | None,
     ) -> TrainResult:
         config = self.config
         session_start = time.perf_counter()
@@ -421,7 +422,9 @@ class Trainer:
         else:
             state.bad_epochs += 1
 
-    def _finish(self, state: _RunState, generator: torch.Generator, path: Any) -> TrainResult:
+    def _finish(
+        self, state: _RunState, generator: torch.Generator, path: Path | None
+    ) -> TrainResult:
         config = self.config
         stop_reason: StopReason = state.stop_reason or "completed"
         if config.restore_best and self._best_weights is not None:
@@ -452,7 +455,7 @@ class Trainer:
     # -- checkpoints ------------------------------------------------------------------------
 
     def _save(
-        self, path: Any, state: _RunState, generator: torch.Generator, result: TrainResult | None
+        self, path: Path, state: _RunState, generator: torch.Generator, result: TrainResult | None
     ) -> None:
         assert self.optimizer is not None
         save_checkpoint(
@@ -469,7 +472,7 @@ class Trainer:
             path,
         )
 
-    def _check_compatible(self, checkpoint: dict[str, Any], path: Any) -> None:
+    def _check_compatible(self, checkpoint: dict[str, Any], path: Path) -> None:
         saved = checkpoint["config"]
         current = self.config.trajectory_fields()
         differences = [
@@ -484,14 +487,14 @@ class Trainer:
                 + "); resume with the same settings or use another checkpoint_dir"
             )
 
-    def _load_weights(self, weights: dict[str, torch.Tensor], path: Any) -> None:
+    def _load_weights(self, weights: dict[str, torch.Tensor], path: Path) -> None:
         try:
             self.model.load_state_dict(weights)
         except RuntimeError as error:
             raise CheckpointError(f"checkpoint {path} does not fit this model: {error}") from error
 
     def _restore(
-        self, checkpoint: dict[str, Any], generator: torch.Generator, path: Any
+        self, checkpoint: dict[str, Any], generator: torch.Generator, path: Path
     ) -> _RunState:
         assert self.optimizer is not None
         self._load_weights(checkpoint["model"], path)
