@@ -1,0 +1,181 @@
+import base64
+import re
+
+import pytest
+
+from rnnlab.cli import main
+from rnnlab.compare.store import Store
+from rnnlab.report import build_report, summarize
+from rnnlab.report.published import published_for
+
+
+def _add(
+    store,
+    key,
+    *,
+    task,
+    model,
+    seed,
+    status,
+    value=None,
+    options=None,
+    params=1000,
+    phase="final",
+    lr=1e-3,
+    metric="mse",
+):
+    options = options or {"length": 50}
+    config = {
+        "task": task,
+        "model": model,
+        "hidden_size": 8,
+        "num_layers": 1,
+        "task_options": options,
+        "train": {"lr": lr},
+        "budget": 1000,
+    }
+    store.claim(key, phase=phase, seed=seed, task=task, model=model, config=config)
+    if status == "running":
+        return
+    metrics = {} if value is None else {f"test_{metric}": value, f"val_{metric}": value}
+    curves = {"epoch": [1, 2, 3], f"val_{metric}": [value or 1.0, (value or 1.0) * 0.9, value or 1]}
+    store.finish(
+        key,
+        status=status,
+        metrics=metrics if status == "done" else {},
+        curves=curves if status == "done" else {},
+        cost={
+            "params": params,
+            "time_per_epoch_s": 0.5,
+            "flops_per_step": 100.0,
+            "latency_ms_per_seq": 0.1,
+            "peak_memory_mb": 300.0,
+            "peak_memory_kind": "cpu",
+        },
+        versions={"torch": "x"},
+        error="loss or gradient norm became NaN/Inf at step 7" if status == "diverged" else None,
+    )
+
+
+@pytest.fixture(scope="module")
+def synthetic_store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("store")
+    store = Store.open(root)
+    for length in (50, 100):
+        opts = {"length": length}
+        for seed, value in enumerate([0.010, 0.011, 0.012]):
+            _add(
+                store,
+                f"g{length}{seed}",
+                task="adding",
+                model="gru",
+                seed=seed,
+                status="done",
+                value=value * length / 50,
+                options=opts,
+            )
+        for seed, value in enumerate([0.160, 0.165, 0.170]):
+            _add(
+                store,
+                f"l{length}{seed}",
+                task="adding",
+                model="lstm",
+                seed=seed,
+                status="done",
+                value=value,
+                options=opts,
+                params=1010,
+            )
+    _add(store, "r0", task="adding", model="rnn", seed=0, status="diverged")
+    _add(store, "r1", task="adding", model="rnn", seed=1, status="failed")
+    _add(
+        store,
+        "t0",
+        task="adding",
+        model="gru",
+        seed=10000,
+        status="done",
+        value=0.5,
+        phase="tune",
+        lr=1e-2,
+    )
+    for seed, (a, b) in enumerate([(0.80, 0.70), (0.60, 0.90), (0.75, 0.72)]):
+        _add(
+            store,
+            f"jv-l{seed}",
+            task="japanese-vowels",
+            model="lstm",
+            seed=seed,
+            status="done",
+            value=a,
+            options={"limit": None},
+            metric="accuracy",
+        )
+        _add(
+            store,
+            f"jv-g{seed}",
+            task="japanese-vowels",
+            model="gru",
+            seed=seed,
+            status="done",
+            value=b,
+            options={"limit": None},
+            metric="accuracy",
+        )
+    store.close()
+    return root
+
+
+@pytest.fixture(scope="module")
+def built(synthetic_store):
+    return build_report(synthetic_store)
+
+
+def test_summary_statistics_and_verdicts(synthetic_store):
+    groups = {g.title: g for g in summarize(Store.open(synthetic_store).rows())}
+    adding = groups["adding (length=50)"]
+    gru = next(m for m in adding.models if m.model == "gru")
+    assert gru.summary.mean == pytest.approx(0.011) and gru.summary.n == 3
+    assert gru.tune_trials == 1
+    assert adding.verdict.winner == "gru" and adding.verdict.p_value < 0.05
+    rnn = next(m for m in adding.models if m.model == "rnn")
+    assert rnn.summary.n == 0 and rnn.statuses == {"diverged": 1, "failed": 1}
+    vowels = groups["japanese-vowels"]
+    assert vowels.higher_is_better and vowels.verdict.winner is None
+
+
+def test_report_files_are_complete_and_self_contained(synthetic_store, built):
+    files = built
+    md = files.markdown.read_text()
+    page = files.html.read_text()
+    assert "## adding (length=50)" in md and "## japanese-vowels" in md
+    assert "**Verdict:** gru wins (gru vs lstm: p = " in md
+    assert "no significant difference" in md
+    assert "1,010" in md  # exact parameter counts
+    assert "diverged" in md and "NaN/Inf at step 7" in md and "failed" in md
+    assert "**Published** — Bai, Kolter & Koltun 2018" in md  # labelled, in its own table
+    assert "Metric vs sequence length" in md
+    for name in re.findall(r"\]\((report_files/[^)]+)\)", md):
+        assert (synthetic_store / name).stat().st_size > 1000
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(images) == md.count("![")
+    assert all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
+    assert "http://" not in page and "https://" not in page
+
+
+def test_published_numbers_never_enter_our_results(synthetic_store):
+    groups = summarize(Store.open(synthetic_store).rows())
+    ours = {v for g in groups for m in g.models for v in m.values}
+    assert 0.164 not in ours  # the published LSTM adding MSE stays in its own table
+    assert published_for("mnist-pixels", {"permute_seed": 0})[0].values["tcn"] == 0.972
+    assert published_for("mnist-pixels", {"permute_seed": None})[0].values["tcn"] == 0.990
+
+
+def test_report_command_rebuilds_from_store_and_refuses_non_stores(tmp_path, capsys):
+    store = Store.open(tmp_path / "one")
+    _add(store, "a", task="adding", model="gru", seed=0, status="done", value=0.01)
+    store.close()
+    assert main(["report", str(tmp_path / "one"), "--quiet"]) == 0
+    assert "no comparison" in (tmp_path / "one" / "report.md").read_text()
+    assert main(["report", str(tmp_path / "nothing")]) == 2
+    assert "not an rnnlab store" in capsys.readouterr().err
