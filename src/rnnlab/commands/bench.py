@@ -1,0 +1,104 @@
+"""``rnnlab bench [--quick] [--json PATH] [--plot PNG] [--device cpu|cuda]``: engine speed table."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``bench``."""
+    parser = sub.add_parser(
+        "bench",
+        help="time every cell and engine against torch.nn (same run, same machine)",
+        description="Times one recurrent layer per cell variant and engine at (T, B, I, H) = "
+        "(100, 64, 64, 128), (100, 64, 256, 256), (1000, 16, 1, 64), forward (inference) and "
+        "forward+backward, with the torch.nn module of the same family timed in the same run. "
+        "Prints median and min-max time, time per step, ratio to torch.nn, GFLOP/s and the "
+        "fraction of this machine's peak FP32 GEMM rate, and memory.",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a subset (5 cells, fast engines, one size, 3 reps) that runs in under a minute",
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write the table as JSON")
+    parser.add_argument(
+        "--plot", metavar="PNG", help="also time scaling curves (vs T, H, B) and save them"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument(
+        "--reps", type=int, default=None, help="timed calls per case (default 5, quick 3)"
+    )
+    parser.add_argument(
+        "--cells",
+        default=None,
+        help="comma-separated cell variants, e.g. lstm,gru+ln (default: all)",
+    )
+    parser.add_argument(
+        "--engines", default=None, help="comma-separated engines (default: every applicable one)"
+    )
+    parser.add_argument(
+        "--sizes",
+        default=None,
+        help="comma-separated TxBxIxH, e.g. 100x64x64x128 (default: the three standard sizes)",
+    )
+    parser.add_argument(
+        "--modes", default="forward,train", help="forward and/or train (default: both)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's own choice)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark and print the table."""
+    import torch
+    from rich.console import Console
+
+    from rnnlab import bench
+    from rnnlab.errors import UserInputError
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UserInputError(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    reps = args.reps if args.reps is not None else (3 if args.quick else 5)
+    if reps < 1:
+        raise UserInputError(f"--reps must be at least 1, got {reps}")
+    try:
+        variants = bench.parse_variants(args.cells) if args.cells else None
+        plan = bench.plan(
+            quick=args.quick,
+            variants=variants,
+            sizes=bench.parse_sizes(args.sizes) if args.sizes else None,
+            engines=args.engines.split(",") if args.engines else None,
+            modes=args.modes.split(","),
+        )
+    except ValueError as err:
+        raise UserInputError(str(err)) from err
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserInputError(
+            "--device cuda: no CUDA device is available here (torch.cuda.is_available() is False)"
+        )
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=150)
+    with console.status("timing...") as status:
+        report = bench.run_benchmark(
+            **plan,
+            device=args.device,
+            reps=reps,
+            on_result=lambda r: status.update(
+                f"timed {r.variant} / {r.engine} at {r.size} {r.mode}"
+            ),
+        )
+    console.print(bench.results_table(report))
+    if args.json:
+        report.to_json(args.json)
+        console.print(f"wrote {args.json}")
+    if args.plot:
+        with console.status("timing scaling curves..."):
+            bench.scaling_curves(args.plot, device=args.device, reps=2 if args.quick else 3)
+        console.print(f"wrote {args.plot}")
+    return 0
