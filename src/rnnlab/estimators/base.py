@@ -182,7 +182,12 @@ def load(directory: str | os.PathLike[str]) -> Estimator:
         )
     importlib.import_module(_KIND_MODULES[kind])
     try:
-        estimator = Estimator.registry[kind](**config["estimator"])
+        # JSON has no tuples: sequence parameters come back as the tuples they were saved as.
+        params = {
+            name: tuple(value) if isinstance(value, list) else value
+            for name, value in config["estimator"].items()
+        }
+        estimator = Estimator.registry[kind](**params)
         network = build_network(config["network"]["class"], config["network"]["config"])
     except (KeyError, TypeError) as err:
         raise ModelFileError(f"{directory}/config.json: incomplete or invalid ({err})") from None

@@ -5,6 +5,21 @@ embedding per sequence; :mod:`rnnlab.unsupervised.cluster` clusters them (KMeans
 beside an HMM-per-cluster baseline, scored by the adjusted Rand index where labels exist.
 """
 
-from rnnlab.unsupervised.cluster import adjusted_rand, cluster_embeddings, hmm_clusters
+from rnnlab.unsupervised.cluster import (
+    ClusterResult,
+    adjusted_rand,
+    cluster_embed_dir,
+    cluster_embeddings,
+    hmm_clusters,
+)
+from rnnlab.unsupervised.embed import Embedder, write_embeddings
 
-__all__ = ["adjusted_rand", "cluster_embeddings", "hmm_clusters"]
+__all__ = [
+    "ClusterResult",
+    "Embedder",
+    "adjusted_rand",
+    "cluster_embed_dir",
+    "cluster_embeddings",
+    "hmm_clusters",
+    "write_embeddings",
+]

@@ -9,12 +9,18 @@ question, so an autoencoder whose clusters are no better than it has learned lit
 
 from __future__ import annotations
 
+import json
+import os
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from rnnlab.errors import UserInputError
+from rnnlab.modelfile import atomic_directory
 
 METHODS = ("kmeans", "dbscan")
 
@@ -117,3 +123,101 @@ def adjusted_rand(labels_true: np.ndarray, labels_pred: np.ndarray) -> float:
     from sklearn.metrics import adjusted_rand_score
 
     return float(adjusted_rand_score(labels_true, labels_pred))
+
+
+@dataclass
+class ClusterResult:
+    """Cluster assignments of an ``rnnlab embed`` output, with the HMM baseline."""
+
+    assignments: pd.DataFrame  # sequence_id, [label], cluster, [hmm_cluster]
+    method: str
+    ari: dict[str, float]  # method -> adjusted Rand index vs labels (when labels exist)
+    anomalies: pd.DataFrame | None  # top sequences by reconstruction error
+
+    def render(self) -> str:
+        """Cluster sizes, ARI per method (or why there is none), and the anomaly list."""
+        sizes = self.assignments["cluster"].value_counts().sort_index()
+        noise = int(sizes.get(-1, 0))
+        lines = [
+            f"{self.method}: {int((sizes.index >= 0).sum())} clusters over "
+            f"{len(self.assignments)} sequences" + (f" ({noise} marked noise)" if noise else ""),
+            "sizes: " + ", ".join(f"{k}: {v}" for k, v in sizes.items()),
+        ]
+        if self.ari:
+            lines.append("adjusted Rand index vs labels (1 = same partition, 0 = chance):")
+            lines += [f"  {name}: {value:.3f}" for name, value in self.ari.items()]
+            if "hmm" in self.ari:
+                ours, theirs = self.ari[f"autoencoder+{self.method}"], self.ari["hmm"]
+                verb = "beats" if ours > theirs else "does NOT beat"
+                lines.append(f"autoencoder+{self.method} {verb} the HMM baseline on ARI")
+        else:
+            lines.append("no labels in the data: no adjusted Rand index")
+        if self.anomalies is not None:
+            lines += ["", "largest reconstruction errors:", self.anomalies.to_string(index=False)]
+        return "\n".join(lines)
+
+    def save(self, out: str | os.PathLike[str]) -> Path:
+        """Write ``clusters.csv``, ``summary.json`` and ``anomalies.csv`` (if asked)."""
+        with atomic_directory(out) as staging:
+            self.assignments.to_csv(staging / "clusters.csv", index=False)
+            summary = {"method": self.method, "ari": self.ari}
+            (staging / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            if self.anomalies is not None:
+                self.anomalies.to_csv(staging / "anomalies.csv", index=False)
+            (staging / "report.txt").write_text(self.render() + "\n")
+        return Path(out)
+
+
+def cluster_embed_dir(
+    embed_dir: str | os.PathLike[str],
+    *,
+    method: str = "kmeans",
+    n_clusters: int | None = None,
+    eps: float | None = None,
+    min_samples: int = 5,
+    hmm: bool = True,
+    anomalies: int | None = None,
+    seed: int = 0,
+) -> ClusterResult:
+    """Cluster the embeddings written by ``rnnlab embed`` (see :class:`ClusterResult`).
+
+    ``n_clusters`` defaults to the number of distinct labels when the data have labels
+    (else it is required for kmeans and the HMM baseline).
+    """
+    folder = Path(embed_dir)
+    table_path = folder / "embeddings.csv"
+    if not table_path.is_file():
+        raise UserInputError(f"{folder}: no embeddings.csv; run `rnnlab embed ... --out {folder}`")
+    table = pd.read_csv(table_path, dtype={"sequence_id": str, "label": str})
+    columns = [c for c in table.columns if c.startswith("e") and c[1:].isdigit()]
+    labels = table["label"].to_numpy() if "label" in table.columns else None
+    if n_clusters is None:
+        if labels is None and (method == "kmeans" or hmm):
+            raise UserInputError("the data have no labels: pass --clusters N")
+        n_clusters = len(set(labels)) if labels is not None else 0
+    assignments = table[["sequence_id", *(["label"] if labels is not None else [])]].copy()
+    assignments["cluster"] = cluster_embeddings(
+        table[columns].to_numpy(),
+        method,
+        n_clusters=n_clusters,
+        eps=eps,
+        min_samples=min_samples,
+        seed=seed,
+    )
+    ari: dict[str, float] = {}
+    if labels is not None:
+        ari[f"autoencoder+{method}"] = adjusted_rand(labels, assignments["cluster"])
+    if hmm:
+        with np.load(folder / "sequences.npz", allow_pickle=False) as arrays:
+            x, lengths = arrays["x"], arrays["lengths"]
+        sequences = [x[i, :n] for i, n in enumerate(lengths)]
+        assignments["hmm_cluster"] = hmm_clusters(sequences, n_clusters, seed=seed)
+        if labels is not None:
+            ari["hmm"] = adjusted_rand(labels, assignments["hmm_cluster"])
+    ranked = None
+    if anomalies is not None:
+        errors = pd.read_csv(folder / "reconstruction.csv", dtype={"sequence_id": str})
+        ranked = errors.sort_values("reconstruction_error", ascending=False).head(anomalies)
+        if labels is not None:
+            ranked = ranked.merge(table[["sequence_id", "label"]], on="sequence_id", how="left")
+    return ClusterResult(assignments, method, ari, ranked)

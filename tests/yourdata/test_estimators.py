@@ -1,0 +1,117 @@
+"""Estimators: fit/predict/save/load round trips on tiny synthetic data."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import classification_frame, forecast_frame
+
+from rnnlab.data.splits import chronological_cut
+from rnnlab.errors import UserInputError
+from rnnlab.estimators import Classifier, Forecaster, load
+from rnnlab.estimators.base import NotFittedError
+
+TINY = {"hidden_size": 8, "epochs": 2, "device": "cpu", "batch_size": 32}
+
+
+def test_forecaster_round_trip_and_tidy_output(tmp_path):
+    df = forecast_frame()
+    model = Forecaster("gru", horizon=5, window=10, series_id="unique_id", **TINY)
+    assert model.fit(df) is model
+    assert model.series_ids_ == ["a", "b"] and model.freq_ == "D"
+    forecast = model.predict(df)
+    assert list(forecast.columns) == ["unique_id", "ds", "y", "y_q0.1", "y_q0.5", "y_q0.9"]
+    assert len(forecast) == 2 * 5  # one row per (series, step)
+    last = df.groupby("unique_id")["ds"].max()
+    first = forecast.groupby("unique_id")["ds"].min()
+    assert (first - last == pd.Timedelta("1D")).all()
+    # Quantiles are ordered and the point forecast is the median.
+    assert (forecast["y_q0.1"] <= forecast["y_q0.9"]).all()
+    np.testing.assert_allclose(forecast["y"], forecast["y_q0.5"])
+    model.save(tmp_path / "m")
+    again = load(tmp_path / "m")
+    assert isinstance(again, Forecaster) and again.get_params() == model.get_params()
+    pd.testing.assert_frame_equal(again.predict(df), forecast)
+
+
+def test_forecaster_scaling_uses_training_split_only():
+    df = forecast_frame(series=("a",))
+    df.loc[df.index[-20:], "y"] += 1000.0  # a level shift inside the test split
+    model = Forecaster("gru", horizon=5, window=10, **TINY).fit(df)
+    train_rows, _ = chronological_cut(len(df))
+    assert train_rows < len(df) - 20
+    np.testing.assert_allclose(model.scaler_.mean_[0, 0], df["y"].iloc[:train_rows].mean())
+
+
+def test_forecaster_bad_settings_and_unfitted():
+    with pytest.raises(UserInputError, match="horizon must be a positive integer"):
+        Forecaster(horizon=0).fit(forecast_frame())
+    with pytest.raises(UserInputError, match="window must be a positive integer"):
+        Forecaster(window=-3).fit(forecast_frame())
+    with pytest.raises(NotFittedError, match="not fitted"):
+        Forecaster().predict(forecast_frame())
+
+
+def test_predict_says_which_columns_or_frequency_differ(tmp_path):
+    df = forecast_frame()
+    model = Forecaster("gru", horizon=5, window=10, series_id="unique_id", **TINY).fit(df)
+    with pytest.raises(UserInputError, match="missing here: y"):
+        model.predict(df.rename(columns={"y": "sales"}))
+    hourly = df.copy()
+    hourly["ds"] = np.tile(pd.date_range("2021-01-01", periods=90, freq="h"), 2)
+    with pytest.raises(UserInputError, match=r"frequency 'h'.*trained on frequency 'D'"):
+        model.predict(hourly)
+    unknown = df.replace({"unique_id": {"b": "c"}})
+    with pytest.raises(UserInputError, match="series 'c' was not in the training data"):
+        model.predict(unknown)
+
+
+def test_forecaster_future_covariates_need_future_rows():
+    df = forecast_frame(n=100, series=("a",))
+    model = Forecaster("lstm", horizon=4, window=8, head="seq2seq", future_covariates=("temp",))
+    model.set_params(**TINY).fit(df)
+    future = pd.DataFrame(
+        {
+            "unique_id": "a",
+            "ds": pd.date_range(df["ds"].iloc[-1], periods=5, freq="D")[1:],
+            "temp": 0.0,
+        }
+    )
+    forecast = model.predict(pd.concat([df, future], ignore_index=True))
+    assert list(forecast["ds"]) == list(future["ds"])
+    with pytest.raises(UserInputError, match="must end with 4 rows whose target is empty"):
+        model.predict(df)
+
+
+def test_classifier_round_trip(tmp_path):
+    df = classification_frame()
+    clf = Classifier("gru", sequence_id="sid", time="t", label="label", **TINY)
+    assert clf.fit(df) is clf
+    assert clf.classes_ == ["x", "y", "z"] and clf.features_ == ["a", "b"]
+    labels = clf.predict(df.drop(columns="label"))
+    assert len(labels) == df["sid"].nunique() and set(labels) <= {"x", "y", "z"}
+    proba = clf.predict_proba(df)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert set(clf.metrics_["test"]) == {"gru", "logistic-regression"}
+    clf.save(tmp_path / "c")
+    again = load(tmp_path / "c")
+    np.testing.assert_allclose(again.predict_proba(df), proba, rtol=1e-6)
+    # The baseline survives the JSON round trip exactly.
+    x, lengths = np.zeros((1, 3, 2)), np.array([3])
+    np.testing.assert_allclose(
+        again.baseline_.predict_proba(x, lengths), clf.baseline_.predict_proba(x, lengths)
+    )
+
+
+def test_classifier_scaling_is_train_only(classify_csv):
+    from rnnlab.data.user import load_classification_csv
+
+    clf = Classifier("gru", sequence_id="sid", time="t", label="label", **TINY).fit(classify_csv)
+    raw = load_classification_csv(
+        classify_csv, sequence_column="sid", time_column="t", standardize=False
+    )
+    train = raw.train
+    steps = np.concatenate([train.x[i, :n].numpy() for i, n in enumerate(train.lengths)])
+    np.testing.assert_allclose(clf.mean_, steps.mean(axis=0), rtol=1e-6)
+    everything = pd.read_csv(classify_csv)[["a", "b"]].to_numpy().mean(axis=0)
+    assert not np.allclose(clf.mean_, everything)
+    assert len(clf.test_ids_) == len(raw.test)
