@@ -200,3 +200,25 @@ def test_positional_arguments_follow_torch_signatures():
     assert relu.cell == "rnn-relu" and relu.nonlinearity == "relu" and not relu.bias
     with pytest.raises(ValueError, match="nonlinearity"):
         rnn.RNN(3, 4, nonlinearity="gelu")
+
+
+@pytest.mark.parametrize("mode", ["lstm-proj", "gru"])
+@pytest.mark.parametrize("engine", ["reference", "native"])
+def test_padded_input_with_lengths_equals_packed_torch(engine, mode):
+    ours, theirs = _pair(mode, (2, True, True, False, None, 0.0), engine, torch.float64)
+    x = torch.randn(BATCH, STEPS, INPUT, dtype=torch.float64)
+    lengths = torch.tensor([2, STEPS, 1])
+    out, final = ours(x, lengths=lengths)
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    out_t, final_t = theirs(packed)
+    padded_t, _ = torch.nn.utils.rnn.pad_packed_sequence(out_t, batch_first=True)
+    torch.testing.assert_close(out, padded_t)  # zeros at padded steps, like pad_packed_sequence
+    for a, b in zip(_states(final), _states(final_t), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_all_weights_like_torch():
+    ours, theirs = _pair("lstm-proj", (2, True, False, False, None, 0.0), "auto", torch.float32)
+    assert [[w.shape for w in ws] for ws in ours.all_weights] == [
+        [w.shape for w in ws] for ws in theirs.all_weights
+    ]

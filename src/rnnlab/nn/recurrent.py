@@ -216,6 +216,11 @@ class Recurrent(nn.Module):
         return {short: getattr(self, full) for short, full in names.items()}
 
     @property
+    def all_weights(self) -> list[list[Tensor]]:
+        """Parameters per layer and direction, as ``torch.nn.RNNBase.all_weights``."""
+        return [[getattr(self, full) for full in names.values()] for names in self._param_names]
+
+    @property
     def _flat_weights(self) -> list[Tensor]:
         return [
             getattr(self, names[short])
