@@ -220,8 +220,9 @@ class LanguageModelData:
           contiguous rows of ``len(stream) // batch_size`` tokens (the remainder is dropped)
           and batch ``k`` takes steps ``k * seq_len ..`` of every row, so row ``i`` of batch
           ``k + 1`` continues row ``i`` of batch ``k``. Every batch has ``batch_size`` rows;
-          the last one may be shorter than ``seq_len`` in time. Every token of a row but its
-          first is a target once per pass. With ``generator`` the rows start at a random
+          the last one may be shorter than ``seq_len`` in time, so average per-batch metrics
+          weighted by tokens (``b.y.numel()``), not rows. Every token of a row but its first
+          is a target once per pass. With ``generator`` the rows start at a random
           offset in ``[0, seq_len)`` of the stream, so chunk boundaries move from epoch to
           epoch; order is never shuffled. Reset the carried state at the start of each pass.
         """
