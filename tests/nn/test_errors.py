@@ -96,6 +96,8 @@ def test_unknown_cell_names_suggest_close_ones():
         rnn.make_rnn("grue", 3, 4)
     with pytest.raises(ValueError, match=r"unknown cell 'transformer': expected one of"):
         rnn.count_params("transformer", 3, 4)
+    with pytest.raises(TypeError, match=r"unknown options \['layer_nrom'\]"):
+        rnn.count_params("gru", 3, 4, layer_nrom=True)
 
 
 def test_invalid_constructor_options():

@@ -17,6 +17,7 @@ The equations are in docs/equations.md; each function below cites them line by l
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -361,8 +362,6 @@ def get_cell(name: str) -> CellSpec:
         )
     spec = CELLS.get(name.lower())
     if spec is None:
-        import difflib
-
         close = difflib.get_close_matches(name.lower().replace("_", "-"), CELLS, n=3, cutoff=0.5)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise ValueError(f"unknown cell {name!r}: expected one of {sorted(CELLS)}{hint}")

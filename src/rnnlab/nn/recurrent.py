@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import warnings
 from typing import Any
@@ -610,13 +611,16 @@ def count_params(
     bias: bool = True,
     proj_size: int = 0,
     layer_norm: bool = False,
-    **_ignored: Any,
+    **options: Any,
 ) -> int:
     """Number of parameters of ``make_rnn(cell, ...)``, from the cells' closed-form counts.
 
-    Options that do not change the count (dropout, zoneout, engine, ...) are accepted and
-    ignored, so the same keyword dict can be passed to both functions.
+    ``options`` may hold the other keyword arguments of :func:`make_rnn` (dropout, zoneout,
+    engine, ...), which do not change the count, so one keyword dict serves both functions.
     """
+    unknown = set(options) - set(inspect.signature(make_rnn).parameters)
+    if unknown:
+        raise TypeError(f"count_params got unknown options {sorted(unknown)} (make_rnn has none)")
     spec = get_cell(cell)
     directions = 2 if bidirectional else 1
     layer_output = directions * (proj_size or hidden_size)
