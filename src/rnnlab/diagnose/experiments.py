@@ -273,6 +273,9 @@ def train_probe(config: RunConfig, seed: int, length: int | None = None) -> RunR
         device="cpu",
         progress=False,
         restore_best=False,
+        # The CPU kernels these small models use are deterministic already; switching torch's
+        # deterministic mode on costs an import of torch._inductor (seconds) per process.
+        deterministic=False,
     )
     batch_size = settings["batch_size"]
     result = Trainer(model, train_config, on_step=record).fit(

@@ -112,6 +112,9 @@ def diagnose_training(
         device="cpu",
         progress=False,
         restore_best=False,
+        # The CPU kernels these small models use are deterministic already; switching torch's
+        # deterministic mode on costs an import of torch._inductor (seconds) per process.
+        deterministic=False,
     )
     result = Trainer(model, config, on_step=on_step).fit(
         lambda epoch, generator: (task.batch(batch_size, generator) for _ in range(steps))
