@@ -547,7 +547,9 @@ class Recurrent(nn.Module):
         return traces
 
     def extra_repr(self) -> str:
-        text = f"{self.cell!r}, {self.input_size}, {self.hidden_size}"
+        text = f"{self.input_size}, {self.hidden_size}"
+        if type(self) is Recurrent:  # the drop-in classes name their cell already
+            text = f"{self.cell!r}, {text}"
         defaults = {
             "num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
             "bidirectional": False, "proj_size": 0, "layer_norm": False,
@@ -711,3 +713,7 @@ class RNN(Recurrent):
             dtype=dtype, **options,
         )  # fmt: skip
         self.nonlinearity = nonlinearity
+
+    def extra_repr(self) -> str:
+        base = super().extra_repr()
+        return base if self.nonlinearity == "tanh" else f"{base}, nonlinearity='relu'"
