@@ -1,0 +1,139 @@
+"""The your-data commands end to end: outputs, exit codes, nothing written on failure."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from rnnlab.cli import main
+
+TINY = ["--hidden-size", "8", "--epochs", "2", "--device", "cpu"]
+
+
+def _fit_forecast(csv, out, *extra):
+    args = ["fit", "forecast", str(csv), "--target", "y", "--time", "ds"]
+    args += ["--series-id", "unique_id", "--horizon", "5", "--window", "10", *TINY]
+    return main([*args, "--out", str(out), *extra])
+
+
+def test_forecast_fit_predict_evaluate(forecast_csv, tmp_path, capsys):
+    model = tmp_path / "model"
+    assert _fit_forecast(forecast_csv, model) == 0
+    assert {p.name for p in model.iterdir()} >= {"model.safetensors", "config.json", "metrics.json"}
+    config = json.loads((model / "config.json").read_text())
+    assert config["kind"] == "forecast" and config["state"]["columns"]["targets"] == ["y"]
+
+    out, plot = tmp_path / "forecast.csv", tmp_path / "forecast.png"
+    code = main(["predict", str(model), str(forecast_csv), "--out", str(out), "--plot", str(plot)])
+    assert code == 0
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["unique_id", "ds", "y", "y_q0.1", "y_q0.5", "y_q0.9"]
+    assert len(table) == 2 * 5 and plot.stat().st_size > 1000
+
+    report = tmp_path / "eval"
+    args = ["evaluate", str(model), str(forecast_csv), "--folds", "1", "--no-refit"]
+    code = main([*args, "--out", str(report)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    for method in ("gru", "naive", "seasonal-naive", "arima"):
+        assert method in printed
+    assert "beat seasonal-naive on MASE" in printed  # a plain verdict either way
+    overall = pd.read_csv(report / "overall.csv", index_col=0)
+    assert set(overall.index) == {"gru", "naive", "seasonal-naive", "arima"}
+    assert (report / "mase.png").is_file()
+
+
+def test_evaluate_too_many_folds_exit_2(forecast_csv, tmp_path, capsys):
+    model = tmp_path / "model"
+    assert _fit_forecast(forecast_csv, model) == 0
+    capsys.readouterr()
+    code = main(["evaluate", str(model), str(forecast_csv), "--folds", "50", "--no-refit"])
+    assert code == 2
+    assert "allows at most" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--horizon", "0"], "horizon must be a positive integer"),
+        (["--window", "-1"], "window must be a positive integer"),
+        (["--window", "80"], "shorter than window \\+ horizon|too short"),
+    ],
+)
+def test_bad_settings_exit_2_and_write_nothing(forecast_csv, tmp_path, capsys, extra, message):
+    out = tmp_path / "model"
+    assert _fit_forecast(forecast_csv, out, *extra) == 2
+    assert pytest.importorskip("re").search(message, capsys.readouterr().err)
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sales.csv"]
+
+
+def test_classification_csv_given_to_fit_forecast(classify_csv, tmp_path, capsys):
+    out = tmp_path / "model"
+    args = ["fit", "forecast", str(classify_csv), "--target", "y", "--time", "ds"]
+    assert main([*args, "--out", str(out), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "seqs.csv" in err and "not found" in err
+    assert not out.exists()
+
+
+def test_failed_fit_keeps_previous_model(forecast_csv, tmp_path):
+    model = tmp_path / "model"
+    assert _fit_forecast(forecast_csv, model) == 0
+    before = (model / "model.safetensors").read_bytes()
+    assert _fit_forecast(forecast_csv, model, "--horizon", "0") == 2
+    assert (model / "model.safetensors").read_bytes() == before
+
+
+def test_predict_errors_exit_2_and_write_nothing(forecast_csv, tmp_path, capsys):
+    model = tmp_path / "model"
+    assert _fit_forecast(forecast_csv, model) == 0
+    renamed = tmp_path / "renamed.csv"
+    pd.read_csv(forecast_csv).rename(columns={"y": "sales"}).to_csv(renamed, index=False)
+    out = tmp_path / "forecast.csv"
+    capsys.readouterr()
+    assert main(["predict", str(model), str(renamed), "--out", str(out)]) == 2
+    assert "missing here: y" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["predict", str(tmp_path / "nope"), str(forecast_csv), "--out", str(out)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    config = json.loads((model / "config.json").read_text())
+    config["format_version"] = 99
+    (model / "config.json").write_text(json.dumps(config))
+    assert main(["predict", str(model), str(forecast_csv), "--out", str(out)]) == 2
+    assert "format version 99" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_classify_fit_evaluate_predict(classify_csv, tmp_path, capsys):
+    model = tmp_path / "clf"
+    args = ["fit", "classify", str(classify_csv), "--sequence-id", "sid", "--time", "t"]
+    assert main([*args, "--label", "label", *TINY, "--out", str(model)]) == 0
+    report = tmp_path / "eval"
+    assert main(["evaluate", str(model), str(classify_csv), "--out", str(report)]) == 0
+    printed = capsys.readouterr().out
+    assert "macro_f1" in printed and "logistic-regression" in printed
+    assert "held-out test sequences of the training file" in printed
+    assert (report / "confusion.png").is_file()
+    out = tmp_path / "labels.csv"
+    assert main(["predict", str(model), str(classify_csv), "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["sid", "predicted", "p_x", "p_y", "p_z"]
+    assert len(table) == pd.read_csv(classify_csv)["sid"].nunique()
+
+
+def test_embed_and_cluster(classify_csv, tmp_path, capsys):
+    emb = tmp_path / "emb"
+    args = ["embed", str(classify_csv), "--sequence-id", "sid", "--time", "t"]
+    assert main([*args, "--label", "label", *TINY, "--out", str(emb)]) == 0
+    table = pd.read_csv(emb / "embeddings.csv")
+    assert len(table) == 36 and "label" in table.columns and "e15" in table.columns
+    clusters = tmp_path / "clusters"
+    args = ["cluster", str(emb), "--method", "kmeans", "--anomalies", "3"]
+    assert main([*args, "--out", str(clusters)]) == 0
+    printed = capsys.readouterr().out
+    assert "adjusted Rand index" in printed and "hmm:" in printed
+    assignments = pd.read_csv(clusters / "clusters.csv")
+    assert assignments["cluster"].nunique() == 3 and "hmm_cluster" in assignments.columns
+    assert len(pd.read_csv(clusters / "anomalies.csv")) == 3
+    assert main(["cluster", str(tmp_path), "--out", str(tmp_path / "c2")]) == 2
