@@ -69,6 +69,9 @@ def test_cli_writes_json_and_plot(tmp_path, capsys, monkeypatch):
         ("nn.RNN(tanh)", "torch"),
     }
     assert png.stat().st_size > 1000
+    markdown = bench.markdown_table(bench.load_report(out))
+    assert markdown.count("\n") == len(data["results"]) + 1
+    assert "| 5,2,3,4 | train | minlstm | scan |" in markdown
     assert "× torch.nn" in capsys.readouterr().out
 
 

@@ -470,6 +470,20 @@ def scaling_curves(
     return points
 
 
+COLUMNS = ("T,B,I,H", "mode", "cell", "engine", "ms", "min–max", "µs/step", "× torch.nn",
+           "GFLOP/s", "% peak", "mem MiB")  # fmt: skip
+
+
+def _cells(r: CaseResult) -> list[str]:
+    """One row's text, in ``COLUMNS`` order."""
+    return [
+        ",".join(map(str, r.size)), r.mode, r.variant, r.engine, f"{r.median_ms:.1f}",
+        f"{r.min_ms:.1f}–{r.max_ms:.1f}", f"{r.per_step_us:.0f}",
+        "" if r.ratio is None else f"{r.ratio:.2f}", f"{r.gflops:.1f}",
+        f"{100 * r.peak_fraction:.0f}", f"{r.memory_mib:.1f}" if r.memory_mib else "",
+    ]  # fmt: skip
+
+
 def results_table(report: BenchReport, title: str | None = None):  # -> rich.table.Table
     """The report as a rich table (one row per case, baselines marked ``torch``)."""
     from rich.table import Table
@@ -483,25 +497,15 @@ def results_table(report: BenchReport, title: str | None = None):  # -> rich.tab
         caption="time: median and min–max over reps; × torch.nn: median / median of the torch.nn "
         f"module timed in this run; mem: {report.memory_measure}",
     )
-    for column in ("T,B,I,H", "mode", "cell", "engine", "ms median", "[min-max]", "µs/step",
-                   "× torch.nn", "GFLOP/s", "% peak", "mem MiB"):  # fmt: skip
-        table.add_column(
-            column, justify="left" if column in ("mode", "cell", "engine") else "right"
-        )
+    for column in COLUMNS:
+        left = column in ("mode", "cell", "engine")
+        table.add_column(column, justify="left" if left else "right", no_wrap=True)
     previous = None
     for r in report.results:
-        key = (r.size, r.mode)
-        if previous is not None and key != previous:
+        if previous is not None and (r.size, r.mode) != previous:
             table.add_section()
-        previous = key
-        ratio = "" if r.ratio is None else f"{r.ratio:.2f}"
-        style = "dim" if r.engine == "torch" else None
-        memory = f"{r.memory_mib:.1f}" if r.memory_mib else ""
-        table.add_row(
-            ",".join(map(str, r.size)), r.mode, r.variant, r.engine, f"{r.median_ms:.1f}",
-            f"{r.min_ms:.1f}–{r.max_ms:.1f}", f"{r.per_step_us:.0f}", ratio, f"{r.gflops:.1f}",
-            f"{100 * r.peak_fraction:.0f}", memory, style=style,
-        )  # fmt: skip
+        previous = (r.size, r.mode)
+        table.add_row(*_cells(r), style="dim" if r.engine == "torch" else None)
     return table
 
 
@@ -572,3 +576,17 @@ def plan(
         "modes": modes or MODES,
         "engines": engines or (QUICK_ENGINES if quick else None),
     }
+
+
+def markdown_table(report: BenchReport) -> str:
+    """The report as a Markdown table (for docs and issue notes)."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(_cells(r)) + " |" for r in report.results]
+    return "\n".join(lines)
+
+
+def load_report(path: str | Path) -> BenchReport:
+    """Read a report written by :meth:`BenchReport.to_json`."""
+    data = json.loads(Path(path).read_text())
+    rows = [CaseResult(**{**row, "size": tuple(row["size"])}) for row in data.pop("results")]
+    return BenchReport(**data, results=rows)
