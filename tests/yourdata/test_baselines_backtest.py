@@ -137,3 +137,20 @@ def test_summary_features_and_logistic_baseline():
     model = SummaryLogisticRegression().fit(x, lengths, y)
     assert (model.predict(x, lengths) == y).mean() > 0.9
     assert model.predict_proba(x, lengths).shape == (n, 2)
+
+
+def test_compare_hook_scores_baselines_on_the_test_windows():
+    import pandas as pd
+
+    from rnnlab.baselines.scoring import baseline_metrics
+    from rnnlab.data.containers import ForecastData
+
+    t = np.arange(80)
+    frame = pd.DataFrame({"time": t, "y": t.astype(float)})  # a ramp: naive lags by k
+    data = ForecastData(frame[:56], frame[56:68], frame[68:], ["y"], season_length=4)
+    scores = baseline_metrics(data, {"window": 8, "horizon": 3})
+    scale = data.scaler.scale_[0, 0]
+    # naive error at step k is k (original units) in every window: MAE = mean(1, 2, 3) / scale
+    assert scores["naive"]["test_mae"] == pytest.approx(2.0 / scale)
+    assert scores["seasonal-naive"]["test_mae"] > scores["naive"]["test_mae"]
+    assert set(scores) == {"naive", "seasonal-naive", "arima"}
