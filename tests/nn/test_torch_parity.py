@@ -10,6 +10,9 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 import rnnlab.nn as rnn
 
+# torch's own note that projected LSTMs skip oneDNN (for torch.nn.LSTM and for our native engine)
+pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections is not supported")
+
 # (rnnlab class, torch class, extra constructor kwargs)
 MODES = {
     "lstm": (rnn.LSTM, torch.nn.LSTM, {}),
