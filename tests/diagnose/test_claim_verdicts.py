@@ -23,7 +23,7 @@ NOISY_A = [0.70, 0.80, 0.60]
 NOISY_B = [0.72, 0.62, 0.79]
 
 
-def make_table(claim, splits, higher_is_better=True):
+def make_table(claim, splits, higher_is_better=True, metric=None):
     """``splits`` maps split -> arm -> values; a string value is a run status without metric."""
     rows = []
     for split, arms in splits.items():
@@ -39,6 +39,7 @@ def make_table(claim, splits, higher_is_better=True):
                         "status": value if failed else "done",
                         "value": math.nan if failed else value,
                         "higher_is_better": higher_is_better,
+                        **({"metric": metric} if metric else {}),
                     }
                 )
     return pd.DataFrame(rows)
@@ -184,13 +185,27 @@ def test_claim9_matching_counts_as_support_but_losing_refutes():
 
 
 def test_exact_metrics_are_compared_without_a_test():
-    table = make_table(4, {"params, equal hidden": {"gru": [75, 75, 75], "lstm": [100] * 3}}, False)
+    splits = {"params, equal hidden": {"gru": [75, 75, 75], "lstm": [100] * 3}}
+    table = make_table(4, splits, False, metric="params")
     c = contrast(table, "params, equal hidden", "value", "gru", "lstm", higher_is_better=False)
     assert c.winner == "a" and c.p_value == 0.0
     assert "exact" in c.describe()
     assert CLAIMS[4].verdict(table).kind == SUPPORTED
-    close = make_table(4, {"FLOPs, equal params": {"gru": [99] * 3, "lstm": [100] * 3}}, False)
+    splits = {"FLOPs, equal params": {"gru": [99] * 3, "lstm": [100] * 3}}
+    close = make_table(4, splits, False, metric="flops_per_step")
     assert CLAIMS[4].verdict(close).kind == NO_DIFFERENCE  # within the 3 % matching tolerance
+
+
+def test_constant_measurements_use_a_permutation_test():
+    # the same horizon on every seed: no t-test is defined; 3 vs 3 cannot reach p < 0.05 ...
+    three = make_table(3, {"horizon": {"lstm": [32] * 3, "gru": [4] * 3}}, metric="horizon")
+    c = contrast(three, "horizon", "value", "lstm", "gru", higher_is_better=True)
+    assert c.test == "permutation" and c.p_value == pytest.approx(0.1)
+    assert CLAIMS[3].verdict(three).kind == NO_DIFFERENCE
+    # ... 5 vs 5 can
+    five = make_table(3, {"horizon": {"lstm": [32] * 5, "gru": [4] * 5}}, metric="horizon")
+    assert CLAIMS[3].verdict(five).kind == SUPPORTED
+    assert "horizon: lstm 32" in CLAIMS[3].verdict(five).splits[0].contrasts[0].describe()
 
 
 def test_contrast_reports_means_cis_and_p_values():

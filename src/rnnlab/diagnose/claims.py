@@ -202,7 +202,7 @@ CLAIMS: dict[int, Claim] = {
             "Gating (LSTM, GRU) prevents the vanishing gradients of a plain RNN.",
             "rnn vs lstm vs gru at matched parameters: per-step decay rate of ‖∂L/∂h_t‖ at "
             "initialization and after training (higher = less vanishing), and memory "
-            "horizon on copy memory. Supported where both gated cells beat the tanh RNN.",
+            "horizon on adding. Supported where both gated cells beat the tanh RNN.",
             verdict_gating_prevents_vanishing,
         ),
         Claim(

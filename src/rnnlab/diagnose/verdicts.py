@@ -2,8 +2,9 @@
 
 A claim's evidence is a set of *contrasts*: on one split (a task, a length, an engine) and
 one metric, arm ``a`` against arm ``b`` over seeded runs. Each contrast is decided by
-Welch's t-test (``rnnlab.compare.stats``) at p < 0.05; metrics that do not vary between seeds
-(parameter counts, analytic FLOPs) are compared exactly (equal within 3 %). A claim maps
+Welch's t-test (``rnnlab.compare.stats``) at p < 0.05 (a permutation test when both sides
+have zero spread); seed-independent metrics (parameter counts, analytic FLOPs) are compared
+exactly (equal within 3 %). A claim maps
 each contrast's outcome to supported / refuted / no significant difference, and
 :func:`combine` turns the per-split outcomes into the claim's verdict:
 
@@ -24,7 +25,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from rnnlab.compare.stats import ALPHA, Summary, hedges_g, mean_ci, welch_test
+from rnnlab.compare.stats import (
+    ALPHA,
+    Summary,
+    bootstrap_test,
+    hedges_g,
+    mean_ci,
+    welch_test,
+)
 
 SUPPORTED = "supported"
 REFUTED = "refuted"
@@ -38,6 +46,8 @@ SPLIT_SEPARATOR = " / "
 #: Seed-independent figures (parameters, FLOPs) closer than this relative gap count as equal:
 #: the tolerance of parameter matching, below which "fewer" means nothing in practice.
 EXACT_EQUIVALENCE = 0.03
+#: Metrics that do not depend on the seed, compared exactly rather than tested.
+SEED_INDEPENDENT_METRICS = frozenset({"params", "flops_per_step"})
 #: Fewest finished runs per arm for a contrast to be decided.
 MIN_RUNS = 2
 #: Columns every result table has; the rest are metrics.
@@ -50,7 +60,8 @@ class Contrast:
 
     ``winner`` is ``"a"``, ``"b"``, ``"tie"`` (no significant difference) or ``None`` when too
     few runs finished (``note`` says why). ``effect`` is Hedges' g signed so that positive means
-    ``a`` is better; ``p_value`` is 0.0 for an exact comparison of seed-independent values.
+    ``a`` is better; ``test`` is ``Welch``, ``permutation`` (when every seed gave the same
+    value on each side) or ``exact`` (seed-independent metrics: parameters, FLOPs).
     """
 
     split: str
@@ -64,6 +75,7 @@ class Contrast:
     effect: float | None
     winner: str | None
     note: str = ""
+    test: str = ""
 
     def describe(self) -> str:
         """One line: both means with 95 % CIs, the p-value and the effect size."""
@@ -165,22 +177,28 @@ def contrast(
     note = "; ".join(n for n in notes if n)
     sa, sb = mean_ci(values[a]), mean_ci(values[b])
     if min(len(values[a]), len(values[b])) < MIN_RUNS:
-        return Contrast(split, metric, a, b, higher_is_better, sa, sb, None, None, None, note)
+        return Contrast(split, metric, a, b, higher_is_better, sa, sb, None, None, None, note, "")
     sign = 1.0 if higher_is_better else -1.0
-    exact = np.ptp(values[a]) == 0 and np.ptp(values[b]) == 0
-    if exact:  # seed-independent quantities (parameter counts, FLOPs): compare exactly
-        x, y = values[a][0], values[b][0]
+    declared = set(in_split["metric"]) if "metric" in in_split else set()
+    if declared and declared <= SEED_INDEPENDENT_METRICS:  # parameters, FLOPs: compare exactly
+        x, y = float(np.mean(values[a])), float(np.mean(values[b]))
         gap = abs(x - y) / max(abs(x), abs(y), 1e-300)
-        p_value = 0.0 if gap >= EXACT_EQUIVALENCE else 1.0
-        effect = None
+        p_value, effect, test = (0.0 if gap >= EXACT_EQUIVALENCE else 1.0), None, "exact"
+    elif np.ptp(values[a]) == 0 and np.ptp(values[b]) == 0:
+        # Every seed gave the same value on each side: Welch's t is undefined, a permutation
+        # test still is (and cannot reach p < 0.05 with 3 seeds against 3).
+        p_value, effect, test = bootstrap_test(values[a], values[b]), None, "permutation"
     else:
-        p_value = welch_test(values[a], values[b])
+        p_value, test = welch_test(values[a], values[b]), "Welch"
         effect = sign * hedges_g(values[a], values[b])
     if math.isfinite(p_value) and p_value < ALPHA:
         winner = "a" if sign * (sa.mean - sb.mean) > 0 else "b"
     else:
         winner = "tie"
-    return Contrast(split, metric, a, b, higher_is_better, sa, sb, p_value, effect, winner, note)
+    label = ", ".join(sorted(declared)) or metric
+    return Contrast(
+        split, label, a, b, higher_is_better, sa, sb, p_value, effect, winner, note, test
+    )
 
 
 #: How a claim reads a contrast: ``a`` better, ``b`` better, no significant difference.
