@@ -97,6 +97,20 @@ def test_tuning_then_final_runs_and_rerun_skips_everything(tmp_path):
     assert len(seen) == 8 and {o.outcome for o in seen} == {SKIPPED}
 
 
+def test_optuna_tuning_is_replayed_on_rerun(tmp_path):
+    comparisons = tiny(seeds=1, tune=2, epochs=1)
+    comparisons[0].tuner = "optuna"
+    planned = run_comparisons(comparisons, str(tmp_path))
+    tune = Store.open(tmp_path).rows(phase="tune")
+    assert len(tune) == 4 and {r.model for r in tune} == {"lstm", "gru"}
+    lrs = {r.config["train"]["lr"] for r in tune}
+    assert all(1e-4 <= lr <= 1e-2 for lr in lrs)
+    seen = []
+    again = run_comparisons(comparisons, str(tmp_path), on_outcome=seen.append)
+    assert {o.outcome for o in seen} == {SKIPPED}  # same suggestions, found in the store
+    assert again[0].chosen_lr == planned[0].chosen_lr
+
+
 def test_corrupt_checkpoint_is_a_clear_error_and_is_not_overwritten(tmp_path):
     config = RunConfig(
         "adding", "gru", 4, TINY_OPTIONS, {"epochs": 1, "batch_size": 32, "lr": 1e-3}

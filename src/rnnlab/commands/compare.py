@@ -48,6 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="task option (e.g. limit=1000, window=48); with --data, loader options too "
         "(e.g. target=y, time_column=date)",
     )
+    parser.add_argument(
+        "--test",
+        choices=["welch", "bootstrap"],
+        default="welch",
+        help="significance test of the verdicts (default welch)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     parser.add_argument("--store", default=DEFAULT_STORE, help=f"store dir ({DEFAULT_STORE})")
     parser.add_argument("--retry-failed", action="store_true", help="run failed runs again")
@@ -185,10 +191,10 @@ def run(args: argparse.Namespace) -> int:
         f"{counts['diverged']} diverged, {counts['failed']} failed"
     )
     store = Store.open(args.store)
-    groups = summarize(store.rows())
+    groups = summarize(store.rows(), method=args.test)
     store.close()
     print_summary(groups)
     if not args.no_report:
-        files = build_report(args.store)
+        files = build_report(args.store, method=args.test)
         console.print(f"report: {files.markdown} and {files.html}")
     return 0

@@ -14,6 +14,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "self-contained DIR/report.html; print the summary table.",
     )
     parser.add_argument("store", metavar="DIR", help="a store written by rnnlab compare")
+    parser.add_argument(
+        "--test",
+        choices=["welch", "bootstrap"],
+        default="welch",
+        help="significance test of the verdicts (default welch)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not print the summary table")
     parser.set_defaults(func=run)
 
@@ -24,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     from rnnlab.report import build_report, print_summary
 
-    files = build_report(args.store)
+    files = build_report(args.store, method=args.test)
     if not args.quiet:
         print_summary(files.groups)
     Console(stderr=True).print(f"report: {files.markdown} and {files.html}")

@@ -28,12 +28,13 @@ def learning_curves(group: GroupSummary) -> bytes | None:
     drawn = False
     for model in group.models:
         series = [c[key] for c in model.curves if c.get(key)]
+        name = model.model
         if not series:
             continue
         epochs = min(len(s) for s in series)
         values = np.array([s[:epochs] for s in series], dtype=float)
         x = np.arange(1, epochs + 1)
-        axis.plot(x, np.nanmean(values, axis=0), marker="o", label=f"{model} (n={len(series)})")
+        axis.plot(x, np.nanmean(values, axis=0), marker="o", label=f"{name} (n={len(series)})")
         if len(series) > 1:
             axis.fill_between(x, np.nanmin(values, axis=0), np.nanmax(values, axis=0), alpha=0.2)
         drawn = True

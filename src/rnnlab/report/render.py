@@ -30,6 +30,7 @@ from rnnlab.report.summary import (
 )
 
 FIGURES_DIR = "report_files"
+TEST_NAMES = {"welch": "Welch t-test", "bootstrap": "permutation test (10,000 resamples)"}
 
 
 @dataclass
@@ -128,11 +129,13 @@ def _group_blocks(group: GroupSummary, index: int) -> list[Block]:
     spec = TASKS.get(group.task)
     budget = f"{group.budget:,} parameters (±3 %)" if group.budget else "not matched"
     setup = ", ".join(f"{k}={v}" for k, v in sorted(group.options.items()) if v is not None)
+    training = ", ".join(f"{k}={v}" for k, v in sorted(group.train.items()) if v is not None)
     blocks: list[Block] = [
         Heading(group.title, 2),
         Paragraph(
             f"{spec.summary if spec else ''}. Metric: test {group.metric} ({group.direction}). "
-            f"Budget: {budget}. Task options: {setup or 'defaults'}."
+            f"Budget: {budget}. Task options: {setup or 'defaults'}. "
+            f"Training: {training or 'task defaults'}."
         ),
         _summary_table(group),
         Paragraph(f"**Verdict:** {verdict_text(group)}."),
@@ -150,10 +153,13 @@ def _group_blocks(group: GroupSummary, index: int) -> list[Block]:
     return blocks
 
 
-def report_blocks(store: Store) -> tuple[list[Block], list[GroupSummary]]:
-    """All blocks of the report of ``store``, and the group summaries they came from."""
+def report_blocks(store: Store, method: str = "welch") -> tuple[list[Block], list[GroupSummary]]:
+    """All blocks of the report of ``store``, and the group summaries they came from.
+
+    ``method`` is the significance test: ``welch`` (t-test) or ``bootstrap`` (permutation).
+    """
     rows = store.rows()
-    groups = summarize(rows)
+    groups = summarize(rows, method=method)
     counts: dict[str, int] = {}
     for row in rows:
         label = f"{row.phase} {row.status}"
@@ -175,8 +181,9 @@ def report_blocks(store: Store) -> tuple[list[Block], list[GroupSummary]]:
             "counts below) and the same tuning budget: its learning rate is the best of its own "
             "trials on the validation split (or the task default when no trials were run). "
             "Test metrics are means over seeds with a t-distribution 95 % confidence interval. "
-            "A model is named the winner only when Welch's t-test against the runner-up gives "
-            "p < 0.05; the effect size is Hedges' g (positive: the named model is better)."
+            f"A model is named the winner only when the {TEST_NAMES[method]} against the "
+            "runner-up gives p < 0.05; the effect size is Hedges' g (positive: the named model "
+            "is better)."
         ),
     ]
     if not groups:
@@ -276,15 +283,17 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def build_report(store_dir: str | os.PathLike[str]) -> ReportFiles:
+def build_report(store_dir: str | os.PathLike[str], method: str = "welch") -> ReportFiles:
     """Rebuild ``report.md``, ``report_files/*.png`` and ``report.html`` in ``store_dir``.
+
+    ``method``: ``welch`` (t-test, default) or ``bootstrap`` (permutation test) for verdicts.
 
     Raises:
         UserInputError: ``store_dir`` is not an rnnlab store (nothing is written then).
     """
     store = Store.open(store_dir, create=False)
     try:
-        blocks, groups = report_blocks(store)
+        blocks, groups = report_blocks(store, method)
     finally:
         store.close()
     root = Path(store_dir)

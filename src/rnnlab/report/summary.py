@@ -50,6 +50,7 @@ class GroupSummary:
     higher_is_better: bool
     models: list[ModelSummary]
     verdict: Verdict
+    train: dict[str, Any] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -76,9 +77,12 @@ def _median(values: list[float]) -> float:
 
 
 def _group_key(row: RunRow) -> str:
+    # Runs compete in one group when task, data options, budget and training settings agree;
+    # the learning rate is left out because equal tuning may choose it per model.
     config = row.config
+    train = {k: v for k, v in config.get("train", {}).items() if k != "lr"}
     return json.dumps(
-        [row.task, config.get("task_options", {}), config.get("budget")], sort_keys=True
+        [row.task, config.get("task_options", {}), config.get("budget"), train], sort_keys=True
     )
 
 
@@ -118,6 +122,7 @@ def summarize(rows: list[RunRow], method: str = "welch") -> list[GroupSummary]:
                 higher,
                 models,
                 verdict,
+                {k: v for k, v in config.get("train", {}).items() if k != "lr"},
             )
         )
     return groups
