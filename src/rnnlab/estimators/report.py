@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,12 +152,24 @@ def backtest_forecaster(
     }
     min_train = 2 * (window + horizon) if refit else window
     scores = backtest(
-        series, methods, horizon=horizon, folds=folds, season_length=m, min_train=min_train
+        series,
+        methods,
+        horizon=horizon,
+        folds=folds,
+        season_length=m,
+        min_train=min_train,
+        progress=_status if sys.stderr.isatty() else None,
     )
+    if sys.stderr.isatty():
+        print(file=sys.stderr)  # end the status line
     per_series, overall = summarize(scores)
     return ForecastEvaluation(
         scores, per_series, overall, verdicts(overall, name), name, folds, horizon, refit
     )
+
+
+def _status(message: str) -> None:
+    print(f"\r\033[Kbacktest {message}", end="", file=sys.stderr, flush=True)
 
 
 def _cut(part: pd.DataFrame, origin: int, horizon: int, estimator: Any) -> pd.DataFrame:
