@@ -27,6 +27,14 @@ def _check_rate(name: str, value: float) -> float:
     return float(value)
 
 
+def _autocast_enabled(device: torch.device) -> bool:
+    """Whether autocast (AMP) is on for ``device``: its ops then cast mixed dtypes themselves."""
+    try:
+        return torch.is_autocast_enabled(device.type)
+    except RuntimeError:  # a device type autocast does not know (e.g. meta)
+        return False
+
+
 class Recurrent(nn.Module):
     """A stack of recurrent layers of any registered cell, behaving like ``torch.nn.LSTM``.
 
@@ -239,7 +247,7 @@ class Recurrent(nn.Module):
         reference_param = self.weight_ih_l0
         if not tensor.is_floating_point():
             raise TypeError(f"{what} must be a floating-point tensor, got dtype {tensor.dtype}")
-        if tensor.dtype != reference_param.dtype:
+        if tensor.dtype != reference_param.dtype and not _autocast_enabled(tensor.device):
             raise TypeError(
                 f"{what} has dtype {tensor.dtype} but the layer's parameters are "
                 f"{reference_param.dtype}; convert one of them (e.g. layer.to({tensor.dtype}))"
