@@ -97,11 +97,21 @@ def test_predict_errors_exit_2_and_write_nothing(forecast_csv, tmp_path, capsys)
     assert not out.exists()
     assert main(["predict", str(tmp_path / "nope"), str(forecast_csv), "--out", str(out)]) == 2
     assert "does not exist" in capsys.readouterr().err
-    config = json.loads((model / "config.json").read_text())
+    original = (model / "config.json").read_text()
+    config = json.loads(original)
+    config["network"]["config"]["hidden_size"] = 9  # config no longer matches the weights
+    (model / "config.json").write_text(json.dumps(config))
+    assert main(["predict", str(model), str(forecast_csv), "--out", str(out)]) == 2
+    assert "weights do not match the config" in capsys.readouterr().err
     config["format_version"] = 99
     (model / "config.json").write_text(json.dumps(config))
     assert main(["predict", str(model), str(forecast_csv), "--out", str(out)]) == 2
     assert "format version 99" in capsys.readouterr().err
+    (model / "config.json").write_text(original)
+    weights = model / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-8])  # truncated
+    assert main(["predict", str(model), str(forecast_csv), "--out", str(out)]) == 2
+    assert "modified or truncated" in capsys.readouterr().err
     assert not out.exists()
 
 
