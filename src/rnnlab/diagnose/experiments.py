@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 
 from rnnlab.compare.units import RunConfig, RunResult, RunUnit
 from rnnlab.data.containers import Batch
@@ -235,12 +236,23 @@ def _probe_batch(batch: Batch, size: int = 64) -> Batch:
     return replace(batch, x=batch.x[:size], y=batch.y[:size])
 
 
+def _last_step_loss(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
+    """Cross-entropy of the last step only: for taggers, a loss at the end of the sequence."""
+    return F.cross_entropy(model(batch.x, batch.lengths)[:, -1], batch.y[:, -1])
+
+
 def _gradient_decay(model: torch.nn.Module, batch: Batch) -> float:
-    """Per-step decay rate of ‖∂L/∂h_t‖ for unidirectional recurrent models, else nan."""
+    """Per-step decay rate of ‖∂L/∂h_t‖ with the loss at the end of the sequence.
+
+    Regressors already have their loss there; taggers (copy memory) score every step, which
+    would feed gradient into every h_t directly, so only their last step's loss is used.
+    Models without a unidirectional recurrent state give nan.
+    """
     encoder = getattr(model, "encoder", None)
     if encoder is None or not encoder.recurrent or encoder.num_directions != 1:
         return float("nan")
-    return decay_rate(gradient_flow(model, batch))
+    loss_fn = _last_step_loss if isinstance(model, SequenceTagger) else None
+    return decay_rate(gradient_flow(model, batch, loss_fn=loss_fn))
 
 
 def train_probe(config: RunConfig, seed: int, length: int | None = None) -> RunResult:
