@@ -2,6 +2,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -122,13 +123,20 @@ def _final_rows_single(root, unit):
 
 
 def test_two_processes_share_a_store_without_losing_or_duplicating_runs(tmp_path):
-    env = {**_env(), "FAKE_EPOCH_SECONDS": "0.05"}
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    env = {**_env(), "FAKE_EPOCH_SECONDS": "0.1", "FAKE_BARRIER_DIR": str(barrier)}
+    store_dir = tmp_path / "store"
     procs = [
-        subprocess.Popen([sys.executable, str(SCRIPT), str(tmp_path), "1"], env=env)
+        subprocess.Popen([sys.executable, str(SCRIPT), str(store_dir), "1"], env=env)
         for _ in range(2)
     ]
+    deadline = time.time() + 120
+    while len(list(barrier.glob("ready.*"))) < 2 and time.time() < deadline:
+        time.sleep(0.02)
+    (barrier / "go").touch()
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
-    store = Store.open(tmp_path)
+    store = Store.open(store_dir)
     rows = store.rows()
     assert len(rows) == len(plan()) and {r.status for r in rows} == {"done"}
     assert all(r.attempts == 1 for r in rows)  # nobody ran a run twice
@@ -136,7 +144,7 @@ def test_two_processes_share_a_store_without_losing_or_duplicating_runs(tmp_path
     assert owners == {p.pid for p in procs}  # both processes did work
     reference = tmp_path / "reference"
     execute(plan(), reference, fake_run)
-    assert _final_rows(tmp_path) == _final_rows(reference)
+    assert _final_rows(store_dir) == _final_rows(reference)
 
 
 def test_workers_run_units_in_separate_processes(tmp_path):
