@@ -125,7 +125,7 @@ def _published_blocks(group: GroupSummary) -> list[Block]:
     return blocks
 
 
-def _group_blocks(group: GroupSummary, index: int) -> list[Block]:
+def _group_blocks(group: GroupSummary, index: int, with_published: bool) -> list[Block]:
     spec = TASKS.get(group.task)
     budget = f"{group.budget:,} parameters (±3 %)" if group.budget else "not matched"
     setup = ", ".join(f"{k}={v}" for k, v in sorted(group.options.items()) if v is not None)
@@ -143,7 +143,8 @@ def _group_blocks(group: GroupSummary, index: int) -> list[Block]:
     problems = [f"{m.model} {e}" for m in group.models for e in m.errors]
     if problems:
         blocks.append(Paragraph("**Runs that did not finish normally:** " + "; ".join(problems)))
-    blocks.extend(_published_blocks(group))
+    if with_published:
+        blocks.extend(_published_blocks(group))
     curves = plots.learning_curves(group)
     if curves:
         blocks.append(Figure(f"curves_{index}", curves, f"{group.title}: learning curves"))
@@ -188,8 +189,17 @@ def report_blocks(store: Store, method: str = "welch") -> tuple[list[Block], lis
     ]
     if not groups:
         blocks.append(Paragraph("The store holds no final runs yet."))
+    # Published figures appear once per task and option set: beside the longest sequences.
+    published_at: dict[str, int] = {}
     for index, group in enumerate(groups):
-        blocks.extend(_group_blocks(group, index))
+        key = group.title.split(" (")[0] if group.task in LENGTH_TASKS else group.title
+        best = published_at.get(key)
+        length = group.options.get("length") or 0
+        if best is None or length > (groups[best].options.get("length") or 0):
+            published_at[key] = index
+    shown = set(published_at.values())
+    for index, group in enumerate(groups):
+        blocks.extend(_group_blocks(group, index, index in shown))
     length_figures = [(task, plots.metric_vs_length(groups, task)) for task in LENGTH_TASKS]
     length_figures = [(task, png) for task, png in length_figures if png]
     if length_figures:
