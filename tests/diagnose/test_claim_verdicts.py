@@ -214,6 +214,7 @@ def test_contrast_reports_means_cis_and_p_values():
     assert c.summary_a.mean == pytest.approx(0.91)
     assert c.summary_a.low < 0.91 < c.summary_a.high
     assert 0 < c.p_value < 0.05 and c.effect > 0
+    assert c.test == "Welch" and "Welch p=" in c.describe()
     assert read_contrast(c).outcome == SUPPORTED
 
 

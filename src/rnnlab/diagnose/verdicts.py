@@ -86,11 +86,12 @@ class Contrast:
                 return "no data"
             return f"{s.mean:.4g} ± {s.half_width:.2g} (n={s.n})"
 
-        p = (
-            "exact"
-            if self.p_value == 0.0
-            else ("p=n/a" if self.p_value is None else f"p={self.p_value:.3g}")
-        )
+        if self.test == "exact":
+            p = "exact (equal within 3 %)" if self.winner == "tie" else "exact"
+        elif self.p_value is None:
+            p = "p=n/a"
+        else:
+            p = f"{self.test} p={self.p_value:.3g}"
         g = ""
         if self.effect is not None and math.isfinite(self.effect):
             g = f", g={self.effect:+.2f}"
