@@ -97,8 +97,8 @@ def _header(result: ClaimsResult) -> list[str]:
         lines.append(f"Wall time of this run: {result.wall_time_s / 60:.1f} min.")
     lines.append(
         "Verdicts are computed from these runs only: a difference is called when Welch's "
-        "t-test gives p < 0.05 (exact comparison for seed-independent figures); see "
-        "docs/claims.md."
+        "t-test gives p < 0.05 (a permutation test where every seed gave the same value; "
+        "exact comparison for parameters and FLOPs); see docs/claims.md."
     )
     return lines
 
