@@ -54,7 +54,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="welch",
         help="significance test of the verdicts (default welch)",
     )
-    parser.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    parser.add_argument(
+        "--workers",
+        default="auto",
+        help="parallel run processes, each with cores/N torch threads (default auto: one per "
+        "core, at most 4)",
+    )
     parser.add_argument("--store", default=DEFAULT_STORE, help=f"store dir ({DEFAULT_STORE})")
     parser.add_argument("--retry-failed", action="store_true", help="run failed runs again")
     parser.add_argument("--no-report", action="store_true", help="skip writing the report")
@@ -80,6 +85,22 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
     if args.length is not None:
         options["length"] = args.length
     return options
+
+
+def _workers(text: str) -> int:
+    import os
+
+    from rnnlab.errors import UserInputError
+
+    if text == "auto":
+        return max(1, min(os.cpu_count() or 1, 4))
+    try:
+        workers = int(text)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise UserInputError(f"--workers must be 'auto' or an integer >= 1, got {text!r}")
+    return workers
 
 
 def _comparisons(args: argparse.Namespace) -> list:
@@ -141,11 +162,9 @@ def run(args: argparse.Namespace) -> int:
 
     from rnnlab.compare.plan import run_comparisons
     from rnnlab.compare.store import Store
-    from rnnlab.errors import UserInputError
     from rnnlab.report import build_report, print_summary, summarize
 
-    if args.workers < 1:
-        raise UserInputError(f"--workers must be at least 1, got {args.workers}")
+    workers = _workers(args.workers)
     comparisons = _comparisons(args)
     Store.check(args.store)  # refuse a foreign directory before any work, creating nothing
     console = Console(stderr=True)
@@ -181,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
         run_comparisons(
             comparisons,
             args.store,
-            workers=args.workers,
+            workers=workers,
             retry_failed=args.retry_failed,
             on_outcome=on_outcome,
             on_plan=on_plan,
