@@ -156,6 +156,7 @@ def test_report_files_are_complete_and_self_contained(synthetic_store, built):
     assert "diverged" in md and "NaN/Inf at step 7" in md and "failed" in md
     assert "**Published** — Bai, Kolter & Koltun 2018" in md  # labelled, in its own table
     assert "Metric vs sequence length" in md
+    assert "Chance level (trivial strategy): 0.1667" in md  # adding: Var(U1 + U2) = 1/6
     for name in re.findall(r"\]\((report_files/[^)]+)\)", md):
         with Image.open(synthetic_store / name) as image:
             assert image.width < 1500  # sane figures (a legend bug once made them 16000 wide)

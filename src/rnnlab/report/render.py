@@ -21,6 +21,7 @@ from rnnlab.compare.tasks import LENGTH_TASKS, TASKS
 from rnnlab.report import plots
 from rnnlab.report.published import published_for
 from rnnlab.report.summary import (
+    SIZE_KNOBS,
     GroupSummary,
     format_summary,
     format_value,
@@ -125,6 +126,20 @@ def _published_blocks(group: GroupSummary) -> list[Block]:
     return blocks
 
 
+def _chance(group: GroupSummary) -> str:
+    """`` Chance (trivial strategy): x.`` for synthetic tasks that define one, else ``""``."""
+    if group.task not in LENGTH_TASKS or "length" not in group.options:
+        return ""
+    from rnnlab.data.synthetic import make_task
+
+    extra = {k: v for k, v in group.options.items() if k not in ("length", *SIZE_KNOBS)}
+    try:
+        level = make_task(group.task, int(group.options["length"]), **extra).chance_level
+    except ValueError:  # options of another rnnlab version
+        return ""
+    return f" Chance level (trivial strategy): {format_value(level)}." if level == level else ""
+
+
 def _group_blocks(group: GroupSummary, index: int, with_published: bool) -> list[Block]:
     spec = TASKS.get(group.task)
     budget = f"{group.budget:,} parameters (±3 %)" if group.budget else "not matched"
@@ -133,7 +148,8 @@ def _group_blocks(group: GroupSummary, index: int, with_published: bool) -> list
     blocks: list[Block] = [
         Heading(group.title, 2),
         Paragraph(
-            f"{spec.summary if spec else ''}. Metric: test {group.metric} ({group.direction}). "
+            f"{spec.summary if spec else ''}. Metric: test {group.metric} ({group.direction})."
+            f"{_chance(group)} "
             f"Budget: {budget}. Task options: {setup or 'defaults'}. "
             f"Training: {training or 'task defaults'}."
         ),
