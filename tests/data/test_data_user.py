@@ -420,3 +420,23 @@ def test_text_classification_csv(tmp_path):
         load_text(_write(frame, tmp_path / "t.csv"), text_column="txt")
     with pytest.raises(UserInputError, match=r"row 2 \(line 3\), column 'text': missing"):
         load_text(_write(_edit(frame, 1, "text", np.nan), tmp_path / "n.csv"))
+
+
+def test_true_false_columns_read_as_one_and_zero(tmp_path):
+    frame = _series().assign(holiday=lambda f: f["holiday"].astype(bool))  # written True/False
+    data = load_forecast_csv(
+        _write(frame, tmp_path / "b.csv"), target="load", future_covariates=["holiday"]
+    )
+    assert data.train["holiday"].tolist() == (np.arange(42) % 7 == 0).astype(float).tolist()
+
+
+@pytest.mark.parametrize("days", [10, 20])
+def test_day_first_dates_read_in_one_format(tmp_path, days):
+    # 10 days: every date reads both ways, the regular (daily) grid decides; 20 days: only day
+    # first reads 13/01 on, and 05/01 must not become May 1 meanwhile.
+    times = pd.date_range("2022-01-01", periods=days, freq="D")
+    frame = pd.DataFrame({"time": times.strftime("%d/%m/%Y"), "value": np.arange(days * 1.0)})
+    data = load_forecast_csv(_write(frame, tmp_path / "d.csv"), val_fraction=0.2, test_fraction=0.2)
+    assert data.freq == "D"
+    read = pd.concat([data.train, data.val, data.test])["time"]
+    assert list(read) == list(times)

@@ -18,7 +18,9 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import warnings
 from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import NamedTuple
 
@@ -93,7 +95,7 @@ class _Table:
         out = {}
         for name in columns:
             raw = self.frame[name]
-            values = pd.to_numeric(raw, errors="coerce").astype(np.float64)
+            values = pd.to_numeric(_booleans_as_numbers(raw), errors="coerce").astype(np.float64)
             bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
             if bad.any():
                 row = int(np.flatnonzero(bad.to_numpy())[0])
@@ -112,6 +114,17 @@ class _Table:
                 )
             out[name] = values
         return pd.DataFrame(out, index=self.frame.index)
+
+
+def _booleans_as_numbers(raw: pd.Series) -> pd.Series:
+    """True/False cells (as pandas and spreadsheets write booleans) as 1/0; others unchanged."""
+    if raw.dtype == bool:
+        return raw.astype(np.int64)
+    words = raw.astype(str).str.strip().str.lower().map(_BOOLEAN_WORDS)
+    return raw.where(words.isna(), words)
+
+
+_BOOLEAN_WORDS = {"true": 1, "false": 0}
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -202,12 +215,33 @@ def _parse_time(table: _Table, column: str) -> pd.Series:
     numeric = pd.to_numeric(raw, errors="coerce")
     if numeric.notna().all():
         return numeric.astype(np.int64) if (numeric % 1 == 0).all() else numeric
-    parsed = pd.to_datetime(raw, errors="coerce", format="mixed")
+    parsed = _parse_datetimes(raw)
     bad = parsed.isna().to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise UserInputError(f"{table.where(row, column)}: cannot read {raw.iloc[row]!r} as a time")
     return parsed
+
+
+def _parse_datetimes(raw: pd.Series) -> pd.Series:
+    """Datetimes in one format for the whole column, NaT where a cell cannot be read.
+
+    The format is guessed from the first value, month first (pandas' default) and day first;
+    when both read every cell, the one giving the more regular time grid wins (01/02, 02/02,
+    03/02 is a daily series day first, a monthly one month first). Parsing each cell on its
+    own would read 05/01 as May 1 and 13/01 as January 13 in the same file."""
+    readings = []
+    for dayfirst in (False, True):
+        with warnings.catch_warnings(), suppress(ValueError, TypeError, OverflowError):
+            warnings.simplefilter("ignore", UserWarning)  # pandas' "could not infer format"
+            readings.append(pd.to_datetime(raw, dayfirst=dayfirst))
+    if not readings:
+        return pd.to_datetime(raw, errors="coerce", format="mixed")
+    return min(readings, key=_distinct_spacings)  # min keeps the first (month first) on ties
+
+
+def _distinct_spacings(times: pd.Series) -> int:
+    return len(np.unique(np.diff(np.sort(times.dropna().to_numpy()))))
 
 
 def _infer_freq(times: list[pd.Series]) -> str | None:
