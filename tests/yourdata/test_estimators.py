@@ -115,3 +115,24 @@ def test_classifier_scaling_is_train_only(classify_csv):
     everything = pd.read_csv(classify_csv)[["a", "b"]].to_numpy().mean(axis=0)
     assert not np.allclose(clf.mean_, everything)
     assert len(clf.test_ids_) == len(raw.test)
+
+
+def test_backtest_refits_on_each_fold_history(monkeypatch):
+    from rnnlab.estimators.report import backtest_forecaster
+
+    df = forecast_frame(n=60, series=("a",))
+    model = Forecaster("gru", horizon=5, window=10, **TINY).fit(df)
+    seen = []
+    original_fit = Forecaster.fit
+
+    def recording_fit(self, data):
+        seen.append(pd.to_datetime(data["ds"]).max())
+        return original_fit(self, data)
+
+    monkeypatch.setattr(Forecaster, "fit", recording_fit)
+    evaluation = backtest_forecaster(model, df, folds=2, refit=True)
+    origins = sorted(evaluation.scores["origin"].unique())
+    assert origins == [50, 55]
+    # One refit per fold, each on data that ends right before the fold's origin.
+    assert seen == [df["ds"].iloc[49], df["ds"].iloc[54]]
+    assert set(evaluation.overall.index) == {"gru", "naive", "seasonal-naive", "arima"}
