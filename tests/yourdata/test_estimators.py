@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import classification_frame, forecast_frame
+from yourdata_frames import classification_frame, forecast_frame
 
 from rnnlab.data.splits import chronological_cut
 from rnnlab.errors import UserInputError
