@@ -108,3 +108,15 @@ def test_tagger_on_copy_memory(overfit) -> None:
     metrics = model.metrics(batch)
     assert {"loss", "cross_entropy", "accuracy", "recall_accuracy"} == set(metrics)
     assert model.predict(batch.x).shape == batch.y.shape
+
+
+@pytest.mark.parametrize("model_type", [SequenceClassifier, SequenceTagger])
+def test_one_class_and_out_of_range_labels_are_clear_errors(model_type) -> None:
+    with pytest.raises(UserInputError, match="num_classes must be at least 2, got 1"):
+        model_type(encoder="gru", input_size=2, num_classes=1, hidden_size=4)
+    model = model_type(encoder="gru", input_size=2, num_classes=3, hidden_size=4)
+    labels = torch.tensor([0, 3]) if model_type is SequenceClassifier else torch.tensor([[0, 3]])
+    batch = Batch(x=torch.randn(len(labels), 2, 2), y=labels)  # tagger: one sequence, 2 steps
+    for compute in (model.loss, model.metrics):
+        with pytest.raises(UserInputError, match=r"class indices 0\.\.2 .*from 0 to 3"):
+            compute(batch)

@@ -16,7 +16,14 @@ from torch import Tensor, nn
 
 from rnnlab.data.containers import Batch
 from rnnlab.errors import UserInputError
-from rnnlab.models.common import InputLayer, TaskModel, length_mask, resolve_config
+from rnnlab.models.common import (
+    InputLayer,
+    TaskModel,
+    check_labels,
+    check_num_classes,
+    length_mask,
+    resolve_config,
+)
 from rnnlab.models.encoder import make_encoder
 
 POOLINGS = ("last", "mean")
@@ -60,6 +67,7 @@ class SequenceClassifier(TaskModel):
         self.config = config = resolve_config(ClassifierConfig, config, kwargs)
         if config.pooling not in POOLINGS:
             raise UserInputError(f"pooling must be one of {POOLINGS}, got {config.pooling!r}")
+        check_num_classes(config.num_classes)
         self.inputs = InputLayer(config.input_size, config.embedding_dim)
         self.encoder = make_encoder(
             config.encoder,
@@ -89,9 +97,11 @@ class SequenceClassifier(TaskModel):
 
     def loss(self, batch: Batch) -> Tensor:
         """Mean cross-entropy of the class logits against ``batch.y``."""
+        check_labels(batch.y, self.config.num_classes)
         return F.cross_entropy(self(batch.x, batch.lengths), batch.y)
 
     def _metrics(self, batch: Batch) -> dict[str, float]:
+        check_labels(batch.y, self.config.num_classes)
         logits = self(batch.x, batch.lengths)
         return {
             "loss": float(F.cross_entropy(logits, batch.y)),

@@ -74,6 +74,22 @@ class TaskModel(nn.Module):
         return dataclasses.asdict(self.config)
 
 
+def check_num_classes(num_classes: int) -> None:
+    """UserInputError unless there are at least two classes."""
+    if num_classes < 2:
+        raise UserInputError(f"num_classes must be at least 2, got {num_classes}")
+
+
+def check_labels(labels: Tensor, num_classes: int) -> None:
+    """UserInputError unless every label is a class index 0..num_classes-1 (cross-entropy would
+    fail with a bare IndexError, or a device-side assert on CUDA)."""
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise UserInputError(
+            f"labels must be class indices 0..{num_classes - 1} (num_classes={num_classes}), "
+            f"got values from {int(labels.min())} to {int(labels.max())}"
+        )
+
+
 def length_mask(
     lengths: Tensor | None, steps: int, batch_size: int, device: torch.device
 ) -> Tensor:

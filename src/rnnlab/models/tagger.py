@@ -10,7 +10,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnlab.data.containers import Batch
-from rnnlab.models.common import InputLayer, TaskModel, length_mask, masked_mean, resolve_config
+from rnnlab.models.common import (
+    InputLayer,
+    TaskModel,
+    check_labels,
+    check_num_classes,
+    length_mask,
+    masked_mean,
+    resolve_config,
+)
 from rnnlab.models.encoder import make_encoder
 
 
@@ -53,6 +61,7 @@ class SequenceTagger(TaskModel):
     def __init__(self, config: TaggerConfig | None = None, **kwargs: Any) -> None:
         super().__init__()
         self.config = config = resolve_config(TaggerConfig, config, kwargs)
+        check_num_classes(config.num_classes)
         self.inputs = InputLayer(config.input_size, config.embedding_dim)
         self.encoder = make_encoder(
             config.encoder,
@@ -77,6 +86,7 @@ class SequenceTagger(TaskModel):
     def _step_losses(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
         logits = self(batch.x, batch.lengths)
         mask = length_mask(batch.lengths, logits.shape[1], logits.shape[0], logits.device)
+        check_labels(batch.y[mask], self.config.num_classes)  # padded steps may hold anything
         losses = F.cross_entropy(logits.transpose(1, 2), batch.y, reduction="none")
         return logits, losses, mask
 
