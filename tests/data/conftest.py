@@ -1,0 +1,14 @@
+"""Shared fixtures of these tests."""
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors run fastest on one thread; with other processes on the cores, torch's
+    intra-op threads spin against each other and a step takes 50x longer."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
