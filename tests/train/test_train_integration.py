@@ -9,10 +9,9 @@ import pytest
 import torch
 from train_toy import assert_same_weights, comparable
 
+from rnnlab import models
+from rnnlab.data import synthetic
 from rnnlab.train import StepInfo, TrainConfig, Trainer, seed_everything
-
-models = pytest.importorskip("rnnlab.models")
-synthetic = pytest.importorskip("rnnlab.data.synthetic")
 
 
 class Crash(Exception):
