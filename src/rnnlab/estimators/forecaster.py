@@ -15,27 +15,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from torch import Tensor
 
 from rnnlab.data.containers import Batch, ForecastData, ForecastScaler
+from rnnlab.data.user import read_forecast_rows
 from rnnlab.errors import UserInputError
 from rnnlab.estimators.base import Estimator
-from rnnlab.estimators.userdata import read_forecast_rows, table_path
+from rnnlab.estimators.userdata import table_path
 
 DataSource = str | os.PathLike[str] | pd.DataFrame | ForecastData
 
-
-@dataclass
-class ForecastBatch(Batch):
-    """A :class:`rnnlab.data.Batch` plus future-known covariates over the horizon."""
-
-    future: Tensor | None = None
+# rnnlab.data.Batch now carries ``future``; the old name stays until rnnlab.compare.tasks
+# (its only other user) imports Batch instead.
+ForecastBatch = Batch
 
 
 def quantile_column(target: str, level: float) -> str:
@@ -190,8 +186,8 @@ class Forecaster(Estimator):
         )
         training = self._train(
             network,
-            lambda gen: _batches(train, self.batch_size, gen),
-            None if val is None else (lambda: _batches(val, 1024)),
+            lambda gen: train.batches(self.batch_size, gen),
+            None if val is None else (lambda: val.batches(1024)),
         )
         self.network_ = network
         self.metrics_ = {"training": training, "summary": data.summary}
@@ -283,15 +279,15 @@ class Forecaster(Estimator):
         cols = self.columns_
         return read_forecast_rows(
             data,
-            time=cols["time"],
-            targets=cols["targets"],
-            series_id=cols["series_id"],
-            covariates=cols["covariates"],
+            target=cols["targets"],
+            time_column=cols["time"],
+            series_column=cols["series_id"],
+            past_covariates=cols["covariates"],
             future_covariates=cols["future_covariates"],
             freq=self.freq_,
             fill=self.fill,
             allow_future_rows=bool(cols["future_covariates"]),
-        )
+        ).frame
 
     def _groups(self, frame: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
         column = self.columns_["series_id"]
@@ -378,12 +374,3 @@ def _with_placeholder_targets(
     values = ahead.reindex(columns=features).to_numpy(np.float64, copy=True)
     values[:, : len(targets)] = 0.0
     return np.nan_to_num(values)
-
-
-def _batches(windows, batch_size: int, generator: torch.Generator | None = None):
-    n = windows.x.shape[0]
-    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-    for start in range(0, n, batch_size):
-        index = order[start : start + batch_size]
-        future = None if windows.future is None else windows.future[index]
-        yield ForecastBatch(windows.x[index], windows.y[index], future=future)
