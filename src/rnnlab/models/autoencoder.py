@@ -24,7 +24,7 @@ from rnnlab.models.common import (
     resolve_config,
 )
 from rnnlab.models.decoder import Decoder, default_decoder_cell
-from rnnlab.models.encoder import make_encoder
+from rnnlab.models.encoder import encoder_from_config
 
 
 @dataclass
@@ -63,14 +63,7 @@ class SequenceAutoencoder(TaskModel):
         super().__init__()
         self.config = config = resolve_config(AutoencoderConfig, config, kwargs)
         self.inputs = InputLayer(config.input_size)
-        self.encoder = make_encoder(
-            config.encoder,
-            config.input_size,
-            config.hidden_size,
-            config.num_layers,
-            dropout=config.dropout,
-            **config.encoder_options,
-        )
+        self.encoder = encoder_from_config(config, config.input_size)
         self.to_code = nn.Linear(self.encoder.output_size, config.embedding_size)
         self.decoder = Decoder(
             config.decoder_cell or default_decoder_cell(config.encoder),

@@ -24,7 +24,7 @@ from rnnlab.models.common import (
     length_mask,
     resolve_config,
 )
-from rnnlab.models.encoder import make_encoder
+from rnnlab.models.encoder import encoder_from_config
 
 POOLINGS = ("last", "mean")
 
@@ -69,14 +69,7 @@ class SequenceClassifier(TaskModel):
             raise UserInputError(f"pooling must be one of {POOLINGS}, got {config.pooling!r}")
         check_num_classes(config.num_classes)
         self.inputs = InputLayer(config.input_size, config.embedding_dim)
-        self.encoder = make_encoder(
-            config.encoder,
-            self.inputs.output_size,
-            config.hidden_size,
-            config.num_layers,
-            dropout=config.dropout,
-            **config.encoder_options,
-        )
+        self.encoder = encoder_from_config(config, self.inputs.output_size)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(self.encoder.output_size, config.num_classes)
 

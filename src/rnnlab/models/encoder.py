@@ -161,3 +161,17 @@ def make_encoder(
             ``rnnlab.nn.TCN`` (``kernel_size``, ``dropout``).
     """
     return Encoder(name, input_size, hidden_size, num_layers, **opts)
+
+
+def encoder_from_config(config: Any, input_size: int, name: str | None = None) -> Encoder:
+    """The encoder of a task model's ``config`` (its ``encoder``, ``hidden_size``,
+    ``num_layers``, ``dropout`` and ``encoder_options``) on ``input_size`` features; ``name``
+    overrides ``config.encoder``."""
+    return make_encoder(
+        name or config.encoder,
+        input_size,
+        config.hidden_size,
+        config.num_layers,
+        dropout=config.dropout,
+        **config.encoder_options,
+    )

@@ -27,7 +27,7 @@ from rnnlab.data.containers import Batch
 from rnnlab.errors import UserInputError
 from rnnlab.models.common import InputLayer, TaskModel, length_mask, resolve_config
 from rnnlab.models.decoder import Decoder, default_decoder_cell
-from rnnlab.models.encoder import last_step, make_encoder
+from rnnlab.models.encoder import encoder_from_config, last_step
 
 DECODERS = ("direct", "seq2seq")
 
@@ -109,14 +109,7 @@ class Forecaster(TaskModel):
             self.num_outputs = len(levels)
             self.point_index = int((levels - 0.5).abs().argmin())
         self.inputs = InputLayer(config.input_size)
-        self.encoder = make_encoder(
-            config.encoder,
-            config.input_size,
-            config.hidden_size,
-            config.num_layers,
-            dropout=config.dropout,
-            **config.encoder_options,
-        )
+        self.encoder = encoder_from_config(config, config.input_size)
         self.dropout = nn.Dropout(config.dropout)
         per_step = config.n_targets * self.num_outputs
         self.decoder: Decoder | None = None

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from rnnlab.data.containers import Batch
 from rnnlab.errors import UserInputError
 from rnnlab.models.common import InputLayer, TaskModel, length_mask, masked_mean, resolve_config
-from rnnlab.models.encoder import State, causal_encoder_name, make_encoder
+from rnnlab.models.encoder import State, causal_encoder_name, encoder_from_config
 
 
 @dataclass
@@ -59,13 +59,10 @@ class CharLanguageModel(TaskModel):
         super().__init__()
         self.config = config = resolve_config(LanguageModelConfig, config, kwargs)
         self.inputs = InputLayer(config.vocab_size, config.embedding_dim)
-        self.encoder = make_encoder(
-            causal_encoder_name(config.encoder, config.encoder_options),
+        self.encoder = encoder_from_config(
+            config,
             config.embedding_dim,
-            config.hidden_size,
-            config.num_layers,
-            dropout=config.dropout,
-            **config.encoder_options,
+            causal_encoder_name(config.encoder, config.encoder_options),
         )
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(self.encoder.output_size, config.vocab_size)

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from rnnlab.data.containers import Batch
 from rnnlab.models.common import InputLayer, TaskModel, length_mask, masked_mean, resolve_config
-from rnnlab.models.encoder import causal_encoder_name, make_encoder
+from rnnlab.models.encoder import causal_encoder_name, encoder_from_config
 
 
 @dataclass
@@ -54,13 +54,8 @@ class MusicModel(TaskModel):
         super().__init__()
         self.config = config = resolve_config(MusicConfig, config, kwargs)
         self.inputs = InputLayer(config.num_pitches)
-        self.encoder = make_encoder(
-            causal_encoder_name(config.encoder, config.encoder_options),
-            config.num_pitches,
-            config.hidden_size,
-            config.num_layers,
-            dropout=config.dropout,
-            **config.encoder_options,
+        self.encoder = encoder_from_config(
+            config, config.num_pitches, causal_encoder_name(config.encoder, config.encoder_options)
         )
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(self.encoder.output_size, config.num_pitches)

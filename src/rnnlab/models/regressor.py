@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from rnnlab.data.containers import Batch
 from rnnlab.models.common import InputLayer, TaskModel, resolve_config
-from rnnlab.models.encoder import make_encoder
+from rnnlab.models.encoder import encoder_from_config
 
 
 @dataclass
@@ -47,14 +47,7 @@ class SequenceRegressor(TaskModel):
         super().__init__()
         self.config = config = resolve_config(RegressorConfig, config, kwargs)
         self.inputs = InputLayer(config.input_size)
-        self.encoder = make_encoder(
-            config.encoder,
-            config.input_size,
-            config.hidden_size,
-            config.num_layers,
-            dropout=config.dropout,
-            **config.encoder_options,
-        )
+        self.encoder = encoder_from_config(config, config.input_size)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(self.encoder.output_size, config.output_size)
 

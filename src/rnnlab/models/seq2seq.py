@@ -24,7 +24,7 @@ from rnnlab.models.common import (
     resolve_config,
 )
 from rnnlab.models.decoder import Decoder, default_decoder_cell
-from rnnlab.models.encoder import EncoderOutput, State, make_encoder
+from rnnlab.models.encoder import EncoderOutput, State, encoder_from_config
 
 PAD_ID = 0
 
@@ -77,14 +77,7 @@ class Seq2Seq(TaskModel):
         target_vocab = config.target_vocab_size or config.vocab_size
         self.source = InputLayer(config.vocab_size, config.embedding_dim)
         self.target = InputLayer(target_vocab, config.embedding_dim)
-        self.encoder = make_encoder(
-            config.encoder,
-            config.embedding_dim,
-            config.hidden_size,
-            config.num_layers,
-            dropout=config.dropout,
-            **config.encoder_options,
-        )
+        self.encoder = encoder_from_config(config, config.embedding_dim)
         self.decoder = Decoder(
             config.decoder_cell or default_decoder_cell(config.encoder),
             config.embedding_dim,

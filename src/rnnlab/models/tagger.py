@@ -19,7 +19,7 @@ from rnnlab.models.common import (
     masked_mean,
     resolve_config,
 )
-from rnnlab.models.encoder import make_encoder
+from rnnlab.models.encoder import encoder_from_config
 
 
 @dataclass
@@ -63,14 +63,7 @@ class SequenceTagger(TaskModel):
         self.config = config = resolve_config(TaggerConfig, config, kwargs)
         check_num_classes(config.num_classes)
         self.inputs = InputLayer(config.input_size, config.embedding_dim)
-        self.encoder = make_encoder(
-            config.encoder,
-            self.inputs.output_size,
-            config.hidden_size,
-            config.num_layers,
-            dropout=config.dropout,
-            **config.encoder_options,
-        )
+        self.encoder = encoder_from_config(config, self.inputs.output_size)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(self.encoder.output_size, config.num_classes)
 
