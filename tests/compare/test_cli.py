@@ -43,3 +43,34 @@ def test_foreign_or_corrupt_store_exits_2_untouched(tmp_path, capsys):
     assert main(["report", str(other)]) == 2
     assert main(["compare", "--task", "adding", "--store", str(other)]) == 2
     assert (other / "results.db").read_bytes() == before
+
+
+def test_compare_on_a_user_csv_end_to_end(tmp_path, capsys):
+    import numpy as np
+    import pandas as pd
+
+    from rnnlab.compare.store import Store
+
+    n = 200
+    values = np.sin(np.arange(n) / 5) + np.random.default_rng(0).normal(0, 0.1, n)
+    csv = tmp_path / "sales.csv"
+    pd.DataFrame({"date": pd.date_range("2020-01-01", periods=n), "y": values}).to_csv(
+        csv, index=False
+    )
+    store = tmp_path / "store"
+    argv = ["compare", "--data", str(csv), "--kind", "forecast", "--option", "target=y"]
+    argv += ["--option", "time_column=date", "--option", "window=10", "--models", "lstm,gru"]
+    argv += ["--params", "5k", "--seeds", "1", "--epochs", "1", "--workers", "1"]
+    assert main([*argv, "--store", str(store), "--no-report"]) == 0
+    assert "user-forecast (path=sales.csv, window=10)" in capsys.readouterr().out
+    rows = Store.open(store).rows()
+    assert {r.model for r in rows} == {"lstm", "gru"} and {r.status for r in rows} == {"done"}
+    assert rows[0].config["task_options"]["loader"] == {"target": "y", "time_column": "date"}
+    # re-running skips; a changed file is a different data set, so its runs get new keys
+    assert main([*argv, "--store", str(store), "--no-report"]) == 0
+    assert len(Store.open(store).rows()) == 2
+    lines = csv.read_text().splitlines()
+    lines[-1] = lines[-1].rsplit(",", 1)[0] + ",5.0"
+    csv.write_text("\n".join(lines) + "\n")
+    assert main([*argv, "--store", str(store), "--no-report"]) == 0
+    assert len(Store.open(store).rows()) == 4

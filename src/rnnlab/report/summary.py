@@ -7,14 +7,15 @@ import json
 import math
 import statistics
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rnnlab.compare.stats import Summary, Verdict, compare_groups, mean_ci
 from rnnlab.compare.store import RunRow
 from rnnlab.compare.tasks import TASKS
 
-SIZE_KNOBS = ("train_size", "eval_size", "limit")
-"""Options that only size a task; shown in the setup line, not in the group's title."""
+SIZE_KNOBS = ("train_size", "eval_size", "limit", "sha256", "loader")
+"""Options that only size (or pin) a task; shown in the setup line, not in the group's title."""
 
 
 @dataclass
@@ -62,6 +63,8 @@ class GroupSummary:
             for k, v in self.options.items()
             if k == "length" or (k not in SIZE_KNOBS and v != defaults.get(k))
         }
+        if "path" in shown:  # user data: the file name says it
+            shown["path"] = Path(str(shown["path"])).name
         inner = ", ".join(f"{k}={v}" for k, v in shown.items() if v is not None)
         return f"{self.task} ({inner})" if inner else self.task
 
