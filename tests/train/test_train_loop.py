@@ -11,7 +11,15 @@ from collections.abc import Iterator
 import pytest
 import torch
 from torch import nn
-from train_toy import Batch, make_model, toy_config, train_batches, val_batches
+from train_toy import (
+    Batch,
+    assert_same_weights,
+    comparable,
+    make_model,
+    toy_config,
+    train_batches,
+    val_batches,
+)
 
 from rnnlab.errors import UserInputError
 from rnnlab.train import StepInfo, TrainConfig, Trainer
@@ -246,8 +254,10 @@ def test_empty_batches_and_bad_arguments_are_clear_errors() -> None:
         trainer.fit(lambda epoch, generator: [], val_batches)
     with pytest.raises(UserInputError, match="val_batches\\(\\) yielded no batches"):
         trainer.fit(train_batches, lambda: [])
-    with pytest.raises(UserInputError, match="must be a callable"):
-        trainer.fit([Batch(x=torch.zeros(1), y=torch.zeros(1))], val_batches)  # type: ignore[arg-type]
+    with pytest.raises(UserInputError, match=r"must be a callable .* got int"):
+        trainer.fit(3, val_batches)  # type: ignore[arg-type]
+    with pytest.raises(UserInputError, match="val_batches is a one-shot iterator"):
+        trainer.fit(train_batches, iter(val_batches()))
     with pytest.raises(UserInputError, match="needs a loss"):
         Trainer(nn.Linear(1, 1))
 
@@ -306,3 +316,15 @@ def test_progress_bar_shows_epochs_loss_and_eta_only_when_asked(
         assert "train loss" in shown  # the per-epoch summary line
     else:
         assert shown == ""
+
+
+def test_lists_of_batches_train_like_the_callables_returning_them() -> None:
+    generator = torch.Generator().manual_seed(0)
+    train = list(train_batches(0, generator))  # one fixed order, every epoch
+    first = Trainer(make_model(), toy_config(epochs=2))
+    first_result = first.fit(lambda epoch, generator: train, val_batches)
+    second = Trainer(make_model(), toy_config(epochs=2))
+    second_result = second.fit(train, val_batches())
+    assert_same_weights(first.model, second.model)
+    assert comparable(first_result) == comparable(second_result)
+    assert second_result.total_steps == 2 * len(train)

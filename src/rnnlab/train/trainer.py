@@ -42,10 +42,11 @@ from rnnlab.train.seeding import (
 
 logger = logging.getLogger(__name__)
 
-TrainBatches = Callable[[int, torch.Generator], Iterable[Any]]
-"""``train_batches(epoch, generator)``: the batches of one epoch, drawn from ``generator``."""
-ValBatches = Callable[[], Iterable[Any]]
-"""``val_batches()``: the validation batches (the same every call)."""
+TrainBatches = Callable[[int, torch.Generator], Iterable[Any]] | Iterable[Any]
+"""``train_batches(epoch, generator)``: the batches of one epoch, drawn from ``generator``;
+or a re-iterable collection of batches (a list, a DataLoader) iterated once per epoch."""
+ValBatches = Callable[[], Iterable[Any]] | Iterable[Any]
+"""``val_batches()``: the validation batches (the same every call); or a re-iterable of them."""
 
 StopReason = Literal["completed", "early_stopping", "time_budget", "diverged"]
 
@@ -158,6 +159,22 @@ class _EpochTotals:
     lr: float = 0.0
 
 
+def _each_epoch(batches: Iterable[Any], name: str) -> Callable[..., Iterable[Any]]:
+    """A callable giving ``batches`` anew on each call (any arguments ignored); a one-shot
+    iterator (a generator object) would be empty from the second epoch on, so it is refused."""
+    if not isinstance(batches, Iterable):
+        raise UserInputError(
+            f"{name} must be a callable returning the batches, or a list/DataLoader of batches; "
+            f"got {type(batches).__name__}"
+        )
+    if iter(batches) is batches:
+        raise UserInputError(
+            f"{name} is a one-shot iterator ({type(batches).__name__}), empty after the first "
+            "epoch; pass the function that makes it, or a list"
+        )
+    return lambda *args: batches
+
+
 class Trainer:
     """Trains a task model: any ``nn.Module`` with ``loss(batch) -> scalar Tensor`` and (for
     validation) ``metrics(batch) -> dict[str, float]`` holding ``"loss"``; an optional
@@ -203,8 +220,11 @@ class Trainer:
             train_batches: ``train_batches(epoch, generator)`` returns the epoch's batches; draw
                 every random choice (shuffling, synthetic samples) from ``generator``, whose
                 state is seeded from ``config.seed`` and checkpointed.
-            val_batches: ``val_batches()`` returns the validation batches; None trains without
-                validation (then only ``monitor="loss"``, the training loss, is possible).
+                A list or a DataLoader is accepted too (iterated once per epoch; a shuffling
+                DataLoader then draws from torch's global RNG, which checkpoints restore).
+            val_batches: ``val_batches()`` returns the validation batches, or a list of them;
+                None trains without validation (then only ``monitor="loss"``, the training
+                loss, is possible).
             resume: continue from the checkpoint in ``config.checkpoint_dir`` if there is one
                 (else start afresh); a finished run's checkpoint returns its stored result.
 
@@ -219,11 +239,9 @@ class Trainer:
         """
         config = self.config
         if not callable(train_batches):
-            raise UserInputError(
-                "train_batches must be a callable (epoch, generator) -> iterable of batches"
-            )
+            train_batches = _each_epoch(train_batches, "train_batches")
         if val_batches is not None and not callable(val_batches):
-            raise UserInputError("val_batches must be a callable () -> iterable of batches")
+            val_batches = _each_epoch(val_batches, "val_batches")
         if val_batches is None and config.monitor != "loss":
             raise UserInputError(
                 f"monitor={config.monitor!r} needs validation batches; without them only "
