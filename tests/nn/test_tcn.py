@@ -1,5 +1,8 @@
 """rnnlab.nn.TCN: causality, shapes, receptive field, initialisation."""
 
+import io
+import pickle
+
 import pytest
 import torch
 
@@ -62,12 +65,24 @@ def test_weight_norm_init_and_downsample() -> None:
     torch.manual_seed(3)
     tcn = TCN(3, 64, 2, kernel_size=4)
     first = tcn.blocks[0]
-    assert hasattr(first.conv1, "parametrizations")  # weight norm via parametrizations
     assert first.downsample is not None and tcn.blocks[1].downsample is None
     std = first.conv2.weight.detach().std().item()
     assert 0.008 < std < 0.012  # N(0, 0.01) as in Bai et al.
     names = {n for n, _ in tcn.named_parameters()}
-    assert "blocks.0.conv1.parametrizations.weight.original0" in names  # gain g
+    assert {"blocks.0.conv1.weight_g", "blocks.0.conv1.weight_v"} <= names  # weight norm
+    g, v = first.conv1.weight_g, first.conv1.weight_v
+    torch.testing.assert_close(g.flatten(), v.flatten(1).norm(dim=1))  # g = ||v|| at init
+    torch.testing.assert_close(first.conv1.weight, v)
+
+
+def test_tcn_pickles_and_saves_whole() -> None:
+    tcn = TCN(3, 8, 2, dropout=0.1).eval()
+    x = torch.randn(6, 2, 3)
+    buffer = io.BytesIO()
+    torch.save(tcn, buffer)
+    buffer.seek(0)
+    for copy in (pickle.loads(pickle.dumps(tcn)), torch.load(buffer, weights_only=False)):
+        torch.testing.assert_close(copy(x)[0], tcn(x)[0])
 
 
 def test_dropout_only_in_training() -> None:

@@ -10,19 +10,42 @@ depth. Causality comes from padding only on the left: the output at step ``t`` s
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.parametrizations import weight_norm
 
-__all__ = ["TCN", "TemporalBlock"]
+__all__ = ["TCN", "TemporalBlock", "WeightNormConv1d"]
 
 
-def _causal_conv(in_channels: int, out_channels: int, kernel_size: int, dilation: int) -> nn.Conv1d:
-    conv = nn.Conv1d(in_channels, out_channels, kernel_size, dilation=dilation)
-    # The paper's initialisation: weights ~ N(0, 0.01). Drawn before weight_norm so that the
-    # direction v starts there and the gain g = ||v|| reproduces exactly these weights.
-    nn.init.normal_(conv.weight, 0.0, 0.01)
-    return weight_norm(conv)
+class WeightNormConv1d(nn.Module):
+    """``Conv1d`` with weight normalisation ``w = g * v / ||v||``, one norm per output channel
+    (Salimans & Kingma 2016), as ``weight_g`` and ``weight_v`` parameters. Plain parameters
+    rather than torch's parametrizations, which cannot be pickled (``torch.save(model)``,
+    multiprocessing)."""
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, dilation: int
+    ) -> None:
+        super().__init__()
+        conv = nn.Conv1d(in_channels, out_channels, kernel_size, dilation=dilation)
+        # The paper's initialisation: weights ~ N(0, 0.01), and g = ||v|| reproduces them.
+        nn.init.normal_(conv.weight, 0.0, 0.01)
+        self.dilation = dilation
+        self.weight_v = nn.Parameter(conv.weight.detach())
+        self.weight_g = nn.Parameter(_channel_norms(conv.weight.detach()))
+        self.bias = nn.Parameter(conv.bias.detach())
+
+    @property
+    def weight(self) -> Tensor:
+        """The effective convolution weight (out_channels, in_channels, kernel_size)."""
+        return self.weight_g * self.weight_v / _channel_norms(self.weight_v)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv1d(x, self.weight, self.bias, dilation=self.dilation)
+
+
+def _channel_norms(weight: Tensor) -> Tensor:
+    return torch.linalg.vector_norm(weight, dim=(1, 2), keepdim=True)
 
 
 class TemporalBlock(nn.Module):
@@ -33,8 +56,8 @@ class TemporalBlock(nn.Module):
     ) -> None:
         super().__init__()
         self.left_pad = (kernel_size - 1) * dilation
-        self.conv1 = _causal_conv(in_channels, out_channels, kernel_size, dilation)
-        self.conv2 = _causal_conv(out_channels, out_channels, kernel_size, dilation)
+        self.conv1 = WeightNormConv1d(in_channels, out_channels, kernel_size, dilation)
+        self.conv2 = WeightNormConv1d(out_channels, out_channels, kernel_size, dilation)
         self.dropout = nn.Dropout(dropout)
         self.downsample: nn.Conv1d | None = None
         if in_channels != out_channels:
