@@ -85,15 +85,20 @@ def restore_rng_state(state: dict[str, Any], generator: torch.Generator) -> None
 
 
 @contextlib.contextmanager
-def deterministic_mode(enabled: bool) -> Iterator[None]:
+def deterministic_mode(enabled: bool, device: torch.device | None = None) -> Iterator[None]:
     """Within the block, make torch choose deterministic kernels; restore the settings after.
 
     ``warn_only`` keeps operations without a deterministic implementation usable (torch warns).
     Filling uninitialized memory (torch's default in this mode) is turned off: it only guards
     against kernels that read memory they never wrote, and costs a write of every new tensor.
     cuBLAS needs its workspace setting before its first use; it is set only if absent.
+
+    Only CUDA runs switch torch's global mode on: the CPU kernels rnnlab uses are already
+    deterministic for a fixed thread count, and ``torch.use_deterministic_algorithms`` imports
+    ``torch._inductor`` on first call, which costs seconds per process (measured 5-20 s on a
+    loaded 2-core machine) — more than a small training run.
     """
-    if not enabled:
+    if not enabled or device is None or device.type != "cuda":
         yield
         return
     previous = (

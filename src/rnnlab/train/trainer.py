@@ -255,7 +255,7 @@ class Trainer:
         if resume and config.checkpoint_dir is None:
             raise UserInputError("resume=True needs TrainConfig.checkpoint_dir")
 
-        with deterministic_mode(config.deterministic):
+        with deterministic_mode(config.deterministic, self.device):
             self.model.to(self.device)
             self.optimizer = _make_optimizer(config, self.model)
             self._schedule = LRSchedule(config)
