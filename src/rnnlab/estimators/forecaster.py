@@ -237,7 +237,7 @@ class Forecaster(Estimator):
             observed, ahead = self._split_future(sid, part)
             if len(observed) < self.window:
                 raise UserInputError(
-                    f"series {sid!r}: {len(observed)} observed rows, but the model reads a "
+                    f"{self._which(sid)}{len(observed)} observed rows, but the model reads a "
                     f"window of {self.window}"
                 )
             values = self.scaler_.transform(observed[features].to_numpy(np.float64), index)
@@ -306,6 +306,10 @@ class Forecaster(Estimator):
             )
         return self.series_ids_.index(sid)
 
+    def _which(self, sid: str) -> str:
+        """Message prefix naming the series when the model knows several."""
+        return f"series {sid!r}: " if self.columns_["series_id"] else ""
+
     def _split_future(self, sid: str, part: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Observed rows, and the trailing rows without a target (future covariates only)."""
         targets = self.columns_["targets"]
@@ -314,7 +318,7 @@ class Forecaster(Estimator):
         observed, ahead = part.iloc[: len(part) - n_ahead], part.iloc[len(part) - n_ahead :]
         if self.columns_["future_covariates"] and len(ahead) != self.horizon:
             raise UserInputError(
-                f"series {sid!r}: the model uses future covariates "
+                f"{self._which(sid)}the model uses future covariates "
                 f"({', '.join(self.columns_['future_covariates'])}), so the data must end with "
                 f"{self.horizon} rows whose target is empty and whose future covariates are "
                 f"given; found {len(ahead)}"

@@ -341,7 +341,10 @@ def plot_forecast(estimator: Any, data: Any, forecast: pd.DataFrame, path: Path)
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
+
+    from rnnlab.estimators.forecaster import quantile_column
 
     cols = estimator.columns_
     target = cols["targets"][0]
@@ -360,14 +363,21 @@ def plot_forecast(estimator: Any, data: Any, forecast: pd.DataFrame, path: Path)
             low, high = levels[0], levels[-1]
             ax.fill_between(
                 rows[cols["time"]],
-                rows[f"{target}_q{low:g}"],
-                rows[f"{target}_q{high:g}"],
+                rows[quantile_column(target, low)],
+                rows[quantile_column(target, high)],
                 color="C0",
                 alpha=0.25,
                 label=f"{low:g}–{high:g} quantiles",
             )
         ax.set_title(f"{target} — series {sid}" if cols["series_id"] else target)
-        ax.legend(loc="upper left", fontsize=8)
+        ax.legend(loc="best", fontsize=8)
+        if pd.api.types.is_datetime64_any_dtype(past[cols["time"]]):
+            # Concise labels: full dates side by side overlap on a 9-inch panel.
+            locator = mdates.AutoDateLocator()
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    if len(history) > len(sids):
+        fig.suptitle(f"first {len(sids)} of {len(history)} series", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
