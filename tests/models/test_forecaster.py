@@ -109,3 +109,12 @@ def test_bad_configs() -> None:
     with pytest.raises(UserInputError, match="future_size=0"):
         model = Forecaster(encoder="gru", input_size=1, horizon=2)
         model(torch.randn(1, 4, 1), torch.randn(1, 2, 1))
+
+
+@pytest.mark.parametrize("decoder", ["direct", "seq2seq"])
+def test_targets_of_the_wrong_shape_are_a_clear_error(decoder) -> None:
+    model = Forecaster(encoder="gru", input_size=2, horizon=3, hidden_size=4, decoder=decoder)
+    batch = Batch(torch.randn(4, 6, 2), torch.randn(4, 5, 1))  # horizon 5, not 3
+    for compute in (model.loss, model.metrics):
+        with pytest.raises(UserInputError, match=r"= \(4, 3, 1\), got \(4, 5, 1\)"):
+            compute(batch)

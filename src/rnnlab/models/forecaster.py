@@ -222,13 +222,23 @@ class Forecaster(TaskModel):
             return F.mse_loss(forecast, y)
         return pinball_loss(forecast, y, self.quantile_levels.to(forecast.dtype))
 
+    def _check_targets(self, batch: Batch) -> None:
+        expected = (batch.x.shape[0], self.config.horizon, self.config.n_targets)
+        if tuple(batch.y.shape) != expected:
+            raise UserInputError(
+                f"targets y must have shape (B, horizon, n_targets) = {expected}, "
+                f"got {tuple(batch.y.shape)}"
+            )
+
     def loss(self, batch: Batch) -> Tensor:
         """Squared error (or pinball loss) of teacher-forced forecasts against ``batch.y``."""
+        self._check_targets(batch)
         future = getattr(batch, "future", None)
         teacher = batch.y if self.decoder is not None else None
         return self._objective(self(batch.x, future, batch.lengths, teacher), batch.y)
 
     def _metrics(self, batch: Batch) -> dict[str, float]:
+        self._check_targets(batch)
         forecast = self.predict(batch.x, getattr(batch, "future", None), batch.lengths)
         error = self.point(forecast) - batch.y.to(forecast.dtype)
         metrics = {
