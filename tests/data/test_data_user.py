@@ -440,3 +440,11 @@ def test_day_first_dates_read_in_one_format(tmp_path, days):
     assert data.freq == "D"
     read = pd.concat([data.train, data.val, data.test])["time"]
     assert list(read) == list(times)
+
+
+def test_too_few_sequences_for_a_split_is_an_error(tmp_path):
+    path = _write(_sequences(n_per_class=2), tmp_path / "few.csv")  # 4 sequences, 2 classes
+    with pytest.raises(UserInputError, match=r"4 sequences are too few .* gives 4/0/0"):
+        load_classification_csv(path)
+    data = load_classification_csv(path, val_fraction=0, test_fraction=0)
+    assert (len(data.train.y), len(data.val.y), len(data.test.y)) == (4, 0, 0)

@@ -684,6 +684,26 @@ def _natural_key(name: str) -> tuple[int, float, str]:
         return (1, 0.0, name)
 
 
+def _split_items(
+    label_index: np.ndarray,
+    fractions: tuple[float, float, float],
+    seed: int,
+    source: Path,
+    items: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The seeded stratified split; UserInputError when a split asked for comes out empty."""
+    splits = stratified_split(label_index, fractions, seed)
+    sizes = [len(s) for s in splits]
+    if any(size == 0 and fraction > 0 for size, fraction in zip(sizes, fractions, strict=True)):
+        percent = "/".join(f"{fraction:.0%}" for fraction in fractions)
+        raise UserInputError(
+            f"{source}: {len(label_index)} {items} are too few to split {percent} into "
+            f"train/val/test: the split gives {sizes[0]}/{sizes[1]}/{sizes[2]}; add {items}, "
+            "or set val_fraction/test_fraction (0 for none)"
+        )
+    return splits
+
+
 def _split_fractions(val_fraction: float, test_fraction: float) -> tuple[float, float, float]:
     if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
         raise UserInputError(
@@ -781,7 +801,7 @@ def load_classification_csv(
         sequences.append(steps.to_numpy(np.float64))
         labels.append(distinct[0])
     label_index, class_names = _classes(labels, f"{table.path}, column {label_col!r}")
-    splits = stratified_split(label_index, fractions, seed)
+    splits = _split_items(label_index, fractions, seed, table.path, "sequences")
     lengths = [len(s) for s in sequences]
     summary = (
         f"{table.path.name}: read {table.rows_read} rows; kept {len(sequences)} sequences "
@@ -841,7 +861,7 @@ def load_classification_arrays(
         sequences.append(x)
         labels.append(label)
     label_index, class_names = _classes(labels, str(root))
-    splits = stratified_split(label_index, fractions, seed)
+    splits = _split_items(label_index, fractions, seed, root, "sequences")
     summary = (
         f"{root.name}: read {len(files)} files; kept {len(sequences)} sequences, {width} "
         f"features, {len(class_names)} classes; filled {n_filled} values"
@@ -929,7 +949,7 @@ def load_text(
     label_index, class_names = _classes(
         table.frame[label_col].astype(str).tolist(), f"{table.path}, column {label_col!r}"
     )
-    splits = stratified_split(label_index, fractions, seed)
+    splits = _split_items(label_index, fractions, seed, table.path, "texts")
     data = build.text_classification(
         table.frame[text_col].astype(str).tolist(),
         label_index,
