@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -76,19 +77,16 @@ def classification_from_arrays(
 
     width = int(sequences[0].shape[1])
 
-    def make_set(index: np.ndarray) -> SequenceSet:
-        scaled = [torch.from_numpy(((sequences[i] - mean) / std).astype(np.float32)) for i in index]
-        x, lengths = pad_sequences(scaled, empty_shape=(width,))
-        y = torch.as_tensor(labels[index], dtype=torch.int64)
-        return SequenceSet(x, lengths, y, torch.as_tensor(index, dtype=torch.int64))
+    def make_x(index: np.ndarray) -> list[torch.Tensor]:
+        return [torch.from_numpy(((sequences[i] - mean) / std).astype(np.float32)) for i in index]
 
-    train, val, test = (make_set(s) for s in splits)
-    return SequenceClassificationData(
-        train,
-        val,
-        test,
-        num_classes=len(class_names),
-        class_names=list(class_names),
+    return _classification_data(
+        make_x,
+        (width,),
+        torch.float32,
+        labels,
+        splits,
+        class_names,
         input_size=width,
         name=name,
         summary=summary,
@@ -116,22 +114,44 @@ def text_classification(
     vocab = build_vocab([tokens[int(i)] for i in splits[0]], min_count=min_count)
     encode = encoder(vocab)
 
-    def make_set(index: np.ndarray) -> SequenceSet:
-        x, lengths = pad_sequences([encode(tokens[int(i)]) for i in index], empty_shape=())
-        y = torch.as_tensor(labels[index], dtype=torch.int64)
-        return SequenceSet(x.long(), lengths, y, torch.as_tensor(index, dtype=torch.int64))
+    def make_x(index: np.ndarray) -> list[torch.Tensor]:
+        return [encode(tokens[int(i)]) for i in index]
 
-    train, val, test = (make_set(s) for s in splits)
-    return SequenceClassificationData(
-        train,
-        val,
-        test,
-        num_classes=len(class_names),
-        class_names=list(class_names),
+    return _classification_data(
+        make_x,
+        (),
+        torch.int64,
+        labels,
+        splits,
+        class_names,
         input_size=len(vocab),
         vocab=vocab,
         name=name,
         summary=summary,
+    )
+
+
+def _classification_data(
+    make_x: Callable[[np.ndarray], list[torch.Tensor]],
+    step_shape: tuple[int, ...],
+    dtype: torch.dtype,
+    labels: np.ndarray,
+    splits: tuple[np.ndarray, ...],
+    class_names: list[str],
+    **fields: Any,
+) -> SequenceClassificationData:
+    """Pad ``make_x(index)`` (steps of ``step_shape``) of each split into a ``dtype``
+    :class:`SequenceSet` with its labels and source indices (an empty split too); ``fields``
+    are the container's other fields."""
+
+    def make_set(index: np.ndarray) -> SequenceSet:
+        x, lengths = pad_sequences(make_x(index), empty_shape=step_shape)
+        y = torch.as_tensor(labels[index], dtype=torch.int64)
+        return SequenceSet(x.to(dtype), lengths, y, torch.as_tensor(index, dtype=torch.int64))
+
+    train, val, test = (make_set(s) for s in splits)
+    return SequenceClassificationData(
+        train, val, test, num_classes=len(class_names), class_names=list(class_names), **fields
     )
 
 
