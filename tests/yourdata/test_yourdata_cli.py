@@ -123,8 +123,16 @@ def test_classify_fit_evaluate_predict(classify_csv, tmp_path, capsys):
     assert main(["evaluate", str(model), str(classify_csv), "--out", str(report)]) == 0
     printed = capsys.readouterr().out
     assert "macro_f1" in printed and "logistic-regression" in printed
-    assert "held-out test sequences of the training file" in printed
+    scope = next(line for line in printed.splitlines() if line.startswith("Scored on"))
+    n_seq = pd.read_csv(classify_csv)["sid"].nunique()
+    assert f"of {n_seq} sequences" in scope and "used in training or validation left out" in scope
     assert (report / "confusion.png").is_file()
+    # Regression: a re-sorted, re-saved copy of the training file is recognised too (it used
+    # to be scored whole, training sequences included, because its bytes differed).
+    shuffled = tmp_path / "shuffled.csv"
+    pd.read_csv(classify_csv).sample(frac=1, random_state=0).to_csv(shuffled, index=False)
+    assert main(["evaluate", str(model), str(shuffled)]) == 0
+    assert scope in capsys.readouterr().out
     out = tmp_path / "labels.csv"
     assert main(["predict", str(model), str(classify_csv), "--out", str(out)]) == 0
     table = pd.read_csv(out)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,11 +28,13 @@ from rnnlab.estimators.base import Estimator
 from rnnlab.estimators.userdata import Source, read_sequence_rows, table_path
 
 
-def file_digest(source: Any) -> str | None:
-    """SHA-256 of a data file (None for DataFrames): tells evaluate it got the training file."""
-    if isinstance(source, pd.DataFrame) or not Path(source).is_file():
-        return None
-    return hashlib.sha256(Path(source).read_bytes()).hexdigest()
+def sequence_digest(sequence_id: str, steps: np.ndarray) -> str:
+    """Short digest of one sequence (id and values): lets evaluate recognise training
+    sequences in any file, re-sorted or re-saved. Values are hashed as float32 because a CSV
+    round trip may change the last bit of a float64."""
+    digest = hashlib.sha256(sequence_id.encode())
+    digest.update(np.ascontiguousarray(steps, dtype=np.float32).tobytes())
+    return digest.hexdigest()[:16]
 
 
 class Classifier(Estimator):
@@ -139,7 +140,7 @@ class Classifier(Estimator):
 
         Returns:
             ``self`` with ``network_``, ``classes_``, ``features_``, ``time_column_``,
-            ``mean_``, ``scale_``, ``baseline_``, ``test_ids_``, ``data_digest_``, ``metrics_``.
+            ``mean_``, ``scale_``, ``baseline_``, ``test_ids_``, ``trained_digests_``, ``metrics_``.
         """
         from rnnlab.models import SequenceClassifier
         from rnnlab.train import seed_everything
@@ -153,9 +154,12 @@ class Classifier(Estimator):
         self.mean_ = steps.mean(axis=0)
         self.scale_ = np.where(steps.std(axis=0) > 0, steps.std(axis=0), 1.0)
         sets = {name: self._scaled(*splits[name]) for name in splits}
-        ids = sorted(read_sequence_rows_ids(data, self))
-        self.test_ids_ = [ids[int(i)] for i in loaded.test.indices]
-        self.data_digest_ = file_digest(data)
+        rows = self._rows(data, labelled=False)
+        self.test_ids_ = [rows.ids[int(i)] for i in loaded.test.indices]
+        seen = [int(i) for part in (loaded.train, loaded.val) for i in part.indices]
+        self.trained_digests_ = sorted(
+            sequence_digest(rows.ids[i], rows.sequences[i]) for i in seen
+        )
         seed_everything(self.seed)
         network = SequenceClassifier(
             encoder=self.model,
@@ -229,13 +233,21 @@ class Classifier(Estimator):
             raise UserInputError(
                 f"labels {unknown} were not seen in training (classes: {self.classes_})"
             )
-        keep = range(len(rows.ids))
-        if self.data_digest_ is not None and file_digest(data) == self.data_digest_:
-            test = set(self.test_ids_)
-            keep = [i for i, sid in enumerate(rows.ids) if sid in test]
-            self.scored_on_ = f"the {len(keep)} held-out test sequences of the training file"
-        else:
-            self.scored_on_ = f"all {len(rows.ids)} sequences"
+        seen = set(self.trained_digests_)
+        keep = [
+            i
+            for i, (sid, steps) in enumerate(zip(rows.ids, rows.sequences, strict=True))
+            if sequence_digest(sid, steps) not in seen
+        ]
+        if not keep:
+            raise UserInputError(
+                f"all {len(rows.ids)} sequences of the data were used in training or validation; "
+                "evaluate needs held-out sequences"
+            )
+        left_out = len(rows.ids) - len(keep)
+        self.scored_on_ = f"{len(keep)} of {len(rows.ids)} sequences" + (
+            f" ({left_out} used in training or validation left out)" if left_out else ""
+        )
         labels = np.array([index[rows.labels[i]] for i in keep], dtype=np.int64)
         return self._scaled([rows.sequences[i] for i in keep], labels)
 
@@ -280,7 +292,7 @@ class Classifier(Estimator):
             "mean": self.mean_.tolist(),
             "scale": self.scale_.tolist(),
             "test_ids": self.test_ids_,
-            "data_digest": self.data_digest_,
+            "trained_digests": self.trained_digests_,
             "baseline": self.baseline_.to_dict(),
         }
 
@@ -291,23 +303,10 @@ class Classifier(Estimator):
         self.mean_ = np.asarray(state["mean"], dtype=np.float64)
         self.scale_ = np.asarray(state["scale"], dtype=np.float64)
         self.test_ids_ = list(state["test_ids"])
-        self.data_digest_ = state["data_digest"]
+        self.trained_digests_ = list(state.get("trained_digests", []))
         self.baseline_ = SummaryLogisticRegression.from_dict(state["baseline"])
 
 
 def _unpadded(sequences: SequenceSet) -> tuple[list[np.ndarray], np.ndarray]:
     x = sequences.x.numpy().astype(np.float64)
     return [x[i, :n] for i, n in enumerate(sequences.lengths.tolist())], sequences.y.numpy()
-
-
-def read_sequence_rows_ids(data: Source, estimator: Classifier) -> list[str]:
-    """Sequence ids of ``data`` in the loader's order (sorted as strings)."""
-    rows = read_sequence_rows(
-        data,
-        sequence_id=estimator.sequence_id,
-        time=estimator.time_column_,
-        features=estimator.features_,
-        label=None,
-        fill=estimator.fill,
-    )
-    return rows.ids
