@@ -227,6 +227,17 @@ def test_all_weights_like_torch():
     ]
 
 
+def test_mode_and_nonlinearity_attributes_like_torch():
+    for ours, theirs in [
+        (rnn.LSTM(2, 3), torch.nn.LSTM(2, 3)),
+        (rnn.GRU(2, 3), torch.nn.GRU(2, 3)),
+        (rnn.RNN(2, 3), torch.nn.RNN(2, 3)),
+        (rnn.RNN(2, 3, nonlinearity="relu"), torch.nn.RNN(2, 3, nonlinearity="relu")),
+    ]:
+        assert ours.mode == theirs.mode
+    assert rnn.RNN(2, 3, nonlinearity="relu").nonlinearity == "relu"
+
+
 @pytest.mark.parametrize("engine", ["reference", "native"])
 def test_autocast_accepts_lower_precision_input_like_torch(engine):
     ours, theirs = _pair("lstm", (1, False, False, False, None, 0.0), engine, torch.float32)

@@ -649,6 +649,8 @@ class LSTM(Recurrent):
     keyword-only options ``layer_norm``, ``recurrent_dropout``, ``zoneout``, ``forget_bias``,
     ``engine``, ``check_finite``."""
 
+    mode = "LSTM"  # torch.nn.RNNBase.mode
+
     def __init__(
         self,
         input_size: int,
@@ -673,6 +675,8 @@ class LSTM(Recurrent):
 class GRU(Recurrent):
     """Drop-in ``torch.nn.GRU`` (same arguments, state_dict and outputs), plus rnnlab's
     keyword-only options (see :class:`LSTM`)."""
+
+    mode = "GRU"
 
     def __init__(
         self,
@@ -721,6 +725,7 @@ class RNN(Recurrent):
             dtype=dtype, **options,
         )  # fmt: skip
         self.nonlinearity = nonlinearity
+        self.mode = f"RNN_{nonlinearity.upper()}"
 
     def extra_repr(self) -> str:
         base = super().extra_repr()
