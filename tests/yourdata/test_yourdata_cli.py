@@ -1,9 +1,11 @@
 """The your-data commands end to end: outputs, exit codes, nothing written on failure."""
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
+from yourdata_frames import forecast_frame
 
 from rnnlab.cli import main
 
@@ -16,9 +18,24 @@ def _fit_forecast(csv, out, *extra):
     return main([*args, "--out", str(out), *extra])
 
 
-def test_forecast_fit_predict_evaluate(forecast_csv, tmp_path, capsys):
-    model = tmp_path / "model"
-    assert _fit_forecast(forecast_csv, model) == 0
+@pytest.fixture(scope="module")
+def fitted_forecast(tmp_path_factory):
+    """One model fitted by `rnnlab fit forecast` on the `forecast_csv` data, shared by the
+    tests below (each copies it before changing it)."""
+    folder = tmp_path_factory.mktemp("fitted")
+    csv = folder / "sales.csv"
+    forecast_frame().to_csv(csv, index=False)
+    assert _fit_forecast(csv, folder / "model") == 0
+    return folder / "model"
+
+
+@pytest.fixture
+def forecast_model(fitted_forecast, tmp_path):
+    return shutil.copytree(fitted_forecast, tmp_path / "model")
+
+
+def test_forecast_fit_predict_evaluate(forecast_csv, forecast_model, tmp_path, capsys):
+    model = forecast_model
     assert {p.name for p in model.iterdir()} >= {"model.safetensors", "config.json", "metrics.json"}
     config = json.loads((model / "config.json").read_text())
     assert config["kind"] == "forecast" and config["state"]["columns"]["targets"] == ["y"]
@@ -43,11 +60,9 @@ def test_forecast_fit_predict_evaluate(forecast_csv, tmp_path, capsys):
     assert (report / "mase.png").is_file()
 
 
-def test_evaluate_too_many_folds_exit_2(forecast_csv, tmp_path, capsys):
-    model = tmp_path / "model"
-    assert _fit_forecast(forecast_csv, model) == 0
-    capsys.readouterr()
-    code = main(["evaluate", str(model), str(forecast_csv), "--folds", "50", "--no-refit"])
+def test_evaluate_too_many_folds_exit_2(forecast_csv, fitted_forecast, capsys):
+    args = [str(fitted_forecast), str(forecast_csv), "--folds", "50", "--no-refit"]
+    code = main(["evaluate", *args])
     assert code == 2
     assert "allows at most" in capsys.readouterr().err
 
@@ -77,17 +92,15 @@ def test_classification_csv_given_to_fit_forecast(classify_csv, tmp_path, capsys
     assert not out.exists()
 
 
-def test_failed_fit_keeps_previous_model(forecast_csv, tmp_path):
-    model = tmp_path / "model"
-    assert _fit_forecast(forecast_csv, model) == 0
+def test_failed_fit_keeps_previous_model(forecast_csv, forecast_model):
+    model = forecast_model
     before = (model / "model.safetensors").read_bytes()
     assert _fit_forecast(forecast_csv, model, "--horizon", "0") == 2
     assert (model / "model.safetensors").read_bytes() == before
 
 
-def test_predict_errors_exit_2_and_write_nothing(forecast_csv, tmp_path, capsys):
-    model = tmp_path / "model"
-    assert _fit_forecast(forecast_csv, model) == 0
+def test_predict_errors_exit_2_and_write_nothing(forecast_csv, forecast_model, tmp_path, capsys):
+    model = forecast_model
     renamed = tmp_path / "renamed.csv"
     pd.read_csv(forecast_csv).rename(columns={"y": "sales"}).to_csv(renamed, index=False)
     out = tmp_path / "forecast.csv"
