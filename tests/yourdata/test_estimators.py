@@ -13,10 +13,17 @@ from rnnlab.estimators.base import NotFittedError
 TINY = {"hidden_size": 8, "epochs": 2, "device": "cpu", "batch_size": 32}
 
 
-def test_forecaster_round_trip_and_tidy_output(tmp_path):
-    df = forecast_frame()
+@pytest.fixture(scope="module")
+def two_series_forecaster():
+    """A Forecaster fitted on ``forecast_frame()`` (shared: prediction does not change it)."""
     model = Forecaster("gru", horizon=5, window=10, series_id="unique_id", **TINY)
-    assert model.fit(df) is model
+    assert model.fit(forecast_frame()) is model
+    return model
+
+
+def test_forecaster_round_trip_and_tidy_output(two_series_forecaster, tmp_path):
+    df = forecast_frame()
+    model = two_series_forecaster
     assert model.series_ids_ == ["a", "b"] and model.freq_ == "D"
     forecast = model.predict(df)
     assert list(forecast.columns) == ["unique_id", "ds", "y", "y_q0.1", "y_q0.5", "y_q0.9"]
@@ -51,9 +58,9 @@ def test_forecaster_bad_settings_and_unfitted():
         Forecaster().predict(forecast_frame())
 
 
-def test_predict_says_which_columns_or_frequency_differ(tmp_path):
+def test_predict_says_which_columns_or_frequency_differ(two_series_forecaster):
     df = forecast_frame()
-    model = Forecaster("gru", horizon=5, window=10, series_id="unique_id", **TINY).fit(df)
+    model = two_series_forecaster
     with pytest.raises(UserInputError, match="missing here: y"):
         model.predict(df.rename(columns={"y": "sales"}))
     hourly = df.copy()
