@@ -73,7 +73,7 @@ def test_predict_says_which_columns_or_frequency_differ(two_series_forecaster):
 
 
 def test_forecaster_future_covariates_need_future_rows():
-    df = forecast_frame(n=100, series=("a",))
+    df = forecast_frame(n=60, series=("a",))
     model = Forecaster("lstm", horizon=4, window=8, head="seq2seq", future_covariates=("temp",))
     model.set_params(**TINY).fit(df)
     future = pd.DataFrame(
@@ -128,7 +128,7 @@ def test_backtest_refits_on_each_fold_history(monkeypatch):
     from rnnlab.estimators.report import backtest_forecaster
 
     df = forecast_frame(n=60, series=("a",))
-    model = Forecaster("gru", horizon=5, window=10, **TINY).fit(df)
+    model = Forecaster("gru", horizon=5, window=10, **{**TINY, "epochs": 1}).fit(df)
     seen = []
     original_fit = Forecaster.fit
 

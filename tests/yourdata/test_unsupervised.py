@@ -7,7 +7,7 @@ from rnnlab.errors import UserInputError
 from rnnlab.unsupervised.cluster import adjusted_rand, cluster_embeddings, hmm_clusters
 
 
-def _two_regimes(n_per=15, seed=0):
+def _two_regimes(n_per=10, seed=0):
     """Group 0 alternates between two levels, group 1 drifts slowly: same mean and spread."""
     rng = np.random.default_rng(seed)
     seqs, labels = [], []
