@@ -7,6 +7,8 @@ import os
 import time
 from pathlib import Path
 
+import torch
+
 from rnnlab.compare.units import RunConfig, RunResult
 
 
@@ -38,6 +40,10 @@ def fake_run(config: RunConfig, seed: int, checkpoint_dir: Path | None) -> RunRe
         status="done",
         metrics={"test_accuracy": state["total"] / 1000, "val_accuracy": state["total"] / 1000},
         curves={"epoch": list(range(1, epochs + 1))},
-        cost={"params": config.hidden_size * 10, "pid": os.getpid()},
+        cost={
+            "params": config.hidden_size * 10,
+            "pid": os.getpid(),
+            "threads": torch.get_num_threads(),
+        },
         error=None if state["resumed_from"] is None else f"resumed at {state['resumed_from']}",
     )

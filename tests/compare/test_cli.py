@@ -62,8 +62,13 @@ def test_compare_on_a_user_csv_end_to_end(tmp_path, capsys):
     argv += ["--option", "time_column=date", "--option", "window=10", "--models", "lstm,gru"]
     argv += ["--params", "5k", "--seeds", "1", "--epochs", "1", "--workers", "1"]
     assert main([*argv, "--store", str(store), "--no-report"]) == 0
-    assert "user-forecast (path=sales.csv, window=10)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "user-forecast (path=sales.csv, window=10)" in out
+    assert "arima" in out and "baseline" in out  # rows beside the models (names may be cut)
     rows = Store.open(store).rows()
+    stored = Store.open(store).baselines("user-forecast", rows[0].config["task_options"])
+    assert set(stored) == {"naive", "seasonal-naive", "arima"}  # same test windows as the models
+    assert all(v["test_mse"] >= 0 for v in stored.values())
     assert {r.model for r in rows} == {"lstm", "gru"} and {r.status for r in rows} == {"done"}
     assert rows[0].config["task_options"]["loader"] == {"target": "y", "time_column": "date"}
     # re-running skips; a changed file is a different data set, so its runs get new keys

@@ -1,3 +1,4 @@
+import itertools
 import os
 import signal
 import subprocess
@@ -165,3 +166,42 @@ def test_kill_9_mid_suite_then_rerun_equals_uninterrupted(tmp_path):
     assert resumed  # the killed run was resumed, not restarted under a new key
     run_comparisons(tiny(epochs=6), str(reference))
     assert _final_metrics(interrupted) == _final_metrics(reference)
+
+
+def test_language_task_streams_contiguously_and_carries_state():
+    from rnnlab.compare.tasks import LM_EVAL_ROWS, task_from_data
+    from rnnlab.data.containers import LanguageModelData
+
+    stream = torch.arange(2000) % 7 + 2
+    data = LanguageModelData(stream, stream[:700], stream[:60], [str(i) for i in range(9)])
+    task = task_from_data(data, {"seq_len": 20})
+    assert task.make_model("lstm", 8, 1).config.carry_state
+    val = task.eval_batches("val", 256)
+    assert {b.x.shape for b in val} == {(LM_EVAL_ROWS, 20)}  # short last batch dropped
+    for before, after in itertools.pairwise(val):  # row i goes on in the next batch
+        assert torch.equal(before.y[:, -1], after.x[:, 0])
+    test = task.eval_batches("test", 256)  # 60 tokens: fewer rows, still a batch
+    assert test and test[0].x.shape == (2, 20)
+    generator = torch.Generator().manual_seed(0)
+    train = list(task.train_batches(32)(0, generator))
+    assert all(b.x.shape[0] == 32 for b in train)
+
+
+def test_forecast_task_batches_carry_future_covariates_without_the_estimators():
+    code = (
+        "import sys, numpy as np, pandas as pd, torch\n"
+        "from rnnlab.compare.tasks import task_from_data\n"
+        "from rnnlab.data.containers import ForecastData\n"
+        "n = 120\n"
+        "frame = pd.DataFrame({'time': np.arange(n), 'y': np.sin(np.arange(n) / 3),\n"
+        "                      'hour': np.arange(n) % 24})\n"
+        "data = ForecastData(frame[:80], frame[80:100], frame[100:], ['y'],\n"
+        "                    future_covariate_columns=['hour'])\n"
+        "task = task_from_data(data, {'window': 8, 'horizon': 2})\n"
+        "batch = task.eval_batches('test', 4)[0]\n"
+        "assert batch.future.shape == (4, 2, 1), batch.future.shape\n"
+        "model = task.make_model('gru', 8, 1)\n"
+        "assert torch.isfinite(model.loss(batch))\n"
+        "assert not [m for m in sys.modules if m.startswith('rnnlab.estimators')]\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

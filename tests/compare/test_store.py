@@ -148,7 +148,32 @@ def test_two_processes_share_a_store_without_losing_or_duplicating_runs(tmp_path
 
 
 def test_workers_run_units_in_separate_processes(tmp_path):
-    outcomes = execute(plan()[:4], tmp_path, fake_run, workers=2)
+    outcomes = execute(plan()[:4], tmp_path, fake_run, workers=2, threads=1)
     assert [o.status for o in outcomes] == ["done"] * 4
-    pids = {r.cost["pid"] for r in Store.open(tmp_path).rows()}
-    assert os.getpid() not in pids
+    rows = Store.open(tmp_path).rows()
+    assert os.getpid() not in {r.cost["pid"] for r in rows}
+    assert {r.cost["threads"] for r in rows} == {1}  # set in each worker
+
+
+def test_runs_use_the_requested_torch_threads_and_give_them_back(tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    execute(plan()[:2], tmp_path / "one", fake_run, workers=1, threads=1)
+    assert {r.cost["threads"] for r in Store.open(tmp_path / "one").rows()} == {1}
+    assert torch.get_num_threads() == before  # the caller's setting is restored
+    with pytest.raises(ValueError, match="threads"):
+        execute(plan()[:1], tmp_path / "bad", fake_run, threads=0)
+
+
+def test_parallelism_never_oversubscribes_the_cores(monkeypatch):
+    from rnnlab.compare import executor
+
+    monkeypatch.setattr(executor.os, "cpu_count", lambda: 8)
+    assert executor.parallelism(None, None, largest_model=5_000) == (4, 1)
+    assert executor.parallelism(None, None, largest_model=500_000) == (4, 2)
+    assert executor.parallelism(1, None, largest_model=5_000) == (1, 1)  # tiny: one thread
+    assert executor.parallelism(1, None, largest_model=500_000) == (1, 8)
+    assert executor.parallelism(2, 3, largest_model=5_000) == (2, 3)  # explicit wins
+    monkeypatch.setattr(executor.os, "cpu_count", lambda: 2)
+    assert executor.parallelism(None, None, largest_model=5_000) == (2, 1)

@@ -57,8 +57,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--workers",
         default="auto",
-        help="parallel run processes, each with cores/N torch threads (default auto: one per "
-        "core, at most 4)",
+        help="parallel run processes (default auto: one per core, at most 4)",
+    )
+    parser.add_argument(
+        "--threads",
+        default="auto",
+        help="torch threads per run process (default auto: 1 when every model has under "
+        "100k parameters, else cores/workers)",
     )
     parser.add_argument("--store", default=DEFAULT_STORE, help=f"store dir ({DEFAULT_STORE})")
     parser.add_argument("--retry-failed", action="store_true", help="run failed runs again")
@@ -87,20 +92,18 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
     return options
 
 
-def _workers(text: str) -> int:
-    import os
-
+def _count_or_auto(flag: str, text: str) -> int | None:
     from rnnlab.errors import UserInputError
 
     if text == "auto":
-        return max(1, min(os.cpu_count() or 1, 4))
+        return None
     try:
-        workers = int(text)
+        count = int(text)
     except ValueError:
-        workers = 0
-    if workers < 1:
-        raise UserInputError(f"--workers must be 'auto' or an integer >= 1, got {text!r}")
-    return workers
+        count = 0
+    if count < 1:
+        raise UserInputError(f"{flag} must be 'auto' or an integer >= 1, got {text!r}")
+    return count
 
 
 def _comparisons(args: argparse.Namespace) -> list:
@@ -155,6 +158,26 @@ def _comparisons(args: argparse.Namespace) -> list:
     ]
 
 
+def _store_baselines(store, comparisons: list, kind: str, console) -> None:
+    # Baselines live in rnnlab.baselines (the user-data layer, right of compare), so the
+    # command fetches them and the store keeps them for the report; computed once per file.
+    from rnnlab.baselines.scoring import baseline_metrics
+    from rnnlab.compare.tasks import get_task, load_user_data
+    from rnnlab.errors import UserInputError
+
+    for comparison in comparisons:
+        options = {**get_task(comparison.task).options, **comparison.options}
+        if store.baselines(comparison.task, options):
+            continue
+        console.print("scoring the baselines on the same test set")
+        try:
+            scores = baseline_metrics(load_user_data(kind, options), options)
+        except UserInputError as err:
+            console.print(f"no baselines: {err}")
+            continue
+        store.put_baselines(comparison.task, options, scores)
+
+
 def run(args: argparse.Namespace) -> int:
     """Plan, run into the store, print the summary table and write the report."""
     from rich.console import Console
@@ -164,7 +187,8 @@ def run(args: argparse.Namespace) -> int:
     from rnnlab.compare.store import Store
     from rnnlab.report import build_report, print_summary, summarize
 
-    workers = _workers(args.workers)
+    workers = _count_or_auto("--workers", args.workers)
+    threads = _count_or_auto("--threads", args.threads)
     comparisons = _comparisons(args)
     Store.check(args.store)  # refuse a foreign directory before any work, creating nothing
     console = Console(stderr=True)
@@ -201,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
             comparisons,
             args.store,
             workers=workers,
+            threads=threads,
             retry_failed=args.retry_failed,
             on_outcome=on_outcome,
             on_plan=on_plan,
@@ -210,7 +235,9 @@ def run(args: argparse.Namespace) -> int:
         f"{counts['diverged']} diverged, {counts['failed']} failed"
     )
     store = Store.open(args.store)
-    groups = summarize(store.rows(), method=args.test)
+    if args.data:
+        _store_baselines(store, comparisons, args.kind, console)
+    groups = summarize(store.rows(), method=args.test, baselines=store.baselines)
     store.close()
     print_summary(groups)
     if not args.no_report:

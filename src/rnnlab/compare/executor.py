@@ -13,6 +13,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -93,30 +94,73 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+SMALL_MODEL_PARAMS = 100_000
+"""Below this many parameters a run gains nothing from a second torch thread: its matrices
+are too small to split, and the threads' synchronisation (worse on busy cores) costs more
+than it saves, so extra cores are better spent on more runs at once."""
+
+
+def default_threads(workers: int) -> int:
+    """Torch threads per run process when not given: the cores shared out among ``workers``."""
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+def parallelism(workers: int | None, threads: int | None, *, largest_model: int) -> tuple[int, int]:
+    """Run processes and torch threads per process; ``None`` chooses.
+
+    Workers default to one per core (at most 4). Threads default to 1 when every model has
+    fewer than :data:`SMALL_MODEL_PARAMS` parameters (``largest_model``), else to the cores
+    shared out among the workers, so ``workers × threads`` never oversubscribes the cores.
+    """
+    cores = os.cpu_count() or 1
+    workers = workers or max(1, min(cores, 4))
+    if threads is None:
+        threads = 1 if largest_model < SMALL_MODEL_PARAMS else default_threads(workers)
+    return workers, threads
+
+
+@contextmanager
+def _torch_threads(threads: int) -> Iterator[None]:
+    # Runs in this process: use ``threads`` for their duration, then give back the caller's.
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def execute(
     units: Sequence[RunUnit],
     root: str | os.PathLike[str],
     run_fn: RunFn,
     *,
     workers: int = 1,
+    threads: int | None = None,
     retry_failed: bool = False,
     on_outcome: Callable[[UnitOutcome], None] | None = None,
     poll_seconds: float = 2.0,
 ) -> list[UnitOutcome]:
     """Bring every unit to a finished state in the store and return the final outcomes.
 
-    With ``workers > 1`` units run in that many processes (spawned, each with
-    ``cpu_count // workers`` torch threads). Units held by another live process are polled
-    until they finish or their owner dies, in which case this call takes them over.
+    With ``workers > 1`` units run in that many processes (spawned). Each run uses
+    ``threads`` torch threads (default :func:`default_threads`: ``cpu_count // workers``), in
+    the workers or, with one worker, in this process for the duration of the call. Units held
+    by another live process are polled until they finish or their owner dies, in which case
+    this call takes them over.
     """
     root = str(Path(root))
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    threads = threads or default_threads(workers)
     pending = list(units)
     final: dict[str, UnitOutcome] = {}
     pool = None
     if workers > 1 and len(pending) > 1:
-        threads = max(1, (os.cpu_count() or 1) // workers)
         pool = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=get_context("spawn"),
@@ -124,19 +168,21 @@ def execute(
             initargs=(threads,),
         )
     try:
-        while pending:
-            outcomes = _one_pass(pending, root, run_fn, retry_failed, pool)
-            busy = []
-            for outcome in outcomes:
-                if on_outcome is not None:
-                    on_outcome(outcome)
-                if outcome.outcome == BUSY:
-                    busy.append(outcome.unit)
-                else:
-                    final[outcome.unit.key] = outcome
-            pending = busy
-            if pending:
-                time.sleep(poll_seconds)
+        # with a pool the workers set their own threads; otherwise the runs are ours
+        with nullcontext() if pool is not None else _torch_threads(threads):
+            while pending:
+                outcomes = _one_pass(pending, root, run_fn, retry_failed, pool)
+                busy = []
+                for outcome in outcomes:
+                    if on_outcome is not None:
+                        on_outcome(outcome)
+                    if outcome.outcome == BUSY:
+                        busy.append(outcome.unit)
+                    else:
+                        final[outcome.unit.key] = outcome
+                pending = busy
+                if pending:
+                    time.sleep(poll_seconds)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)

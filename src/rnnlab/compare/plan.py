@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnlab.compare.executor import UnitOutcome, execute
+from rnnlab.compare.executor import UnitOutcome, execute, parallelism
 from rnnlab.compare.store import Store
 from rnnlab.compare.tasks import get_task
 from rnnlab.compare.units import RunConfig, RunFn, RunUnit
@@ -205,23 +205,34 @@ def run_comparisons(
     store_root: str,
     *,
     run_fn: RunFn | None = None,
-    workers: int = 1,
+    workers: int | None = 1,
+    threads: int | None = None,
     retry_failed: bool = False,
     on_outcome: Callable[[UnitOutcome], None] | None = None,
     on_plan: Callable[[int], None] | None = None,
 ) -> list[Planned]:
     """Run the tuning trials, then the final runs, of every comparison into the store.
 
-    ``on_plan(n)`` is told the number of units of each phase before it starts (for progress
-    bars); ``on_outcome`` is called as each unit finishes or is skipped.
+    ``workers`` run processes (None: one per core, at most 4) with ``threads`` torch threads
+    each (None: chosen from the largest matched model, see
+    :func:`rnnlab.compare.executor.parallelism`). ``on_plan(n)`` is told the number of units of
+    each phase before it starts (for progress bars); ``on_outcome`` is called as each unit
+    finishes or is skipped.
     """
     from rnnlab.compare.runner import run_one
 
     run_fn = run_fn or run_one
     Store.check(store_root)
     planned = prepare(comparisons)
+    largest = max(count for plan in planned for _, count, _ in plan.sizes.values())
+    workers, threads = parallelism(workers, threads, largest_model=largest)
     store = Store.open(store_root)
-    common = {"workers": workers, "retry_failed": retry_failed, "on_outcome": on_outcome}
+    common = {
+        "workers": workers,
+        "threads": threads,
+        "retry_failed": retry_failed,
+        "on_outcome": on_outcome,
+    }
 
     grid_units: list[RunUnit] = []
     for plan in planned:

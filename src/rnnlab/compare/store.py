@@ -79,6 +79,11 @@ class RunRow:
     finished_at: float | None
 
 
+def baseline_key(task: str, task_options: dict[str, Any]) -> str:
+    """Key of the baselines of one task setup in the ``meta`` table."""
+    return "baselines:" + json.dumps([task, task_options], sort_keys=True)
+
+
 def process_owner() -> str:
     """The identity written into claimed rows: ``host:pid``."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -321,6 +326,24 @@ class Store:
                     key,
                 ),
             )
+
+    def put_baselines(
+        self, task: str, task_options: dict[str, Any], baselines: dict[str, dict[str, float]]
+    ) -> None:
+        """Store the test metrics of non-neural baselines (``{name: {"test_mse": ...}}``) for
+        the comparisons of ``task`` with ``task_options``; they enter no statistics."""
+        with self._immediate() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                (baseline_key(task, task_options), json.dumps(baselines, sort_keys=True)),
+            )
+
+    def baselines(self, task: str, task_options: dict[str, Any]) -> dict[str, dict[str, float]]:
+        """What :meth:`put_baselines` stored for ``task`` and ``task_options`` (or ``{}``)."""
+        row = self._db.execute(
+            "SELECT value FROM meta WHERE key = ?", (baseline_key(task, task_options),)
+        ).fetchone()
+        return json.loads(row[0]) if row else {}
 
     # -- reading -----------------------------------------------------------------------------
     def get(self, key: str) -> RunRow | None:

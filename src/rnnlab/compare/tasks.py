@@ -258,23 +258,10 @@ def _classification(data: SequenceClassificationData) -> TaskData:
 
 
 def _forecasting(data: ForecastData, window: int, horizon: int) -> TaskData:
-    from rnnlab.estimators.forecaster import ForecastBatch
     from rnnlab.models import Forecaster
 
     sets = {split: data.window_set(split, window, horizon) for split in ("train", "val", "test")}
     future_size = len(data.future_covariate_columns)
-
-    def as_batches(split: str, batch_size: int, order: torch.Tensor | None) -> list[Batch]:
-        ws = sets[split]
-        index = order if order is not None else torch.arange(len(ws.x))
-        return [
-            ForecastBatch(
-                ws.x[index[i : i + batch_size]],
-                ws.y[index[i : i + batch_size]],
-                future=None if ws.future is None else ws.future[index[i : i + batch_size]],
-            )
-            for i in range(0, len(index), batch_size)
-        ]
 
     def make_model(encoder: str, hidden_size: int, num_layers: int) -> nn.Module:
         return Forecaster(
@@ -288,17 +275,13 @@ def _forecasting(data: ForecastData, window: int, horizon: int) -> TaskData:
         )
 
     def train_batches(batch_size: int) -> BatchMaker:
-        def batches(epoch: int, generator: torch.Generator) -> list[Batch]:
-            order = torch.randperm(len(sets["train"].x), generator=generator)
-            return as_batches("train", batch_size, order)
-
-        return batches
+        return lambda epoch, generator: sets["train"].batches(batch_size, generator)
 
     counts = " / ".join(str(len(sets[s].x)) for s in ("train", "val", "test"))
     return TaskData(
         make_model,
         train_batches,
-        lambda split, batch_size: as_batches(split, batch_size, None),
+        lambda split, batch_size: list(sets[split].batches(batch_size)),
         data.input_size,
         window,
         f"{data.name}: window {window}, horizon {horizon}, {counts} windows (train/val/test), "
@@ -306,24 +289,39 @@ def _forecasting(data: ForecastData, window: int, horizon: int) -> TaskData:
     )
 
 
+LM_EVAL_ROWS = 16
+"""Rows of the contiguous evaluation stream of a language model (fewer when the split is too
+short): few rows keep each row long, so the carried state sees long contexts."""
+
+
 def _language(data: LanguageModelData, seq_len: int) -> TaskData:
     from rnnlab.models import CharLanguageModel
 
     def make_model(encoder: str, hidden_size: int, num_layers: int) -> nn.Module:
-        # Batches are shuffled chunks, not contiguous streams, so no state is carried.
+        # Batches are contiguous streams (row i of batch k + 1 continues row i of batch k),
+        # so the final state of a batch, detached, starts the next one (truncated BPTT).
         return CharLanguageModel(
             encoder=encoder,
             vocab_size=data.vocab_size,
             hidden_size=hidden_size,
             num_layers=num_layers,
-            carry_state=False,
+            carry_state=True,
         )
 
     def train_batches(batch_size: int) -> BatchMaker:
-        return lambda epoch, generator: data.batches("train", batch_size, seq_len, generator)
+        return lambda epoch, generator: data.batches(
+            "train", batch_size, seq_len, generator, contiguous=True
+        )
 
     def eval_batches(split: str, batch_size: int) -> list[Batch]:
-        return list(data.batches(split, batch_size, seq_len))
+        tokens = len(data.split(split))
+        rows = max(1, min(batch_size, LM_EVAL_ROWS, (tokens - 1) // (seq_len + 1)))
+        batches = list(data.batches(split, rows, seq_len, contiguous=True))
+        # Averages weigh batches equally (by rows), so a last batch shorter in time would
+        # count too much: drop it (fewer than seq_len targets per row are lost).
+        if len(batches) > 1 and batches[-1].x.shape[1] < seq_len:
+            batches.pop()
+        return batches
 
     sizes = f"{len(data.train)} / {len(data.val)} / {len(data.test)}"
     return TaskData(
@@ -332,7 +330,8 @@ def _language(data: LanguageModelData, seq_len: int) -> TaskData:
         eval_batches,
         data.vocab_size,
         seq_len,
-        f"{data.name}: {sizes} characters (train/val/test), chunks of {seq_len}",
+        f"{data.name}: {sizes} characters (train/val/test), truncated BPTT over {seq_len} "
+        "steps with the state carried",
     )
 
 
@@ -374,20 +373,21 @@ def _dataset_builder(name: str) -> Callable[[dict[str, Any]], TaskData]:
     return build
 
 
+def load_user_data(kind: str, options: dict[str, Any]) -> Any:
+    """The container of a ``user-forecast`` / ``user-classify`` task: the file at
+    ``options["path"]`` read with the loader options ``options["loader"]``."""
+    from rnnlab.data import user
+
+    if not options.get("path"):
+        raise UserInputError(f"task 'user-{kind}' needs the data file (--data FILE)")
+    loader = dict(options.get("loader") or {})
+    if kind == "forecast":
+        return user.load_forecast_csv(options["path"], **loader)
+    return user.load_classification_csv(options["path"], **loader)
+
+
 def _user_builder(kind: str) -> Callable[[dict[str, Any]], TaskData]:
-    def build(options: dict[str, Any]) -> TaskData:
-        from rnnlab.data import user
-
-        if not options.get("path"):
-            raise UserInputError(f"task 'user-{kind}' needs the data file (--data FILE)")
-        loader = dict(options.get("loader") or {})
-        if kind == "forecast":
-            data = user.load_forecast_csv(options["path"], **loader)
-        else:
-            data = user.load_classification_csv(options["path"], **loader)
-        return task_from_data(data, options)
-
-    return build
+    return lambda options: task_from_data(load_user_data(kind, options), options)
 
 
 def _synthetic_builder(name: str) -> Callable[[dict[str, Any]], TaskData]:

@@ -31,6 +31,8 @@ def summary_table(groups: list[GroupSummary]) -> Table:
                 f"{m.params:,}" if m.params else "–",
                 format_value(m.time_per_epoch_s, 3),
             )
+        for name, value in group.baselines.items():
+            table.add_row("", "", name, format_value(value), "baseline", "", "")
         table.add_section()
     return table
 

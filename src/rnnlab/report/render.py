@@ -100,6 +100,8 @@ def _summary_table(group: GroupSummary) -> Table:
                 format_value(m.peak_memory_mb, 4),
             ]
         )
+    for name, value in group.baselines.items():
+        rows.append([f"{name} (baseline)", format_value(value), "–", *["–"] * 7])
     return Table(headers, rows)
 
 
@@ -156,6 +158,14 @@ def _group_blocks(group: GroupSummary, index: int, with_published: bool) -> list
         _summary_table(group),
         Paragraph(f"**Verdict:** {verdict_text(group)}."),
     ]
+    if group.baselines:
+        blocks.append(
+            Paragraph(
+                "Rows marked *(baseline)* are classical methods scored on the same test "
+                "windows or sequences, fitted once (no seeds); they are shown for scale and "
+                "take no part in the verdict."
+            )
+        )
     problems = [f"{m.model} {e}" for m in group.models for e in m.errors]
     if problems:
         blocks.append(Paragraph("**Runs that did not finish normally:** " + "; ".join(problems)))
@@ -176,7 +186,7 @@ def report_blocks(store: Store, method: str = "welch") -> tuple[list[Block], lis
     ``method`` is the significance test: ``welch`` (t-test) or ``bootstrap`` (permutation).
     """
     rows = store.rows()
-    groups = summarize(rows, method=method)
+    groups = summarize(rows, method=method, baselines=store.baselines)
     counts: dict[str, int] = {}
     for row in rows:
         label = f"{row.phase} {row.status}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,9 @@ class GroupSummary:
     models: list[ModelSummary]
     verdict: Verdict
     train: dict[str, Any] = field(default_factory=dict)
+    baselines: dict[str, float] = field(default_factory=dict)
+    """Test ``metric`` of non-neural baselines on the same test set (user data); shown beside
+    the models, never part of the verdict."""
 
     @property
     def title(self) -> str:
@@ -89,8 +93,16 @@ def _group_key(row: RunRow) -> str:
     )
 
 
-def summarize(rows: list[RunRow], method: str = "welch") -> list[GroupSummary]:
-    """Group the final runs of a store into comparisons and summarise each."""
+def summarize(
+    rows: list[RunRow],
+    method: str = "welch",
+    baselines: Callable[[str, dict[str, Any]], dict[str, dict[str, float]]] | None = None,
+) -> list[GroupSummary]:
+    """Group the final runs of a store into comparisons and summarise each.
+
+    ``baselines(task, task_options)`` (e.g. :meth:`rnnlab.compare.store.Store.baselines`)
+    gives the test metrics of baselines stored for a setup.
+    """
     finals: dict[str, list[RunRow]] = {}
     tunes: dict[tuple[str, str], int] = {}
     for row in rows:
@@ -116,16 +128,23 @@ def summarize(rows: list[RunRow], method: str = "welch") -> list[GroupSummary]:
             {m.model: m.values for m in models if m.values}, higher, method=method
         )
         config = group_rows[0].config
+        options = config.get("task_options", {})
+        stored = baselines(task, options) if baselines else {}
         groups.append(
             GroupSummary(
                 task,
-                config.get("task_options", {}),
+                options,
                 config.get("budget"),
                 metric,
                 higher,
                 models,
                 verdict,
                 {k: v for k, v in config.get("train", {}).items() if k != "lr"},
+                {
+                    name: float(values[f"test_{metric}"])
+                    for name, values in stored.items()
+                    if f"test_{metric}" in values
+                },
             )
         )
     return groups
