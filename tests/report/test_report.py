@@ -182,3 +182,37 @@ def test_report_command_rebuilds_from_store_and_refuses_non_stores(tmp_path, cap
     assert "no comparison" in (tmp_path / "one" / "report.md").read_text()
     assert main(["report", str(tmp_path / "nothing")]) == 2
     assert "not an rnnlab store" in capsys.readouterr().err
+
+
+def test_stored_baselines_appear_beside_the_models_but_not_in_the_verdict(tmp_path):
+    store = Store.open(tmp_path)
+    options = {"path": "sales.csv", "window": 10}
+    for seed, (a, b) in enumerate([(0.50, 0.61), (0.52, 0.63), (0.51, 0.62)]):
+        _add(
+            store,
+            f"l{seed}",
+            task="user-forecast",
+            model="lstm",
+            seed=seed,
+            status="done",
+            value=a,
+            options=options,
+        )
+        _add(
+            store,
+            f"g{seed}",
+            task="user-forecast",
+            model="gru",
+            seed=seed,
+            status="done",
+            value=b,
+            options=options,
+        )
+    store.put_baselines("user-forecast", options, {"arima": {"test_mse": 0.01, "test_mae": 0.1}})
+    store.put_baselines("user-forecast", {"other": 1}, {"naive": {"test_mse": 0.2}})
+    (group,) = summarize(store.rows(), baselines=store.baselines)
+    assert group.baselines == {"arima": 0.01}  # only this setup's, only the deciding metric
+    assert group.verdict.winner == "lstm"  # the better baseline does not win
+    markdown = build_report(tmp_path).markdown.read_text()
+    assert re.search(r"\| arima \(baseline\) \| 0\.01 \|", markdown)
+    assert "naive (baseline)" not in markdown
