@@ -168,3 +168,12 @@ def test_embed_and_cluster(classify_csv, tmp_path, capsys):
     assert assignments["cluster"].nunique() == 3 and "hmm_cluster" in assignments.columns
     assert len(pd.read_csv(clusters / "anomalies.csv")) == 3
     assert main(["cluster", str(tmp_path), "--out", str(tmp_path / "c2")]) == 2
+
+
+def test_bad_quantiles_are_named(forecast_csv, tmp_path, capsys):
+    # Regression: argparse used to report "invalid <lambda> value".
+    with pytest.raises(SystemExit) as exit_info:
+        _fit_forecast(forecast_csv, tmp_path / "model", "--quantiles", "0.1,abc")
+    assert exit_info.value.code == 2
+    assert "expected comma-separated numbers" in capsys.readouterr().err
+    assert not (tmp_path / "model").exists()

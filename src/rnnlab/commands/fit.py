@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rnnlab.estimators.cli_options import add_training_options, csv_list, say
+from rnnlab.estimators.cli_options import add_training_options, csv_list, float_list, say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--head", choices=["direct", "seq2seq"], default="direct", help="output head"
     )
     forecast.add_argument(
-        "--quantiles", type=lambda s: [float(q) for q in csv_list(s)], default=[0.1, 0.5, 0.9]
+        "--quantiles",
+        type=float_list,
+        default=[0.1, 0.5, 0.9],
+        help="quantile levels for the prediction interval (0.5 is always added)",
     )
     add_training_options(forecast)
     forecast.set_defaults(func=run)

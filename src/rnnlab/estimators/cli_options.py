@@ -14,6 +14,16 @@ def csv_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
+def float_list(text: str) -> list[float]:
+    """``"0.1,0.9"`` -> ``[0.1, 0.9]``; argparse reports a bad item by name."""
+    try:
+        return [float(item) for item in csv_list(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers such as 0.1,0.5,0.9; got {text!r}"
+        ) from None
+
+
 def say(message: str) -> None:
     """One status line on stderr (stdout stays for results)."""
     print(message, file=sys.stderr)
