@@ -132,6 +132,8 @@ def test_classify_fit_evaluate_predict(classify_csv, tmp_path, capsys):
     model = tmp_path / "clf"
     args = ["fit", "classify", str(classify_csv), "--sequence-id", "sid", "--time", "t"]
     assert main([*args, "--label", "label", *TINY, "--out", str(model)]) == 0
+    # The loader's summary line is shown, not only logged (nothing dropped silently).
+    assert "seqs.csv: read " in capsys.readouterr().err
     report = tmp_path / "eval"
     assert main(["evaluate", str(model), str(classify_csv), "--out", str(report)]) == 0
     printed = capsys.readouterr().out

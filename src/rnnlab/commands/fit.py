@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
             **common,
         )
     estimator.fit(args.data)
+    say(estimator.metrics_["summary"])  # rows read, kept, sorted, filled: nothing silent
     path = estimator.save(args.out)
     say(f"saved {path} ({estimator.summary_line()})")
     return 0
