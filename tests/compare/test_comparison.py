@@ -205,3 +205,15 @@ def test_forecast_task_batches_carry_future_covariates_without_the_estimators():
         "assert not [m for m in sys.modules if m.startswith('rnnlab.estimators')]\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_flops_per_step_count_every_tcn_convolution():
+    from rnnlab.compare.cost import flops_per_step
+    from rnnlab.nn import TCN
+
+    tcn = TCN(3, 8, 2, kernel_size=3)
+    # level 1: conv 3->8 and 8->8 plus the 1x1 downsample 3->8; level 2: two 8->8 convs
+    expected = 2 * (3 * 8 * 3 + 8 * 8 * 3 + 3 * 8 + 2 * 8 * 8 * 3)
+    assert flops_per_step(tcn) == expected
+    grouped = torch.nn.Sequential(torch.nn.Conv1d(4, 6, 5, groups=2))
+    assert flops_per_step(grouped) == 2 * 6 * 2 * 5

@@ -41,10 +41,19 @@ def flops_per_step(model: nn.Module) -> int:
                 )
                 total += directions * per_direction
                 size_in = directions * (module.proj_size or module.hidden_size)
-        elif isinstance(module, nn.Conv1d):
-            kernel = module.kernel_size[0]
-            total += 2 * kernel * module.in_channels * module.out_channels // module.groups
+        else:
+            total += 2 * _conv1d_weight_count(module)
     return total
+
+
+def _conv1d_weight_count(module: nn.Module) -> int:
+    # A 1-D convolution does one multiply-add per weight per output step: its weight is
+    # (C_out, C_in / groups, k). The TCN's weight-normalised convolutions are no nn.Conv1d
+    # and keep the direction of that weight as the parameter ``weight_v``.
+    if isinstance(module, nn.Conv1d):
+        return module.weight.numel()
+    weight_v = module._parameters.get("weight_v")
+    return weight_v.numel() if weight_v is not None and weight_v.dim() == 3 else 0
 
 
 def inference_latency_ms(model: nn.Module, batch: Batch, repeats: int = 3) -> float:

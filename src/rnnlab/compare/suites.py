@@ -46,8 +46,16 @@ def _quick() -> list[Comparison]:
             budget=75_000,
             train={"epochs": 2, "lr": 5e-3},
         ),
-        Comparison("bach-chorales", ALL, {"limit": 60}, budget=6_000, train=few),
-        Comparison("mnist-rows", ALL, {"limit": 800}, budget=6_000, train=few),
+        Comparison(
+            "bach-chorales",
+            ALL,
+            {"limit": 60},
+            budget=6_000,
+            train={"epochs": 12, "lr": 1e-2, "batch_size": 8},  # 60 pieces: 8 steps an epoch
+        ),
+        Comparison(
+            "mnist-rows", ALL, {"limit": 800}, budget=6_000, train={"epochs": 8, "lr": 1e-2}
+        ),
     ]
 
 
