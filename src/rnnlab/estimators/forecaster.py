@@ -21,17 +21,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rnnlab.data.containers import Batch, ForecastData, ForecastScaler
+from rnnlab.data.containers import ForecastData, ForecastScaler
 from rnnlab.data.user import read_forecast_rows
 from rnnlab.errors import UserInputError
 from rnnlab.estimators.base import Estimator
 from rnnlab.estimators.userdata import table_path
 
 DataSource = str | os.PathLike[str] | pd.DataFrame | ForecastData
-
-# rnnlab.data.Batch now carries ``future``; the old name stays until rnnlab.compare.tasks
-# (its only other user) imports Batch instead.
-ForecastBatch = Batch
 
 
 def quantile_column(target: str, level: float) -> str:
