@@ -16,6 +16,7 @@ from rnnlab.cli import main
         (["--task", "adding", "--option", "nonsense"], "KEY=VALUE"),
         (["--data", "missing.csv", "--kind", "forecast"], "no such file"),
         (["--task", "adding", "--workers", "0"], "--workers"),
+        (["--task", "adding", "--threads", "two"], "--threads"),
     ],
 )
 def test_bad_input_exits_2_with_a_message_and_creates_nothing(tmp_path, capsys, argv, message):
