@@ -83,7 +83,10 @@ def run(
     if masks.recurrent is not None or masks.zoneout is not None:
         raise ValueError("the native engine supports neither recurrent dropout nor zoneout")
     weights = [params[name] for name in WEIGHT_ORDER if name in params]
-    options = {"bias": "bias_ih" in params, "num_layers": 1, "dropout": 0.0, "training": False}
+    # cuDNN keeps what backward needs only in training mode; with dropout 0 the mode changes
+    # nothing else, so follow autograd: training mode whenever gradients are being recorded.
+    training = torch.is_grad_enabled()
+    options = {"bias": "bias_ih" in params, "num_layers": 1, "dropout": 0.0, "training": training}
     options |= {"bidirectional": False, "batch_first": False}
     hx = tuple(s.unsqueeze(0) for s in state)
     if reverse:
