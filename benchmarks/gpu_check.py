@@ -1,6 +1,6 @@
 """GPU check: loop and scan engines run on CUDA and equal the reference there; then the table.
 
-Usage: ``PYTHONPATH=src python benchmarks/gpu_check.py OUT_DIR`` on a machine with CUDA.
+Usage: ``PYTHONPATH=src python benchmarks/gpu_check.py OUT_DIR [CELLS]`` on a machine with CUDA.
 Writes ``OUT_DIR/gpu_bench.json`` and prints the table (ratios vs cuDNN, measured in the run).
 """
 
@@ -47,10 +47,12 @@ def main(out_dir: str) -> None:
         diff = check_equal_on_cuda(name, engine)
         console.print(f"{name}/{engine} vs reference on CUDA: max |diff| {diff:.2e}")
     variants = bench.parse_variants(
-        "lstm,lstm-peephole,lstm+ln,gru,gru-cho,rnn-tanh,mingru,minlstm"
+        sys.argv[2]
+        if len(sys.argv) > 2
+        else "lstm,lstm-peephole,lstm+ln,gru,gru-cho,rnn-tanh,mingru,minlstm"
     )
     report = bench.run_benchmark(
-        variants=variants, engines=["scan", "loop"], device="cuda", reps=5, warmup=2,
+        variants=variants, engines=["native", "scan", "loop"], device="cuda", reps=5, warmup=2,
         on_result=lambda r: None,
     )  # fmt: skip
     console.print(bench.results_table(report))
