@@ -1,4 +1,5 @@
 import base64
+import dataclasses
 import re
 
 import pytest
@@ -216,3 +217,17 @@ def test_stored_baselines_appear_beside_the_models_but_not_in_the_verdict(tmp_pa
     markdown = build_report(tmp_path).markdown.read_text()
     assert re.search(r"\| arima \(baseline\) \| 0\.01 \|", markdown)
     assert "naive (baseline)" not in markdown
+
+
+def test_chance_levels_of_the_synthetic_tasks(synthetic_store, built):
+    import math
+
+    from rnnlab.report.summary import chance_level
+
+    groups = summarize(Store.open(synthetic_store).rows())
+    adding = [g for g in groups if g.task == "adding"]
+    assert [chance_level(g) for g in adding] == pytest.approx([1 / 6, 1 / 6])
+    assert all(chance_level(g) is None for g in groups if g.task != "adding")
+    copy = dataclasses.replace(adding[0], task="copy", options={"length": 10})
+    assert chance_level(copy) == pytest.approx(10 * math.log(8) / 30)
+    assert "Chance level (trivial strategy): 0.1667." in built.markdown.read_text()

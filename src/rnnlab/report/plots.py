@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from rnnlab.report.summary import GroupSummary
+from rnnlab.report.summary import GroupSummary, chance_level
 
 
 def _png(figure: plt.Figure) -> bytes:
@@ -71,6 +71,10 @@ def metric_vs_length(groups: list[GroupSummary], task: str) -> bytes | None:
         means = [p[1].mean for p in points]
         errors = [p[1].half_width for p in points]
         axis.errorbar(lengths, means, yerr=errors, marker="o", capsize=3, label=model)
+    chance = [(g.options["length"], chance_level(g)) for g in same]
+    chance = [(length, level) for length, level in chance if level is not None]
+    if chance:
+        axis.plot(*zip(*chance, strict=True), "k--", linewidth=1, label="chance")
     axis.set_xlabel("sequence length T")
     axis.set_ylabel(f"test {same[0].metric}")
     axis.set_title(f"{task}: test {same[0].metric} vs length (95 % CI)")

@@ -21,8 +21,8 @@ from rnnlab.compare.tasks import LENGTH_TASKS, TASKS
 from rnnlab.report import plots
 from rnnlab.report.published import published_for
 from rnnlab.report.summary import (
-    SIZE_KNOBS,
     GroupSummary,
+    chance_level,
     format_summary,
     format_value,
     status_text,
@@ -129,17 +129,9 @@ def _published_blocks(group: GroupSummary) -> list[Block]:
 
 
 def _chance(group: GroupSummary) -> str:
-    """`` Chance (trivial strategy): x.`` for synthetic tasks that define one, else ``""``."""
-    if group.task not in LENGTH_TASKS or "length" not in group.options:
-        return ""
-    from rnnlab.data.synthetic import make_task
-
-    extra = {k: v for k, v in group.options.items() if k not in ("length", *SIZE_KNOBS)}
-    try:
-        level = make_task(group.task, int(group.options["length"]), **extra).chance_level
-    except ValueError:  # options of another rnnlab version
-        return ""
-    return f" Chance level (trivial strategy): {format_value(level)}." if level == level else ""
+    """`` Chance level (trivial strategy): x.`` for synthetic tasks that define one, else ``""``."""
+    level = chance_level(group)
+    return "" if level is None else f" Chance level (trivial strategy): {format_value(level)}."
 
 
 def _group_blocks(group: GroupSummary, index: int, with_published: bool) -> list[Block]:

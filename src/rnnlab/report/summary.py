@@ -13,7 +13,7 @@ from typing import Any
 
 from rnnlab.compare.stats import Summary, Verdict, compare_groups, mean_ci
 from rnnlab.compare.store import RunRow
-from rnnlab.compare.tasks import TASKS
+from rnnlab.compare.tasks import LENGTH_TASKS, TASKS
 
 SIZE_KNOBS = ("train_size", "eval_size", "limit", "sha256", "loader")
 """Options that only size (or pin) a task; shown in the setup line, not in the group's title."""
@@ -218,6 +218,21 @@ def verdict_text(group: GroupSummary) -> str:
     if verdict.winner is None:
         return "no significant difference" + detail
     return f"{verdict.winner} wins" + detail
+
+
+def chance_level(group: GroupSummary) -> float | None:
+    """The deciding metric of a trivial strategy on a synthetic task of fixed length (e.g.
+    1/6 MSE on adding), or None where the task defines none."""
+    from rnnlab.data.synthetic import make_task
+
+    if group.task not in LENGTH_TASKS or "length" not in group.options:
+        return None
+    extra = {k: v for k, v in group.options.items() if k not in ("length", *SIZE_KNOBS)}
+    try:
+        level = make_task(group.task, int(group.options["length"]), **extra).chance_level
+    except ValueError:  # options of another rnnlab version
+        return None
+    return float(level) if level == level else None
 
 
 def status_text(statuses: dict[str, int]) -> str:
