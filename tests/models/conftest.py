@@ -25,13 +25,3 @@ def _overfit(model: torch.nn.Module, batch: Batch, steps: int = 40, lr: float = 
 @pytest.fixture
 def overfit() -> Callable[..., list[float]]:
     return _overfit
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread; with other processes on the cores, torch's
-    intra-op threads spin against each other and a step takes 50x longer."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
