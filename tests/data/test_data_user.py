@@ -16,6 +16,7 @@ from rnnlab.data.user import (
     load_forecast_csv,
     load_text,
     read_forecast_rows,
+    read_sequence_rows,
     season_length_for,
 )
 from rnnlab.errors import UserInputError
@@ -168,7 +169,7 @@ def test_duplicate_timestamps_within_a_series(tmp_path):
     frame.loc[8, "time"] = frame.loc[7, "time"]
     with pytest.raises(UserInputError) as err:
         load_forecast_csv(_write(frame, tmp_path / "s.csv"), target="load")
-    assert "row 9 (line 10), column 'time': duplicate timestamp 2021-01-08" in str(err.value)
+    assert "row 9 (line 10), column 'time': duplicate timestamps: 2021-01-08" in str(err.value)
     assert "also at row 8" in str(err.value)
 
 
@@ -280,6 +281,86 @@ def test_read_forecast_rows_checks_against_training(tmp_path):
     assert rows["sid"].tolist() == ["a"] * 20 + ["b"] * 20
     with pytest.raises(UserInputError, match="fill must be one of"):
         read_forecast_rows(many, **TRAINED, fill="mean")
+
+
+def test_repeated_times_without_a_series_column_suggest_passing_it(tmp_path):
+    # Two stores in long format, but the id column has a name the loader does not guess.
+    frame = pd.concat([_series(20).assign(store=k) for k in "ab"], ignore_index=True)
+    path = _write(frame, tmp_path / "stores.csv")
+    with pytest.raises(UserInputError) as err:
+        load_forecast_csv(path, target="load")
+    message = str(err.value)
+    assert "row 21 (line 22), column 'time': duplicate timestamps: 2021-01-01" in message
+    assert "also at row 1 (20 repeated rows in all)" in message
+    assert "pass --series-id / series_column" in message
+    with pytest.raises(UserInputError, match="pass --series-id / series_column"):
+        read_forecast_rows(frame, **{**TRAINED, "freq": None})
+    assert load_forecast_csv(path, target="load", series_column="store").series_ids == ["a", "b"]
+
+
+def test_misspelled_column_at_prediction_suggests_the_closest(tmp_path):
+    renamed = _series().rename(columns={"load": "Load", "holiday": "holidays"})
+    with pytest.raises(UserInputError) as err:
+        read_forecast_rows(renamed, **TRAINED)
+    assert "missing here: load, holiday. Did you mean 'Load' for 'load', 'holidays' for " in str(
+        err.value
+    )
+
+
+def test_loaders_take_a_dataframe(tmp_path):
+    frame = _series().sample(frac=1, random_state=2)
+    from_file = load_forecast_csv(_write(frame, tmp_path / "s.csv"), target="load")
+    from_frame = load_forecast_csv(frame, target="load")
+    pd.testing.assert_frame_equal(from_frame.train, from_file.train, check_dtype=False)
+    assert from_frame.summary.startswith("DataFrame: read 60 rows; kept 1 series")
+    with pytest.raises(UserInputError, match=r"^DataFrame, row 4, column 'load': non-numeric"):
+        load_forecast_csv(_edit(_series(), 3, "load", "n/a"), target="load")
+    sequences = _sequences()
+    from_file = load_classification_csv(_write(sequences, tmp_path / "c.csv"))
+    from_frame = load_classification_csv(sequences)
+    assert torch.equal(from_frame.train.x, from_file.train.x)
+    assert from_frame.summary.startswith("DataFrame: read")
+    with pytest.raises(UserInputError, match=r"^DataFrame, row 5, column 'label': label changes"):
+        load_classification_csv(_edit(sequences, 4, "label", "run"))
+
+
+def test_read_sequence_rows_without_a_split(tmp_path, caplog):
+    frame = _sequences(3).sample(frac=1, random_state=3).drop(columns="label")
+    path = _write(frame, tmp_path / "new.csv")
+    with caplog.at_level(logging.INFO, logger="rnnlab.data.user"):
+        rows = read_sequence_rows(path, sequence_column="sequence_id", time_column="time")
+    assert rows.summary in caplog.text and "read 28 rows; kept 6 sequences, 2 features" in (
+        rows.summary
+    )
+    assert rows.ids == [f"s{i}" for i in range(6)] and rows.labels is None
+    assert rows.features == ["a", "b"]
+    assert [len(s) for s in rows.sequences] == [3, 4, 5, 6, 7, 3]
+    assert all((np.diff(s[:, 1]) == 1).all() for s in rows.sequences)  # sorted by time
+    same = read_sequence_rows(frame, sequence_column="sequence_id", time_column="time")
+    assert all(np.allclose(x, y) for x, y in zip(same.sequences, rows.sequences, strict=True))
+    labelled = read_sequence_rows(
+        _sequences(3), sequence_column="sequence_id", time_column="time", label_column="label"
+    )
+    assert labelled.labels == ["run", "walk"] * 3 and labelled.features == ["a", "b"]
+
+
+def test_read_sequence_rows_errors():
+    frame = _sequences(3)
+    spec = dict(sequence_column="sequence_id", time_column="time")
+    with pytest.raises(UserInputError, match=r"feature column 'B' not found\. Did you mean 'b'"):
+        read_sequence_rows(frame, **spec, features=["a", "B"])
+    with pytest.raises(UserInputError, match=r"^DataFrame, row 5, column 'label': label changes"):
+        read_sequence_rows(_edit(frame, 4, "label", "run"), **spec, label_column="label")
+    with pytest.raises(UserInputError, match=r"^DataFrame, row 2, column 'time': duplicate time"):
+        read_sequence_rows(_edit(frame, 1, "time", 0), **spec, label_column="label")
+    holed = _edit(frame, 6, "b", np.inf)
+    with pytest.raises(UserInputError, match=r"^DataFrame, row 7, column 'b': missing or inf"):
+        read_sequence_rows(holed, **spec, label_column="label")
+    filled = read_sequence_rows(holed, **spec, label_column="label", fill="ffill")
+    assert filled.sequences[1][3, 1] == filled.sequences[1][2, 1]  # row 7 = s1 step 3
+    assert "filled 1 values (ffill)" in filled.summary
+    with pytest.raises(UserInputError, match="fill must be one of"):
+        read_sequence_rows(frame, **spec, fill="mean")
 
 
 def test_season_length_defaults():

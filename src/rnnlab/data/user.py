@@ -8,9 +8,11 @@ dropped silently: each loader returns its container with a one-line ``summary`` 
 series or sequences kept, anything sorted, filled or ignored), also logged at INFO level.
 
 The CLI commands that read user data (``fit``, ``predict``, ``evaluate``, ``compare --data``)
-call these functions, so the Python API and the CLI share one set of checks. At prediction
-time, :func:`read_forecast_rows` reads a forecasting table (file or DataFrame) with the
-columns a model was trained on, with the same checks and no split.
+call these functions, so the Python API and the CLI share one set of checks. Tables may be
+files or pandas DataFrames (named ``DataFrame`` in messages). At prediction time,
+:func:`read_forecast_rows` reads a forecasting table with the columns a model was trained on,
+and :func:`read_sequence_rows` long-format sequences (labels optional), with the same checks
+and no split.
 """
 
 from __future__ import annotations
@@ -45,8 +47,6 @@ PathLike = str | os.PathLike
 
 
 # ------------------------------------------------------------------------------ helpers
-# rnnlab.estimators.userdata still calls _Table, _check_fill, _parse_time, _sort, _infer_freq,
-# _regularize and _fill: keep their signatures until it uses read_forecast_rows (forecasting).
 
 
 class _Table:
@@ -74,13 +74,11 @@ class _Table:
         """``name`` if it is a column; else UserInputError suggesting the closest one."""
         if name in self.frame.columns:
             return name
-        columns = [str(c) for c in self.frame.columns]
-        lower = {c.lower(): c for c in columns}
-        close = [lower[name.lower()]] if name.lower() in lower else []
-        close = close or difflib.get_close_matches(name, columns, n=1, cutoff=0.6)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        close = _closest(self, name)
+        hint = f" Did you mean {close!r}?" if close else ""
+        columns = ", ".join(str(c) for c in self.frame.columns)
         raise UserInputError(
-            f"{self.path}: {role} column {name!r} not found.{hint} Columns: {', '.join(columns)}"
+            f"{self.path}: {role} column {name!r} not found.{hint} Columns: {columns}"
         )
 
     def detect(self, given: str | None, candidates: Sequence[str], role: str) -> str | None:
@@ -114,6 +112,44 @@ class _Table:
                 )
             out[name] = values
         return pd.DataFrame(out, index=self.frame.index)
+
+
+def _open(source: PathLike | pd.DataFrame) -> _Table:
+    """A file read from disk, or a DataFrame (named ``DataFrame`` in messages)."""
+    if isinstance(source, pd.DataFrame):
+        return _Table("DataFrame", source)
+    return _Table(source)
+
+
+def _require(table: _Table, needed: Sequence[str]) -> None:
+    """Every column of ``needed`` (the training columns) present, else an error listing the
+    missing ones with the closest name present for each."""
+    missing = [c for c in needed if c not in table.frame.columns]
+    if not missing:
+        return
+    hints = [f"{c!r} for {name!r}" for name in missing if (c := _closest(table, name))]
+    raise UserInputError(
+        f"{table.path}: the model was trained with column(s) {', '.join(needed)}; missing "
+        f"here: {', '.join(missing)}"
+        + (f". Did you mean {', '.join(hints)}?" if hints else "")
+        + f" (columns present: {', '.join(map(str, table.frame.columns))})"
+    )
+
+
+def _closest(table: _Table, name: str) -> str | None:
+    """The column most like ``name``: the same up to case, else the closest spelling."""
+    columns = [str(c) for c in table.frame.columns]
+    lower = {c.lower(): c for c in columns}
+    if name.lower() in lower:
+        return lower[name.lower()]
+    close = difflib.get_close_matches(name, columns, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def table_columns(source: PathLike | pd.DataFrame) -> list[str]:
+    """The column names of a table file or DataFrame as the loaders see them (stripped),
+    after the same file checks (missing, empty, unreadable)."""
+    return [str(c) for c in _open(source).frame.columns]
 
 
 def _booleans_as_numbers(raw: pd.Series) -> pd.Series:
@@ -282,19 +318,12 @@ def _regularize(
     step: float | None,
     fill: str | None,
 ) -> tuple[pd.DataFrame, int]:
-    """Check one sorted series for duplicates and gaps; with ``fill``, insert missing steps.
+    """Check one sorted series without duplicate times for gaps and off-grid times; with
+    ``fill``, insert missing steps.
 
     Returns the (possibly reindexed) series and how many time steps were inserted.
     """
     times = group[time_col]
-    duplicated = times.duplicated(keep="first").to_numpy()
-    if duplicated.any():
-        row = int(group.index[np.flatnonzero(duplicated)[0]])
-        first = int(group.index[(times == times.iloc[np.flatnonzero(duplicated)[0]]).to_numpy()][0])
-        raise UserInputError(
-            f"{table.where(row, time_col)}: duplicate timestamp {times.loc[row]}{label} "
-            f"(also at row {first + 1})"
-        )
     if len(group) < 2 or (freq is None and step is None):
         return group, 0
     spacing = freq or f"{step:g}"
@@ -354,6 +383,34 @@ def _sorted_series(
     return frame, moved, [(str(k), g) for k, g in frame.groupby(series_col, sort=True)]
 
 
+def _check_duplicates(
+    table: _Table, groups: list[tuple[str, pd.DataFrame]], time_col: str, series_col: str | None
+) -> None:
+    """No time twice within a series. Checked before the frequency is inferred: repeated
+    times usually mean several series in one file, which the error then says."""
+    for sid, group in groups:
+        times = group[time_col]
+        duplicated = times.duplicated(keep="first").to_numpy()
+        if not duplicated.any():
+            continue
+        at = int(np.flatnonzero(duplicated)[0])
+        row = int(group.index[at])
+        first = int(group.index[(times == times.iloc[at]).to_numpy()][0])
+        where = f" in series {sid!r}" if series_col else ""
+        hint = (
+            ""
+            if series_col
+            else " — if the file holds several series, pass --series-id / series_column"
+        )
+        repeated = int(duplicated.sum())
+        raise UserInputError(
+            f"{table.where(row, time_col)}: duplicate timestamps{where}: {times.loc[row]} is "
+            f"also at row {first + 1}"
+            + (f" ({repeated} repeated rows in all)" if repeated > 1 else "")
+            + hint
+        )
+
+
 def _spacing(
     table: _Table, groups: list[tuple[str, pd.DataFrame]], time_col: str, freq: str | None
 ) -> tuple[str | None, float | None]:
@@ -378,7 +435,7 @@ def _spacing(
 
 
 def load_forecast_csv(
-    path: PathLike,
+    path: PathLike | pd.DataFrame,
     *,
     target: str | Sequence[str] | None = None,
     time_column: str | None = None,
@@ -401,7 +458,8 @@ def load_forecast_csv(
     steps is test, the ``val_fraction`` before it validation.
 
     Args:
-        path: ``.csv``, ``.tsv`` or ``.parquet`` file.
+        path: ``.csv``, ``.tsv`` or ``.parquet`` file, or a DataFrame (named ``DataFrame`` in
+            messages; its index is ignored).
         target: target column(s); default ``value`` or ``y``, or the only numeric column.
         time_column: default the first of ``time, ds, date, timestamp, datetime`` present.
             Datetimes or numbers (integer steps) are accepted.
@@ -419,7 +477,7 @@ def load_forecast_csv(
     column) for every problem listed in docs/data.md.
     """
     _check_fill(fill)
-    table = _Table(path)
+    table = _open(path)
     time_col = table.detect(time_column, TIME_CANDIDATES, "time")
     if time_col is None:
         table.column("time", "time")  # raises with a suggestion
@@ -448,6 +506,7 @@ def load_forecast_csv(
 
     frame = table.numeric(features, allow_missing=fill is not None)
     frame, moved, groups = _sorted_series(table, frame, time_col, series_col)
+    _check_duplicates(table, groups, time_col, series_col)
     freq, step = _spacing(table, groups, time_col, freq)
 
     parts, n_inserted, n_filled = [], 0, 0
@@ -564,16 +623,11 @@ def read_forecast_rows(
         :class:`ForecastRows` ``(frame, summary)``; the summary is also logged at INFO level.
     """
     _check_fill(fill)
-    table = _Table("DataFrame", source) if isinstance(source, pd.DataFrame) else _Table(source)
+    table = _open(source)
     targets, past, future = _as_list(target), _as_list(past_covariates), _as_list(future_covariates)
     features = [*targets, *past, *future]
     needed = [*([series_column] if series_column else []), time_column, *features]
-    missing = [c for c in needed if c not in table.frame.columns]
-    if missing:
-        raise UserInputError(
-            f"{table.path}: the model was trained with column(s) {', '.join(needed)}; missing "
-            f"here: {', '.join(missing)} (columns present: {', '.join(table.frame.columns)})"
-        )
+    _require(table, needed)
     if len(set(needed)) != len(needed):
         raise UserInputError(f"{table.path}: a column is used twice among {needed}")
     # Future rows leave targets and past covariates empty; holes are checked per series below.
@@ -586,6 +640,7 @@ def read_forecast_rows(
         axis=1,
     )
     frame, moved, groups = _sorted_series(table, frame, time_column, series_column)
+    _check_duplicates(table, groups, time_column, series_column)
     is_datetime = pd.api.types.is_datetime64_any_dtype(frame[time_column])
     if freq is not None and not is_datetime:
         raise UserInputError(
@@ -713,8 +768,137 @@ def _split_fractions(val_fraction: float, test_fraction: float) -> tuple[float, 
     return (1 - val_fraction - test_fraction, val_fraction, test_fraction)
 
 
+class SequenceRows(NamedTuple):
+    """What :func:`read_sequence_rows` returns: sequences in sorted sequence-id order."""
+
+    ids: list[str]
+    sequences: list[np.ndarray]
+    """One float64 ``(T_i, len(features))`` array per sequence, in original units."""
+    labels: list[str] | None
+    """The label of each sequence (as text), or None when no label column was given."""
+    features: list[str]
+    summary: str
+    """One line: rows read, sequences kept, rows sorted, values filled."""
+    n_sorted: int = 0
+    """How many rows were moved by sorting."""
+    n_filled: int = 0
+    """How many missing values were filled."""
+
+
+def read_sequence_rows(
+    source: PathLike | pd.DataFrame,
+    *,
+    sequence_column: str,
+    time_column: str | None = None,
+    features: Sequence[str] | None = None,
+    label_column: str | None = None,
+    fill: str | None = None,
+) -> SequenceRows:
+    """Read long-format sequences at prediction or embedding time: no split, labels optional.
+
+    The table gets the checks of :func:`load_classification_csv` (columns, numbers, NaN/Inf
+    unless ``fill``, duplicate times within a sequence, a label constant per sequence when
+    ``label_column`` is given), each error naming the file, row and column. Rows are sorted by
+    sequence id, then by ``time_column`` (None keeps file order within a sequence).
+
+    Args:
+        source: ``.csv``, ``.tsv`` or ``.parquet`` file, or a DataFrame (named ``DataFrame``
+            in messages; its index is ignored).
+        sequence_column, time_column, label_column: column names; no column is guessed.
+        features: the feature columns (e.g. those a model was trained on); None takes every
+            other column. A missing column is an error suggesting the closest name.
+        fill: ``"ffill"``, ``"interpolate"`` or ``"zero"`` to fill missing values, else they
+            are errors.
+
+    Returns:
+        :class:`SequenceRows`; the summary is also logged at INFO level.
+    """
+    _check_fill(fill)
+    table = _open(source)
+    seq_col = table.column(sequence_column, "sequence id")
+    order_col = None if time_column is None else table.column(time_column, "time/order")
+    label_col = None if label_column is None else table.column(label_column, "label")
+    features = _feature_columns(table, features, {seq_col, order_col, label_col})
+    rows = _sequences(table, seq_col, order_col, features, label_col, fill)
+    log.info(rows.summary)
+    return rows
+
+
+def _feature_columns(
+    table: _Table, features: Sequence[str] | None, reserved: set[str | None]
+) -> list[str]:
+    if features is None:
+        features = [c for c in table.frame.columns if c not in reserved]
+    features = [table.column(c, "feature") for c in features]
+    if not features:
+        raise UserInputError(
+            f"{table.path}: no feature columns besides {sorted(reserved - {None})}"
+        )
+    return features
+
+
+def _sequences(
+    table: _Table,
+    seq_col: str,
+    order_col: str | None,
+    features: list[str],
+    label_col: str | None,
+    fill: str | None,
+) -> SequenceRows:
+    """Group a long table into sorted, checked (and with ``fill`` filled) sequences."""
+    values = table.numeric(features, allow_missing=fill is not None)
+    values["_seq"] = table.frame[seq_col].astype(str)
+    if label_col is not None:
+        missing_label = table.frame[label_col].isna().to_numpy()
+        if missing_label.any():
+            row = int(np.flatnonzero(missing_label)[0])
+            raise UserInputError(f"{table.where(row, label_col)}: missing label")
+        values["_label"] = table.frame[label_col].astype(str)
+    keys = ["_seq"]
+    if order_col is not None:
+        values["_order"] = _parse_time(table, order_col)
+        keys.append("_order")
+    values, moved = _sort(values, keys)
+
+    ids, sequences, labels, n_filled = [], [], [], 0
+    for sid, group in values.groupby("_seq", sort=True):
+        if label_col is not None:
+            distinct = group["_label"].unique()
+            if len(distinct) > 1:
+                row = int(group.index[(group["_label"] != distinct[0]).to_numpy()][0])
+                raise UserInputError(
+                    f"{table.where(row, label_col)}: label changes within sequence {sid!r} "
+                    f"({distinct[0]!r} then {group['_label'].loc[row]!r}); labels must be "
+                    "constant per sequence"
+                )
+            labels.append(str(distinct[0]))
+        if order_col is not None:
+            duplicated = group["_order"].duplicated().to_numpy()
+            if duplicated.any():
+                row = int(group.index[np.flatnonzero(duplicated)[0]])
+                raise UserInputError(
+                    f"{table.where(row, order_col)}: duplicate time {group['_order'].loc[row]} "
+                    f"in sequence {sid!r}"
+                )
+        steps = group[features]
+        if fill is not None:
+            n_filled += int(steps.isna().to_numpy().sum())
+            # A feature missing at every step of a sequence has nothing to fill from: zero.
+            steps = _fill(steps, fill).fillna(0.0)
+        ids.append(str(sid))
+        sequences.append(steps.to_numpy(np.float64))
+    summary = (
+        f"{table.path.name}: read {table.rows_read} rows; kept {len(ids)} sequences, "
+        f"{len(features)} features; sorted {moved} rows; filled {n_filled} values"
+        + (f" ({fill})" if fill else "")
+    )
+    return SequenceRows(
+        ids, sequences, labels if label_col else None, features, summary, moved, n_filled
+    )
+
+
 def load_classification_csv(
-    path: PathLike,
+    path: PathLike | pd.DataFrame,
     *,
     sequence_column: str = "sequence_id",
     time_column: str | None = None,
@@ -728,10 +912,11 @@ def load_classification_csv(
 ) -> SequenceClassificationData:
     """Read sequence-classification data: a long-format table or a folder of arrays.
 
-    Table (CSV/Parquet): one row per step with ``sequence_column``, an order column
-    (``time_column``; default the first of ``time, order, step, t`` present, else file order),
-    feature columns (default: every other column) and ``label_column`` (constant within a
-    sequence). A folder is read by :func:`load_classification_arrays`.
+    Table (CSV/Parquet file, or a DataFrame named ``DataFrame`` in messages): one row per step
+    with ``sequence_column``, an order column (``time_column``; default the first of
+    ``time, order, step, t`` present, else file order), feature columns (default: every other
+    column) and ``label_column`` (constant within a sequence). A folder is read by
+    :func:`load_classification_arrays`.
 
     Variable lengths are kept (zero padding + lengths), never truncated. The split is seeded
     and stratified by class (``seed``); features are standardised per channel on train.
@@ -739,7 +924,7 @@ def load_classification_csv(
     """
     _check_fill(fill)
     fractions = _split_fractions(val_fraction, test_fraction)
-    if Path(path).is_dir():
+    if not isinstance(path, pd.DataFrame) and Path(path).is_dir():
         return load_classification_arrays(
             path,
             fill=fill,
@@ -748,65 +933,20 @@ def load_classification_csv(
             test_fraction=test_fraction,
             seed=seed,
         )
-    table = _Table(path)
+    table = _open(path)
     seq_col = table.column(sequence_column, "sequence id")
     label_col = table.column(label_column, "label")
     order_col = table.detect(time_column, ORDER_CANDIDATES, "time/order")
-    reserved = {seq_col, label_col, order_col}
-    if features is None:
-        features = [c for c in table.frame.columns if c not in reserved]
-    features = [table.column(c, "feature") for c in features]
-    if not features:
-        raise UserInputError(
-            f"{table.path}: no feature columns besides {sorted(reserved - {None})}"
-        )
-    values = table.numeric(features, allow_missing=fill is not None)
-    values["_seq"] = table.frame[seq_col].astype(str)
-    values["_label"] = table.frame[label_col]
-    missing_label = values["_label"].isna().to_numpy()
-    if missing_label.any():
-        row = int(np.flatnonzero(missing_label)[0])
-        raise UserInputError(f"{table.where(row, label_col)}: missing label")
-    values["_label"] = values["_label"].astype(str)
-    keys = ["_seq"]
-    if order_col is not None:
-        values["_order"] = _parse_time(table, order_col)
-        keys.append("_order")
-    values, moved = _sort(values, keys)
-
-    sequences, labels, n_filled = [], [], 0
-    for sid, group in values.groupby("_seq", sort=False):
-        distinct = group["_label"].unique()
-        if len(distinct) > 1:
-            row = int(group.index[(group["_label"] != distinct[0]).to_numpy()][0])
-            raise UserInputError(
-                f"{table.where(row, label_col)}: label changes within sequence {sid!r} "
-                f"({distinct[0]!r} then {group['_label'].loc[row]!r}); labels must be constant "
-                "per sequence"
-            )
-        if order_col is not None:
-            duplicated = group["_order"].duplicated().to_numpy()
-            if duplicated.any():
-                row = int(group.index[np.flatnonzero(duplicated)[0]])
-                raise UserInputError(
-                    f"{table.where(row, order_col)}: duplicate time {group['_order'].loc[row]} "
-                    f"in sequence {sid!r}"
-                )
-        steps = group[features]
-        if fill is not None:
-            n_filled += int(steps.isna().to_numpy().sum())
-            steps = _fill(steps, fill)
-            if steps.isna().to_numpy().any():  # a feature missing at every step
-                steps = steps.fillna(0.0)
-        sequences.append(steps.to_numpy(np.float64))
-        labels.append(distinct[0])
+    features = _feature_columns(table, features, {seq_col, label_col, order_col})
+    rows = _sequences(table, seq_col, order_col, features, label_col, fill)
+    sequences, labels = rows.sequences, rows.labels
     label_index, class_names = _classes(labels, f"{table.path}, column {label_col!r}")
     splits = _split_items(label_index, fractions, seed, table.path, "sequences")
     lengths = [len(s) for s in sequences]
     summary = (
         f"{table.path.name}: read {table.rows_read} rows; kept {len(sequences)} sequences "
         f"(lengths {min(lengths)}–{max(lengths)}), {len(features)} features, "
-        f"{len(class_names)} classes; sorted {moved} rows; filled {n_filled} values"
+        f"{len(class_names)} classes; sorted {rows.n_sorted} rows; filled {rows.n_filled} values"
         + (f" ({fill})" if fill else "")
         + f"; split train/val/test {len(splits[0])}/{len(splits[1])}/{len(splits[2])} sequences"
     )

@@ -25,7 +25,7 @@ from rnnlab.baselines import SummaryLogisticRegression
 from rnnlab.data.containers import SequenceClassificationData, SequenceSet, pad_sequences
 from rnnlab.errors import UserInputError
 from rnnlab.estimators.base import Estimator
-from rnnlab.estimators.userdata import Source, read_sequence_rows, table_path
+from rnnlab.estimators.userdata import Source, read_sequence_rows
 
 
 def sequence_digest(sequence_id: str, steps: np.ndarray) -> str:
@@ -94,17 +94,16 @@ class Classifier(Estimator):
     def _read(self, source: Source) -> tuple[SequenceClassificationData, list[str]]:
         from rnnlab.data import user
 
-        with table_path(source) as path:
-            data = user.load_classification_csv(
-                path,
-                sequence_column=self.sequence_id,
-                time_column=self.time,
-                label_column=self.label,
-                features=None if self.features is None else list(self.features),
-                fill=self.fill,
-                standardize=False,
-            )
-            columns = list(user._Table(path).frame.columns)
+        data = user.load_classification_csv(
+            source,
+            sequence_column=self.sequence_id,
+            time_column=self.time,
+            label_column=self.label,
+            features=None if self.features is None else list(self.features),
+            fill=self.fill,
+            standardize=False,
+        )
+        columns = user.table_columns(source)
         # The loader's default order column, so prediction orders steps the same way.
         self.time_column_ = self.time or next(
             (c for c in user.ORDER_CANDIDATES if c in columns), None

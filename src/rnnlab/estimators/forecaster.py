@@ -25,7 +25,6 @@ from rnnlab.data.containers import ForecastData, ForecastScaler
 from rnnlab.data.user import read_forecast_rows
 from rnnlab.errors import UserInputError
 from rnnlab.estimators.base import Estimator
-from rnnlab.estimators.userdata import table_path
 
 DataSource = str | os.PathLike[str] | pd.DataFrame | ForecastData
 
@@ -122,19 +121,18 @@ class Forecaster(Estimator):
             return source
         from rnnlab.data.user import load_forecast_csv
 
-        with table_path(source) as path:
-            return load_forecast_csv(
-                path,
-                target=[t.strip() for t in self.target.split(",")],
-                time_column=self.time,
-                series_column=self.series_id,
-                past_covariates=list(self.covariates),
-                future_covariates=list(self.future_covariates),
-                freq=self.freq,
-                fill=self.fill,
-                window=self.window,
-                horizon=self.horizon,
-            )
+        return load_forecast_csv(
+            source,
+            target=[t.strip() for t in self.target.split(",")],
+            time_column=self.time,
+            series_column=self.series_id,
+            past_covariates=list(self.covariates),
+            future_covariates=list(self.future_covariates),
+            freq=self.freq,
+            fill=self.fill,
+            window=self.window,
+            horizon=self.horizon,
+        )
 
     # -- fit -------------------------------------------------------------------------------
 
