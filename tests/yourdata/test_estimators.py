@@ -143,3 +143,15 @@ def test_backtest_refits_on_each_fold_history(monkeypatch):
     # One refit per fold, each on data that ends right before the fold's origin.
     assert seen == [df["ds"].iloc[49], df["ds"].iloc[54]]
     assert set(evaluation.overall.index) == {"gru", "naive", "seasonal-naive", "arima"}
+
+
+def test_fit_reads_a_dataframe_directly_and_names_it_in_errors():
+    # Errors point at the user's DataFrame (rows from 1), not at a temporary file.
+    bad = forecast_frame().astype({"y": object})
+    bad.loc[6, "y"] = "n/a"
+    with pytest.raises(UserInputError, match=r"^DataFrame, row 7, column 'y': non-numeric"):
+        Forecaster("gru", horizon=5, window=10, series_id="unique_id", **TINY).fit(bad)
+    sequences = classification_frame()
+    sequences.loc[3, "label"] = "other"
+    with pytest.raises(UserInputError, match=r"^DataFrame, row 4, column 'label': label changes"):
+        Classifier("gru", sequence_id="sid", time="t", label="label", **TINY).fit(sequences)
