@@ -22,6 +22,7 @@ import pandas as pd
 from rnnlab.compare.stats import mean_ci
 from rnnlab.diagnose.claims import CLAIMS
 from rnnlab.diagnose.study import ClaimsResult
+from rnnlab.diagnose.verdicts import ClaimVerdict
 
 PUBLISHED_CONTEXT = (
     "Published context (not our numbers): Chung et al. 2014 found GRU comparable to LSTM with "
@@ -103,18 +104,26 @@ def _header(result: ClaimsResult) -> list[str]:
     return lines
 
 
+def _detail(verdict: ClaimVerdict) -> str:
+    """The verdict's text without the verdict kind it starts with (shown in bold beside it)."""
+    text = verdict.text
+    if text.startswith(verdict.kind):
+        text = text[len(verdict.kind) :].lstrip(": ")
+    return text
+
+
 def to_markdown(result: ClaimsResult, images: dict[int, str] | None = None) -> str:
     """The claims page as Markdown (``images`` maps a claim to its plot's file name)."""
     images = images or {}
     out = ["# Claims about LSTM and GRU, measured", "", *_header(result), ""]
     out += ["| # | claim | verdict |", "|---|---|---|"]
     for v in result.verdicts:
-        out.append(f"| {v.claim} | {CLAIMS[v.claim].statement} | **{v.kind}** — {v.text} |")
+        out.append(f"| {v.claim} | {CLAIMS[v.claim].statement} | **{v.kind}** {_detail(v)} |")
     out += ["", PUBLISHED_CONTEXT, ""]
     for v in result.verdicts:
         claim = CLAIMS[v.claim]
         out += [f"## {v.claim}. {claim.statement}", "", f"*Experiment:* {claim.experiment}", ""]
-        out += [f"**Verdict: {v.kind}.** {v.text}", ""]
+        out += [f"**Verdict: {v.kind}.** {_detail(v)}", ""]
         if v.splits:
             out += ["| split | outcome | evidence (mean ± 95 % CI) |", "|---|---|---|"]
             for s in v.splits:
@@ -143,7 +152,7 @@ def to_html(result: ClaimsResult, pngs: dict[int, bytes]) -> str:
         css = v.kind.split()[0]
         parts.append(
             f"<tr><td>{v.claim}</td><td>{e(CLAIMS[v.claim].statement)}</td>"
-            f"<td class='{css}'><b>{e(v.kind)}</b> — {e(v.text)}</td></tr>"
+            f"<td class='{css}'><b>{e(v.kind)}</b> {e(_detail(v))}</td></tr>"
         )
     parts += ["</table>", f"<p><i>{e(PUBLISHED_CONTEXT)}</i></p>"]
     for v in result.verdicts:
