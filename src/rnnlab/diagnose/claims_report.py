@@ -109,7 +109,9 @@ def _detail(verdict: ClaimVerdict) -> str:
     text = verdict.text
     if text.startswith(verdict.kind):
         text = text[len(verdict.kind) :].lstrip(": ")
-    return text
+    if not text or text.startswith(("on ", "(")):
+        return text
+    return f"— {text}"
 
 
 def to_markdown(result: ClaimsResult, images: dict[int, str] | None = None) -> str:
