@@ -33,7 +33,7 @@ import json
 import platform
 import statistics
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -170,6 +170,28 @@ def time_calls(
         _sync(device)
         times.append(time.perf_counter() - start)
     return times, first
+
+
+def time_alternately(
+    calls: Sequence[Callable[[], object]], device: torch.device, *, reps: int, warmup: int
+) -> list[list[float]]:
+    """Seconds of ``reps`` timed calls of each of ``calls``, taken in turn call by call.
+
+    Alternating means a change of machine load during the measurement hits every call alike,
+    so their ratio stays meaningful on a shared machine.
+    """
+    for _ in range(warmup):
+        for fn in calls:
+            fn()
+            _sync(device)
+    times: list[list[float]] = [[] for _ in calls]
+    for _ in range(reps):
+        for fn, out in zip(calls, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            out.append(time.perf_counter() - start)
+    return times
 
 
 def peak_gemm_gflops(device: torch.device, *, size: int = 1024, reps: int = 3) -> float:
@@ -321,7 +343,7 @@ def run_benchmark(
     for size in sizes:
         steps, batch, input_size, hidden = size
         for mode in modes:
-            baselines: dict[str, float] = {}
+            baselines: dict[str, Callable[[], object]] = {}
             for variant in variants:
                 spec = CELLS[variant.cell]
                 base_name, module = _baseline_module(spec, input_size, hidden)
@@ -330,13 +352,14 @@ def run_benchmark(
                     x_base = torch.randn(
                         steps, batch, input_size, device=device, requires_grad=True
                     )
-                    times, _ = time_calls(
-                        _call(_baseline_fn(module, x_base), mode), device, reps=reps, warmup=warmup
+                    baselines[base_name] = _call(_baseline_fn(module, x_base), mode)
+                    times, first = time_calls(
+                        baselines[base_name], device, reps=reps, warmup=warmup
                     )
-                    baselines[base_name] = statistics.median(times)
                     report.results.append(
-                        _row(base_name, "torch", size, mode, times, times[0], baselines[base_name],
-                             base_name, spec, device, report.peak_gemm_gflops, 0.0)
+                        _row(base_name, "torch", size, mode, times, first,
+                             statistics.median(times), base_name, spec, device,
+                             report.peak_gemm_gflops, 0.0)
                     )  # fmt: skip
                     if on_result:
                         on_result(report.results[-1])
@@ -349,10 +372,15 @@ def run_benchmark(
 
                     call = _call(fn, mode)
                     n = slow_reps if engine == "reference" else reps
-                    times, first = time_calls(call, device, reps=n, warmup=warmup)
+                    _, first = time_calls(call, device, reps=0, warmup=warmup)
+                    # The ratio's torch.nn time is measured alternately with this case.
+                    base_times, times = time_alternately(
+                        [baselines[base_name], call], device, reps=n, warmup=0
+                    )
                     memory = _measure_memory(call, device, mode)
                     report.results.append(
-                        _row(variant.name, engine, size, mode, times, first, baselines[base_name],
+                        _row(variant.name, engine, size, mode, times, first,
+                             statistics.median(base_times),
                              base_name, spec, device, report.peak_gemm_gflops, memory)
                     )  # fmt: skip
                     if on_result:
@@ -495,7 +523,7 @@ def results_table(report: BenchReport, title: str | None = None):  # -> rich.tab
             f"torch {report.torch_version}, peak FP32 GEMM {report.peak_gemm_gflops:.0f} GFLOP/s"
         ),
         caption="time: median and min–max over reps; × torch.nn: median / median of the torch.nn "
-        f"module timed in this run; mem: {report.memory_measure}",
+        f"module timed alternately with the case, call by call; mem: {report.memory_measure}",
     )
     for column in COLUMNS:
         left = column in ("mode", "cell", "engine")
