@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 from torch import nn
 
 from rnnlab.compare import cost
 from rnnlab.compare.tasks import TaskData, get_task
 from rnnlab.compare.units import RunConfig, RunResult
-from rnnlab.data.containers import Batch
 from rnnlab.errors import UserInputError
-from rnnlab.train import CheckpointError, TrainConfig, Trainer, seed_everything
-from rnnlab.train.device import batch_weight, to_device
+from rnnlab.train import CheckpointError, TrainConfig, Trainer, mean_metrics, seed_everything
+from rnnlab.train.device import to_device
 
 MODEL_ALIASES = {"rnn": "rnn-tanh"}
 """Short model names accepted besides the encoder names of :func:`rnnlab.models.make_encoder`."""
@@ -32,21 +30,6 @@ def encoder_name(model: str) -> str:
 def build_model(config: RunConfig, data: TaskData) -> nn.Module:
     """The task model of ``config`` (weights drawn from the current RNG state)."""
     return data.make_model(encoder_name(config.model), config.hidden_size, config.num_layers)
-
-
-def evaluate(model: nn.Module, batches: list[Batch], device: Any) -> dict[str, float]:
-    """Batch-size-weighted mean of ``model.metrics`` over ``batches``."""
-    totals: dict[str, float] = {}
-    weight_sum = 0
-    reset = getattr(model, "reset_state", None)
-    if callable(reset):
-        reset()
-    for batch in batches:
-        weight = batch_weight(batch)
-        for name, value in model.metrics(to_device(batch, device)).items():
-            totals[name] = totals.get(name, 0.0) + float(value) * weight
-        weight_sum += weight
-    return {name: total / weight_sum for name, total in totals.items()}
 
 
 def train_config(config: RunConfig, seed: int, checkpoint_dir: Path | None) -> TrainConfig:
@@ -101,9 +84,8 @@ def run_one(config: RunConfig, seed: int, checkpoint_dir: Path | None = None) ->
     metrics: dict[str, float] = {f"val_{k}": v for k, v in result.best_val_metrics.items()}
     test_batches = data.eval_batches("test", EVAL_BATCH_SIZE)
     if result.status == "done":
-        metrics |= {
-            f"test_{k}": v for k, v in evaluate(model, test_batches, trainer.device).items()
-        }
+        test = mean_metrics(model, test_batches, trainer.device, source="the test split")
+        metrics |= {f"test_{k}": v for k, v in test.items()}
     seconds = [r.seconds for r in result.history]
     figures = {
         "params": sum(p.numel() for p in model.parameters()),

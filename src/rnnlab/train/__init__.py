@@ -8,7 +8,7 @@ from rnnlab.train.checkpoint import CheckpointError, load_checkpoint, save_check
 from rnnlab.train.config import TrainConfig
 from rnnlab.train.device import resolve_device, to_device
 from rnnlab.train.seeding import seed_everything
-from rnnlab.train.trainer import EpochRecord, StepInfo, Trainer, TrainResult
+from rnnlab.train.trainer import EpochRecord, StepInfo, Trainer, TrainResult, mean_metrics
 
 __all__ = [
     "CheckpointError",
@@ -18,6 +18,7 @@ __all__ = [
     "TrainResult",
     "Trainer",
     "load_checkpoint",
+    "mean_metrics",
     "resolve_device",
     "save_checkpoint",
     "seed_everything",

@@ -405,17 +405,7 @@ class Trainer:
     def _validate(self, val_batches: ValBatches) -> dict[str, float]:
         model = self.model
         model.eval()
-        _reset_state(model)
-        totals: dict[str, float] = {}
-        total_weight = 0
-        for batch in val_batches():
-            weight = batch_weight(batch)
-            for name, value in model.metrics(to_device(batch, self.device)).items():
-                totals[name] = totals.get(name, 0.0) + float(value) * weight
-            total_weight += weight
-        if total_weight == 0:
-            raise UserInputError("val_batches() yielded no batches")
-        return {name: total / total_weight for name, total in totals.items()}
+        return mean_metrics(model, val_batches(), self.device, source="val_batches()")
 
     def _monitored(self, val_metrics: dict[str, float], train_loss: float) -> float:
         if not val_metrics:
@@ -546,6 +536,28 @@ def _make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimi
     return torch.optim.SGD(
         params, lr=config.lr, weight_decay=config.weight_decay, momentum=config.momentum
     )
+
+
+@torch.no_grad()
+def mean_metrics(
+    model: nn.Module, batches: Iterable[Any], device: torch.device, *, source: str = "batches"
+) -> dict[str, float]:
+    """Mean of ``model.metrics`` over ``batches``, each batch weighted by its size.
+
+    The model's carried state (language models) is reset first. ``source`` names the batches
+    in the error raised when there are none.
+    """
+    _reset_state(model)
+    totals: dict[str, float] = {}
+    total_weight = 0
+    for batch in batches:
+        weight = batch_weight(batch)
+        for name, value in model.metrics(to_device(batch, device)).items():
+            totals[name] = totals.get(name, 0.0) + float(value) * weight
+        total_weight += weight
+    if total_weight == 0:
+        raise UserInputError(f"{source} yielded no batches")
+    return {name: total / total_weight for name, total in totals.items()}
 
 
 def _reset_state(model: nn.Module) -> None:
