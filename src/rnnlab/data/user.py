@@ -44,6 +44,8 @@ ORDER_CANDIDATES = ("time", "order", "step", "t")
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 
 PathLike = str | os.PathLike
+# What every reader of user data takes: a file path, or a DataFrame with the same columns.
+Source = PathLike | pd.DataFrame
 
 
 # ------------------------------------------------------------------------------ helpers

@@ -23,9 +23,9 @@ import torch
 
 from rnnlab.baselines import SummaryLogisticRegression
 from rnnlab.data.containers import SequenceClassificationData, SequenceSet, pad_sequences
+from rnnlab.data.user import Source, read_sequence_rows
 from rnnlab.errors import UserInputError
 from rnnlab.estimators.base import Estimator
-from rnnlab.estimators.userdata import Source, read_sequence_rows
 
 
 def sequence_digest(sequence_id: str, steps: np.ndarray) -> str:
@@ -124,10 +124,10 @@ class Classifier(Estimator):
     def _rows(self, data: Source, *, labelled: bool):
         rows = read_sequence_rows(
             data,
-            sequence_id=self.sequence_id,
-            time=self.time_column_,
+            sequence_column=self.sequence_id,
+            time_column=self.time_column_,
             features=self.features_,
-            label=self.label if labelled else None,
+            label_column=self.label if labelled else None,
             fill=self.fill,
         )
         return rows

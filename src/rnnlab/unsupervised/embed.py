@@ -17,9 +17,9 @@ import pandas as pd
 import torch
 
 from rnnlab.data.containers import SequenceClassificationData, SequenceSet, pad_sequences
+from rnnlab.data.user import Source, read_sequence_rows
 from rnnlab.errors import UserInputError
 from rnnlab.estimators.base import Estimator
-from rnnlab.estimators.userdata import Source, read_sequence_rows
 from rnnlab.modelfile import atomic_directory
 
 
@@ -99,10 +99,10 @@ class Embedder(Estimator):
         features = getattr(self, "features_", None) or self.features
         rows = read_sequence_rows(
             data,
-            sequence_id=self.sequence_id,
-            time=self.time,
+            sequence_column=self.sequence_id,
+            time_column=self.time,
             features=features,
-            label=self.label,
+            label_column=self.label,
             fill=self.fill,
         )
         return Sequences(rows.ids, rows.sequences, rows.labels)
@@ -162,10 +162,10 @@ class Embedder(Estimator):
     def _feature_names(self, data: Source) -> list[str]:
         rows = read_sequence_rows(
             data,
-            sequence_id=self.sequence_id,
-            time=self.time,
+            sequence_column=self.sequence_id,
+            time_column=self.time,
             features=self.features,
-            label=self.label,
+            label_column=self.label,
             fill=self.fill,
         )
         return rows.features
