@@ -33,8 +33,8 @@ def forecast_baseline_metrics(
     statsmodels' ``results.apply`` does.
     """
     windows = data.window_set("test", window, horizon)
-    full = dict(data._per_series(pd.concat([data.train, data.val, data.test])))
-    train_parts = dict(data._per_series(data.train))
+    full = dict(data.per_series(pd.concat([data.train, data.val, data.test])))
+    train_parts = dict(data.per_series(data.train))
     ids = data.series_ids
     starts = windows.start
     n_targets = len(data.target_columns)

@@ -419,7 +419,7 @@ class ForecastData:
 
     def __post_init__(self) -> None:
         self.scaler = ForecastScaler.fit(
-            [frame for _, frame in self._per_series(self.train)], self.feature_columns
+            [frame for _, frame in self.per_series(self.train)], self.feature_columns
         )
 
     @property
@@ -434,13 +434,15 @@ class ForecastData:
     @property
     def series_ids(self) -> list[str]:
         """Series names, in the order of the scaler's rows and of ``ForecastWindows.series``."""
-        return [name for name, _ in self._per_series(self.train)]
+        return [name for name, _ in self.per_series(self.train)]
 
     def split(self, name: str) -> pd.DataFrame:
         """The frame of split ``name``."""
         return _pick_split(self, name)
 
-    def _per_series(self, frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    def per_series(self, frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+        """``(series id, rows)`` pairs of ``frame`` in sorted id order; one ``"series"`` pair
+        when the data hold a single series."""
         if self.series_column is None:
             return [("series", frame)]
         return [(str(k), g) for k, g in frame.groupby(self.series_column, sort=True)]
@@ -470,8 +472,8 @@ class ForecastData:
         n_future = len(self.future_covariate_columns)
         xs, ys, futures, series, starts = [], [], [], [], []
         row_of = {sid: i for i, sid in enumerate(self.series_ids)}
-        earlier_parts = [dict(self._per_series(self.split(name))) for name in earlier]
-        for sid, part in self._per_series(self.split(split)):
+        earlier_parts = [dict(self.per_series(self.split(name))) for name in earlier]
+        for sid, part in self.per_series(self.split(split)):
             if sid not in row_of:
                 raise UserInputError(f"series {sid!r} of split {split!r} has no training data")
             s = row_of[sid]

@@ -162,7 +162,7 @@ class Forecaster(Estimator):
         self.scaler_ = data.scaler
         full = pd.concat([data.train, data.val, data.test])
         self.train_end_ = {
-            sid: str(frame[data.time_column].iloc[-1]) for sid, frame in data._per_series(full)
+            sid: str(frame[data.time_column].iloc[-1]) for sid, frame in data.per_series(full)
         }
         train = data.window_set("train", self.window, self.horizon)
         val = self._optional_windows(data, "val")
