@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -232,10 +232,6 @@ def matched_hidden_size(task, arm: str, params: int, options: dict[str, Any]) ->
 
 
 # -- probes ---------------------------------------------------------------------------------
-def _probe_batch(batch: Batch, size: int = 64) -> Batch:
-    return replace(batch, x=batch.x[:size], y=batch.y[:size])
-
-
 def _last_step_loss(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
     """Cross-entropy of the last step only: for taggers, a loss at the end of the sequence."""
     return F.cross_entropy(model(batch.x, batch.lengths)[:, -1], batch.y[:, -1])
@@ -266,7 +262,7 @@ def train_probe(config: RunConfig, seed: int, length: int | None = None) -> RunR
     seed_everything(seed)
     model = build_model(task, config.model, config.hidden_size, settings["encoder_options"])
     validation = task.validation_set()
-    probe = _probe_batch(validation)
+    probe = validation.select(slice(64))
     decay_init = _gradient_decay(model, probe)
     norms: list[float] = []
 

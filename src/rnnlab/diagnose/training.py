@@ -75,14 +75,14 @@ def diagnose_training(
     ``checkpoints`` measurements are spread evenly over ``steps`` (plus one at
     initialization). Without ``clip_norm`` (the default) the run shows raw explosions.
     """
-    from rnnlab.diagnose.experiments import _probe_batch, build_model, build_task
+    from rnnlab.diagnose.experiments import build_model, build_task
 
     if steps < 1 or checkpoints < 1:
         raise ValueError(f"steps and checkpoints must be >= 1, got {steps} and {checkpoints}")
     task = build_task(task_name, length, task_options or {}, seed, probe_size)
     seed_everything(seed)
     model = build_model(task, arm, hidden_size, encoder_options or {})
-    probe = _probe_batch(task.validation_set(), probe_size)
+    probe = task.validation_set().select(slice(probe_size))
     when = sorted({round(steps * (k + 1) / checkpoints) for k in range(checkpoints)})
     out = TrainingDiagnostics()
     recurrent = getattr(model.encoder, "recurrent", False) and model.encoder.num_directions == 1
