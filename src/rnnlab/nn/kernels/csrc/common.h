@@ -1,0 +1,138 @@
+// Helpers shared by the fused CPU recurrences (lstm.cpp, gru.cpp).
+//
+// Conventions: every buffer is contiguous and time-major, (T, B, width); "rows" are batch rows.
+// Variable lengths follow PackedSequence: rows are sorted by decreasing length and step t
+// updates only the first batch_sizes[t] rows; the other rows carry their state unchanged.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+// The Fortran BLAS that torch's CPU build links (MKL or OpenBLAS) exports sgemm_/dgemm_;
+// calling it directly skips torch's per-call dispatch, which costs more than the product
+// itself at recurrent sizes (16 x 64 x 256: ~20 us through at::addmm, a few through BLAS).
+// Weak: if this torch build does not export them, gemm() falls back to at::mm.
+extern "C" {
+void sgemm_(const char*, const char*, const int*, const int*, const int*, const float*,
+            const float*, const int*, const float*, const int*, const float*, float*,
+            const int*) __attribute__((weak));
+void dgemm_(const char*, const char*, const int*, const int*, const int*, const double*,
+            const double*, const int*, const double*, const int*, const double*, double*,
+            const int*) __attribute__((weak));
+}
+
+namespace rnnlab {
+
+// Row-major C (n x m) = A (n x k) op(W) + beta C, where W is row-major and op(W) = W^T (W is
+// m x k, the forward h W_hh^T) or W (W is k x m, the backward dR W_hh).
+template <typename T>
+inline void gemm(bool transpose_w, int64_t n, int64_t m, int64_t k, const T* a, const T* w,
+                 T beta, T* c) {
+  if (n == 0) return;
+  const int in = static_cast<int>(n), im = static_cast<int>(m), ik = static_cast<int>(k);
+  const char tw = transpose_w ? 'T' : 'N', ta = 'N';
+  const int ldw = transpose_w ? ik : im;
+  const T one = 1;
+  // Column-major view: C^T (m x n) = op(W)^T (m x k) A^T (k x n).
+  if constexpr (std::is_same_v<T, float>) {
+    if (sgemm_ != nullptr) {
+      sgemm_(&tw, &ta, &im, &in, &ik, &one, w, &ldw, a, &ik, &beta, c, &im);
+      return;
+    }
+  } else {
+    if (dgemm_ != nullptr) {
+      dgemm_(&tw, &ta, &im, &in, &ik, &one, w, &ldw, a, &ik, &beta, c, &im);
+      return;
+    }
+  }
+  auto opts = at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value);
+  at::Tensor at_a = at::from_blob(const_cast<T*>(a), {n, k}, opts);
+  at::Tensor at_w = at::from_blob(const_cast<T*>(w), transpose_w ? at::IntArrayRef{m, k}
+                                                                 : at::IntArrayRef{k, m}, opts);
+  at::Tensor at_c = at::from_blob(c, {n, m}, opts);
+  at::Tensor product = at::mm(at_a, transpose_w ? at_w.t() : at_w);
+  if (beta == T(0)) {
+    at_c.copy_(product);
+  } else {
+    at_c.mul_(beta).add_(product);
+  }
+}
+
+constexpr double kLayerNormEps = 1e-5;  // rnnlab.nn.cells.LAYER_NORM_EPS
+
+template <typename T>
+inline T sigmoid(T x) {
+  return T(1) / (T(1) + std::exp(-x));
+}
+
+// Runs f(row) for rows [0, n), on several threads only when a step has enough work
+// (about 16k elements per thread) to pay for waking them.
+template <typename F>
+inline void for_rows(int64_t n, int64_t width, const F& f) {
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(width, 1));
+  if (n <= grain) {
+    for (int64_t r = 0; r < n; ++r) f(r);
+    return;
+  }
+  at::parallel_for(0, n, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) f(r);
+  });
+}
+
+// LayerNorm without gain: x <- (x - mean) * rstd over `size` values; returns rstd.
+template <typename T>
+inline T normalize_inplace(T* x, int64_t size) {
+  T mean = 0;
+  for (int64_t j = 0; j < size; ++j) mean += x[j];
+  mean /= T(size);
+  T var = 0;
+  for (int64_t j = 0; j < size; ++j) {
+    x[j] -= mean;
+    var += x[j] * x[j];
+  }
+  const T rstd = T(1) / std::sqrt(var / T(size) + T(kLayerNormEps));
+  for (int64_t j = 0; j < size; ++j) x[j] *= rstd;
+  return rstd;
+}
+
+// Backward of normalize_inplace: dx = rstd * (dy - mean(dy) - xhat * mean(dy * xhat)),
+// written into dx (may alias dy).
+template <typename T>
+inline void normalize_backward(const T* dy, const T* xhat, T rstd, int64_t size, T* dx) {
+  T mean_dy = 0, mean_dy_xhat = 0;
+  for (int64_t j = 0; j < size; ++j) {
+    mean_dy += dy[j];
+    mean_dy_xhat += dy[j] * xhat[j];
+  }
+  mean_dy /= T(size);
+  mean_dy_xhat /= T(size);
+  for (int64_t j = 0; j < size; ++j) dx[j] = rstd * (dy[j] - mean_dy - xhat[j] * mean_dy_xhat);
+}
+
+// Copies rows [n, B) of a (B, width) state from `from` to `to`: rows past their length keep
+// their state.
+template <typename T>
+inline void carry_rows(const T* from, T* to, int64_t n, int64_t batch, int64_t width) {
+  if (n < batch) std::copy(from + n * width, from + batch * width, to + n * width);
+}
+
+inline at::Tensor buffer(const at::Tensor& like, at::IntArrayRef shape, bool zero) {
+  return zero ? at::zeros(shape, like.options()) : at::empty(shape, like.options());
+}
+
+inline const void* maybe_data(const std::optional<at::Tensor>& t) {
+  return t.has_value() && t->defined() ? t->data_ptr() : nullptr;
+}
+
+template <typename T>
+inline const T* opt_ptr(const std::optional<at::Tensor>& t) {
+  return static_cast<const T*>(maybe_data(t));
+}
+
+}  // namespace rnnlab

@@ -1,0 +1,369 @@
+// Fused LSTM-family recurrence (CPU): forward and hand-written BPTT backward, one layer and
+// direction, for the loop engine. One call runs the whole sequence; per step it does ONE GEMM
+// (h_{t-1} W_hh^T, torch's BLAS) and ONE fused pass over the gates. Equations: docs/equations.md
+// (lstm.1-6, peep.1-6, cifg.1-5), gate order i, f, g, o as in torch (cifg: i, g, o).
+//
+//   pre = xp_t + R_t                 R_t = h~ W_hh^T, or LN_g(h~ W_hh^T) * w_ln + b_hh (LayerNorm)
+//   i = σ(pre_i + w_ci c_{t-1})      f = σ(pre_f + w_cf c_{t-1})  (cifg: f = 1 - i)
+//   g = tanh(pre_g)                  c~ = f c_{t-1} + i g
+//   o = σ(pre_o + w_co c~)           h~_t = o tanh(u),  u = c~ or LN(c~) * w_c + b_c
+//   zoneout: h_t = z_h h_{t-1} + (1 - z_h) h~_t, c_t = z_c c_{t-1} + (1 - z_c) c~
+// where h~ = h_{t-1} * m (variational recurrent dropout) and the peephole terms exist only for
+// lstm-peephole. The caller folds b_ih (+ b_hh without LayerNorm) into xp.
+#include <torch/library.h>
+
+#include "common.h"
+
+namespace rnnlab {
+namespace {
+
+struct LstmOptions {
+  const at::Tensor& weight_hh;
+  c10::IntArrayRef batch_sizes;
+  const std::optional<at::Tensor>& peephole;   // (3, H): w_ci, w_cf, w_co
+  const std::optional<at::Tensor>& rec_mask;   // (B, H)
+  const std::optional<at::Tensor>& zoneout;    // (2, T, B, H): keep-masks of h and c
+  const std::optional<at::Tensor>& ln_hh;      // (G*H,) LayerNorm gain of R_t
+  const std::optional<at::Tensor>& bias_hh;    // (G*H,) added after LayerNorm
+  const std::optional<at::Tensor>& ln_c;       // (2, H): LayerNorm gain and bias of c
+  bool cifg;
+};
+
+inline bool has(const std::optional<at::Tensor>& t) { return t.has_value() && t->defined(); }
+
+// Saved tensors, in this order, between forward and backward.
+enum Saved { kHs, kCs, kActs, kTanhU, kCNew, kRecHat, kRstdHh, kCHat, kRstdC, kHin, kNumSaved };
+
+template <typename T>
+std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
+                                     const at::Tensor& c0, const LstmOptions& o, bool keep) {
+  const int64_t steps = xp.size(0), batch = xp.size(1), gh = xp.size(2);
+  const int64_t hidden = h0.size(1), gates = gh / hidden;
+  const bool peep = has(o.peephole), drop = has(o.rec_mask), zone = has(o.zoneout);
+  const bool ln = has(o.ln_hh), lnc = has(o.ln_c);
+  const bool ragged = !o.batch_sizes.empty() && o.batch_sizes.back() < batch;
+  const int64_t kept = keep ? steps : 1;  // inference reuses one step of scratch
+  auto empty = at::empty({0}, xp.options());
+
+  std::vector<at::Tensor> saved(kNumSaved, empty);
+  at::Tensor hs = at::empty({steps + 1, batch, hidden}, xp.options());
+  at::Tensor cs = at::empty({steps + 1, batch, hidden}, xp.options());
+  hs[0].copy_(h0);
+  cs[0].copy_(c0);
+  at::Tensor acts = buffer(xp, {kept, batch, gh}, ragged);
+  at::Tensor tanh_u = buffer(xp, {kept, batch, hidden}, ragged);
+  at::Tensor cnew = zone ? buffer(xp, {kept, batch, hidden}, ragged) : empty;
+  at::Tensor rec_hat = ln ? buffer(xp, {kept, batch, gh}, ragged) : empty;
+  at::Tensor rstd_hh = ln ? buffer(xp, {kept, batch, gates}, ragged) : empty;
+  at::Tensor c_hat = lnc ? buffer(xp, {kept, batch, hidden}, ragged) : empty;
+  at::Tensor rstd_c = lnc ? buffer(xp, {kept, batch}, ragged) : empty;
+  at::Tensor hin = drop ? buffer(xp, {kept, batch, hidden}, ragged) : empty;
+  const T* w_p = o.weight_hh.data_ptr<T>();
+  T* acts_p = acts.data_ptr<T>();
+  T* rec_p = ln ? rec_hat.data_ptr<T>() : nullptr;
+  T* hin_p = drop ? hin.data_ptr<T>() : nullptr;
+
+  const T* peep_w = peep ? o.peephole->data_ptr<T>() : nullptr;
+  const T* mask = drop ? o.rec_mask->data_ptr<T>() : nullptr;
+  const T* zmask = zone ? o.zoneout->data_ptr<T>() : nullptr;
+  const T* ln_w = ln ? o.ln_hh->data_ptr<T>() : nullptr;
+  const T* b_hh = has(o.bias_hh) ? o.bias_hh->data_ptr<T>() : nullptr;
+  const T* lnc_w = lnc ? o.ln_c->data_ptr<T>() : nullptr;
+  const T* xp_p = xp.data_ptr<T>();
+  T* hs_p = hs.data_ptr<T>();
+  T* cs_p = cs.data_ptr<T>();
+
+  for (int64_t t = 0; t < steps; ++t) {
+    const int64_t n = o.batch_sizes.empty() ? batch : o.batch_sizes[t];
+    const int64_t k = keep ? t : 0;
+    T* a_base = acts_p + k * batch * gh;
+    const T* h_in = hs_p + t * batch * hidden;
+    if (drop) {
+      T* hin_t = hin_p + k * batch * hidden;
+      for (int64_t j = 0; j < n * hidden; ++j) hin_t[j] = h_in[j] * mask[j];
+      h_in = hin_t;
+    }
+    if (ln) {
+      gemm(true, n, gh, hidden, h_in, w_p, T(0), rec_p + k * batch * gh);
+    } else {
+      std::copy(xp_p + t * batch * gh, xp_p + (t * batch + n) * gh, a_base);
+      gemm(true, n, gh, hidden, h_in, w_p, T(1), a_base);
+    }
+    T* tu_base = tanh_u.data_ptr<T>() + k * batch * hidden;
+    T* cn_base = zone ? cnew.data_ptr<T>() + k * batch * hidden : cs_p + (t + 1) * batch * hidden;
+    T* rh_base = ln ? rec_p + k * batch * gh : nullptr;
+    T* rs_base = ln ? rstd_hh.data_ptr<T>() + k * batch * gates : nullptr;
+    T* ch_base = lnc ? c_hat.data_ptr<T>() + k * batch * hidden : nullptr;
+    T* rc_base = lnc ? rstd_c.data_ptr<T>() + k * batch : nullptr;
+    const T* hp_base = hs_p + t * batch * hidden;
+    const T* cp_base = cs_p + t * batch * hidden;
+    T* h_base = hs_p + (t + 1) * batch * hidden;
+    T* c_base = cs_p + (t + 1) * batch * hidden;
+    const T* zh_base = zone ? zmask + t * batch * hidden : nullptr;
+    const T* zc_base = zone ? zmask + (steps + t) * batch * hidden : nullptr;
+    const T* xp_t = xp_p + t * batch * gh;
+
+    for_rows(n, gh, [&](int64_t r) {
+      T* a = a_base + r * gh;
+      if (ln) {
+        T* rh = rh_base + r * gh;
+        const T* x = xp_t + r * gh;
+        for (int64_t g = 0; g < gates; ++g)
+          rs_base[r * gates + g] = normalize_inplace(rh + g * hidden, hidden);
+        for (int64_t j = 0; j < gh; ++j) a[j] = x[j] + rh[j] * ln_w[j] + (b_hh ? b_hh[j] : T(0));
+      }
+      const T* cp = cp_base + r * hidden;
+      T* ig = a;                                  // i (and f right after it, unless cifg)
+      T* gg = a + (o.cifg ? 1 : 2) * hidden;      // candidate g
+      T* og = a + (gates - 1) * hidden;           // o
+      if (peep) {
+        for (int64_t j = 0; j < hidden; ++j) ig[j] += peep_w[j] * cp[j];
+        for (int64_t j = 0; j < hidden; ++j) ig[hidden + j] += peep_w[hidden + j] * cp[j];
+      }
+      const int64_t sig_width = (o.cifg ? 1 : 2) * hidden;
+      for (int64_t j = 0; j < sig_width; ++j) ig[j] = sigmoid(ig[j]);
+      for (int64_t j = 0; j < hidden; ++j) gg[j] = std::tanh(gg[j]);
+      T* cn = cn_base + r * hidden;
+      if (o.cifg) {
+        for (int64_t j = 0; j < hidden; ++j) cn[j] = (T(1) - ig[j]) * cp[j] + ig[j] * gg[j];
+      } else {
+        const T* fg = a + hidden;
+        for (int64_t j = 0; j < hidden; ++j) cn[j] = fg[j] * cp[j] + ig[j] * gg[j];
+      }
+      if (peep) {
+        for (int64_t j = 0; j < hidden; ++j) og[j] += peep_w[2 * hidden + j] * cn[j];
+      }
+      for (int64_t j = 0; j < hidden; ++j) og[j] = sigmoid(og[j]);
+      T* tu = tu_base + r * hidden;
+      if (lnc) {
+        T* ch = ch_base + r * hidden;
+        std::copy(cn, cn + hidden, ch);
+        rc_base[r] = normalize_inplace(ch, hidden);
+        for (int64_t j = 0; j < hidden; ++j) tu[j] = std::tanh(ch[j] * lnc_w[j] + lnc_w[hidden + j]);
+      } else {
+        for (int64_t j = 0; j < hidden; ++j) tu[j] = std::tanh(cn[j]);
+      }
+      T* h = h_base + r * hidden;
+      if (zone) {
+        const T* hp = hp_base + r * hidden;
+        const T* zh = zh_base + r * hidden;
+        const T* zc = zc_base + r * hidden;
+        T* c = c_base + r * hidden;
+        for (int64_t j = 0; j < hidden; ++j) {
+          h[j] = zh[j] * hp[j] + (T(1) - zh[j]) * og[j] * tu[j];
+          c[j] = zc[j] * cp[j] + (T(1) - zc[j]) * cn[j];
+        }
+      } else {
+        for (int64_t j = 0; j < hidden; ++j) h[j] = og[j] * tu[j];
+      }
+    });
+    carry_rows(hp_base, h_base, n, batch, hidden);
+    carry_rows(cp_base, c_base, n, batch, hidden);
+  }
+  saved[kHs] = hs;
+  saved[kCs] = cs;
+  saved[kActs] = acts;
+  saved[kTanhU] = tanh_u;
+  saved[kCNew] = cnew;
+  saved[kRecHat] = rec_hat;
+  saved[kRstdHh] = rstd_hh;
+  saved[kCHat] = c_hat;
+  saved[kRstdC] = rstd_c;
+  saved[kHin] = hin;
+  return saved;
+}
+
+template <typename T>
+std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
+                                      const std::optional<at::Tensor>& grad_c_last,
+                                      at::TensorList saved, const LstmOptions& o) {
+  const at::Tensor& hs = saved[kHs];
+  const at::Tensor& cs = saved[kCs];
+  const at::Tensor& acts = saved[kActs];
+  const int64_t steps = acts.size(0), batch = acts.size(1), gh = acts.size(2);
+  const int64_t hidden = hs.size(2), gates = gh / hidden;
+  const bool peep = has(o.peephole), drop = has(o.rec_mask), zone = has(o.zoneout);
+  const bool ln = has(o.ln_hh), lnc = has(o.ln_c);
+  auto empty = at::empty({0}, acts.options());
+
+  at::Tensor dh = at::zeros({batch, hidden}, acts.options());
+  at::Tensor dc = has(grad_c_last) ? grad_c_last->clone() : at::zeros_like(dh);
+  at::Tensor dpre = at::zeros({steps, batch, gh}, acts.options());  // grad of xp
+  at::Tensor drec = ln ? at::zeros({steps, batch, gh}, acts.options()) : dpre;
+  at::Tensor du = lnc ? at::zeros({steps, batch, hidden}, acts.options()) : empty;
+  at::Tensor dhin = drop ? at::empty({batch, hidden}, acts.options()) : empty;
+
+  const T* peep_w = peep ? o.peephole->data_ptr<T>() : nullptr;
+  const T* zmask = zone ? o.zoneout->data_ptr<T>() : nullptr;
+  const T* ln_w = ln ? o.ln_hh->data_ptr<T>() : nullptr;
+  const T* lnc_w = lnc ? o.ln_c->data_ptr<T>() : nullptr;
+  const T* gh_p = has(grad_hs) ? grad_hs->data_ptr<T>() : nullptr;
+  const T* cs_p = cs.data_ptr<T>();
+  const T* cn_p = zone ? saved[kCNew].data_ptr<T>() : cs_p + batch * hidden;
+  const T* acts_p = acts.data_ptr<T>();
+  const T* tu_p = saved[kTanhU].data_ptr<T>();
+  const T* rh_p = ln ? saved[kRecHat].data_ptr<T>() : nullptr;
+  const T* rs_p = ln ? saved[kRstdHh].data_ptr<T>() : nullptr;
+  const T* ch_p = lnc ? saved[kCHat].data_ptr<T>() : nullptr;
+  const T* rc_p = lnc ? saved[kRstdC].data_ptr<T>() : nullptr;
+  T* dh_p = dh.data_ptr<T>();
+  T* dc_p = dc.data_ptr<T>();
+  T* dpre_p = dpre.data_ptr<T>();
+  T* drec_p = drec.data_ptr<T>();
+  T* du_p = lnc ? du.data_ptr<T>() : nullptr;
+  T* dhin_p = drop ? dhin.data_ptr<T>() : nullptr;
+  const T* mask = drop ? o.rec_mask->data_ptr<T>() : nullptr;
+  const T* w_p = o.weight_hh.data_ptr<T>();
+
+  for (int64_t t = steps - 1; t >= 0; --t) {
+    const int64_t n = o.batch_sizes.empty() ? batch : o.batch_sizes[t];
+    const int64_t off_h = t * batch * hidden, off_g = t * batch * gh;
+    if (gh_p) {
+      const T* g = gh_p + off_h;
+      for (int64_t j = 0; j < batch * hidden; ++j) dh_p[j] += g[j];
+    }
+    for_rows(n, gh, [&](int64_t r) {
+      const int64_t row_h = off_h + r * hidden, row_g = off_g + r * gh;
+      const T* a = acts_p + row_g;
+      const T* ig = a;
+      const T* gg = a + (o.cifg ? 1 : 2) * hidden;
+      const T* og = a + (gates - 1) * hidden;
+      const T* cp = cs_p + row_h;
+      const T* cn = cn_p + row_h;
+      const T* tu = tu_p + row_h;
+      T* dhr = dh_p + r * hidden;
+      T* dcr = dc_p + r * hidden;
+      T* dp = dpre_p + row_g;
+      T* dpi = dp;
+      T* dpg = dp + (o.cifg ? 1 : 2) * hidden;
+      T* dpo = dp + (gates - 1) * hidden;
+      // Through h~ = o tanh(u): du -> dpo, do -> dpg (both used as scratch until overwritten
+      // with the pre-activation gradients below). Zoneout lets z_h dh pass straight to t-1.
+      const T* zh = zone ? zmask + row_h : nullptr;
+      const T* zc = zone ? zmask + steps * batch * hidden + row_h : nullptr;
+      for (int64_t j = 0; j < hidden; ++j) {
+        const T dhn = zone ? dhr[j] * (T(1) - zh[j]) : dhr[j];
+        dpo[j] = dhn * og[j] * (T(1) - tu[j] * tu[j]);  // du, before the o gate's own grad
+        dpg[j] = dhn * tu[j];                            // do (dpg is scratch here)
+      }
+      if (lnc) {
+        T* dur = du_p + row_h;
+        std::copy(dpo, dpo + hidden, dur);
+        for (int64_t j = 0; j < hidden; ++j) dpo[j] *= lnc_w[j];
+        normalize_backward(dpo, ch_p + row_h, rc_p[t * batch + r], hidden, dpo);
+      }
+      // dc~ = du (through LayerNorm if on) + the incoming dc (through zoneout).
+      for (int64_t j = 0; j < hidden; ++j) dpo[j] += zone ? dcr[j] * (T(1) - zc[j]) : dcr[j];
+      for (int64_t j = 0; j < hidden; ++j) {
+        const T dcj = dpo[j];
+        const T do_pre = dpg[j] * og[j] * (T(1) - og[j]);
+        const T dcj_total = peep ? dcj + do_pre * peep_w[2 * hidden + j] : dcj;
+        const T keep_c = zone ? dcr[j] * zc[j] : T(0);
+        dpo[j] = do_pre;
+        // c~ = f c_{t-1} + i g
+        const T i = ig[j], g = gg[j];
+        const T f = o.cifg ? T(1) - i : a[hidden + j];
+        const T di = o.cifg ? dcj_total * (g - cp[j]) : dcj_total * g;
+        const T di_pre = di * i * (T(1) - i);
+        dpi[j] = di_pre;
+        dpg[j] = dcj_total * i * (T(1) - g * g);
+        T dc_prev = dcj_total * f + keep_c;
+        if (!o.cifg) {
+          const T df_pre = dcj_total * cp[j] * f * (T(1) - f);
+          dp[hidden + j] = df_pre;
+          if (peep) dc_prev += df_pre * peep_w[hidden + j];
+        }
+        if (peep) dc_prev += di_pre * peep_w[j];
+        dcr[j] = dc_prev;
+        dhr[j] = zone ? dhr[j] * zh[j] : T(0);
+      }
+      if (ln) {
+        T* dr = drec_p + row_g;
+        for (int64_t j = 0; j < gh; ++j) dr[j] = dp[j] * ln_w[j];
+        for (int64_t g = 0; g < gates; ++g)
+          normalize_backward(dr + g * hidden, rh_p + row_g + g * hidden,
+                             rs_p[(t * batch + r) * gates + g], hidden, dr + g * hidden);
+      }
+    });
+    // dh_{t-1} += (dR_t W_hh) * m
+    const T* drec_t = drec_p + off_g;
+    if (drop) {
+      gemm(false, n, hidden, gh, drec_t, w_p, T(0), dhin_p);
+      for (int64_t j = 0; j < n * hidden; ++j) dh_p[j] += dhin_p[j] * mask[j];
+    } else {
+      gemm(false, n, hidden, gh, drec_t, w_p, T(1), dh_p);
+    }
+  }
+
+  const at::Tensor inputs = drop ? saved[kHin] : hs.narrow(0, 0, steps);
+  at::Tensor grad_w = drec.reshape({steps * batch, gh}).t().mm(inputs.reshape({steps * batch, hidden}));
+  at::Tensor grad_peep = empty, grad_ln = empty, grad_bias = empty, grad_lnc = empty;
+  if (peep) {
+    // dw_ci = Σ dpre_i c_{t-1}, dw_cf = Σ dpre_f c_{t-1}, dw_co = Σ dpre_o c~_t
+    at::Tensor c_prev = cs.narrow(0, 0, steps);
+    at::Tensor c_new = zone ? saved[kCNew] : cs.narrow(0, 1, steps);
+    grad_peep = at::stack({(dpre.narrow(2, 0, hidden) * c_prev).sum({0, 1}),
+                           (dpre.narrow(2, hidden, hidden) * c_prev).sum({0, 1}),
+                           (dpre.narrow(2, 3 * hidden, hidden) * c_new).sum({0, 1})});
+  }
+  if (ln) {
+    grad_ln = (dpre * saved[kRecHat]).sum({0, 1});
+    grad_bias = dpre.sum({0, 1});
+  }
+  if (lnc) {
+    grad_lnc = at::stack({(du * saved[kCHat]).sum({0, 1}), du.sum({0, 1})});
+  }
+  return {dpre, dh, dc, grad_w, grad_peep, grad_ln, grad_bias, grad_lnc};
+}
+
+std::vector<at::Tensor> lstm_forward(const at::Tensor& xp, const at::Tensor& h0,
+                                     const at::Tensor& c0, const at::Tensor& weight_hh,
+                                     c10::IntArrayRef batch_sizes,
+                                     const std::optional<at::Tensor>& peephole,
+                                     const std::optional<at::Tensor>& rec_mask,
+                                     const std::optional<at::Tensor>& zoneout,
+                                     const std::optional<at::Tensor>& ln_hh,
+                                     const std::optional<at::Tensor>& bias_hh,
+                                     const std::optional<at::Tensor>& ln_c, bool cifg, bool keep) {
+  LstmOptions o{weight_hh, batch_sizes, peephole, rec_mask, zoneout, ln_hh, bias_hh, ln_c, cifg};
+  std::vector<at::Tensor> out;
+  AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "rnnlab_lstm_forward",
+                             [&] { out = forward_impl<scalar_t>(xp, h0, c0, o, keep); });
+  return out;
+}
+
+std::vector<at::Tensor> lstm_backward(const std::optional<at::Tensor>& grad_hs,
+                                      const std::optional<at::Tensor>& grad_c_last,
+                                      at::TensorList saved, const at::Tensor& weight_hh,
+                                      c10::IntArrayRef batch_sizes,
+                                      const std::optional<at::Tensor>& peephole,
+                                      const std::optional<at::Tensor>& rec_mask,
+                                      const std::optional<at::Tensor>& zoneout,
+                                      const std::optional<at::Tensor>& ln_hh,
+                                      const std::optional<at::Tensor>& ln_c, bool cifg) {
+  const std::optional<at::Tensor> no_bias;
+  LstmOptions o{weight_hh, batch_sizes, peephole, rec_mask, zoneout, ln_hh, no_bias, ln_c, cifg};
+  std::vector<at::Tensor> out;
+  AT_DISPATCH_FLOATING_TYPES(saved[kActs].scalar_type(), "rnnlab_lstm_backward",
+                             [&] { out = backward_impl<scalar_t>(grad_hs, grad_c_last, saved, o); });
+  return out;
+}
+
+}  // namespace
+}  // namespace rnnlab
+
+TORCH_LIBRARY_FRAGMENT(rnnlab, m) {
+  m.def(
+      "lstm_forward(Tensor xp, Tensor h0, Tensor c0, Tensor weight_hh, int[] batch_sizes, "
+      "Tensor? peephole, Tensor? rec_mask, Tensor? zoneout, Tensor? ln_hh, Tensor? bias_hh, "
+      "Tensor? ln_c, bool cifg, bool keep) -> Tensor[]");
+  m.def(
+      "lstm_backward(Tensor? grad_hs, Tensor? grad_c_last, Tensor[] saved, Tensor weight_hh, "
+      "int[] batch_sizes, Tensor? peephole, Tensor? rec_mask, Tensor? zoneout, Tensor? ln_hh, "
+      "Tensor? ln_c, bool cifg) -> Tensor[]");
+}
+
+TORCH_LIBRARY_IMPL(rnnlab, CPU, m) {
+  m.impl("lstm_forward", &rnnlab::lstm_forward);
+  m.impl("lstm_backward", &rnnlab::lstm_backward);
+}

@@ -1,0 +1,131 @@
+"""The optional C++ extension with fused CPU recurrences, built from source on first use.
+
+The loop engine's fastest path is C++ (``rnnlab/nn/kernels/csrc/*.cpp``): one call runs a
+whole sequence, with the element-wise gate maths fused into one pass per step and torch's own
+GEMM for the matrix products, so no Python runs per time step. It is compiled with the
+machine's C++ compiler through :func:`torch.utils.cpp_extension.load` the first time it is
+needed, into a cache directory keyed by the sources, the torch version and the CPU, so later
+processes only load the built library (milliseconds). If no compiler (or ``ninja``) is present,
+the build fails, or ``RNNLAB_EXTENSION=0`` is set, :func:`ops` returns None and the engine uses
+its pure-PyTorch kernels instead: same numbers, slower.
+
+Build time is the extension's warm-up cost; :func:`status` reports it separately (``rnnlab
+bench`` prints it) and it is paid once per machine, never per batch, length or shape.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["ExtensionStatus", "ops", "status"]
+
+SOURCES_DIR = Path(__file__).with_name("csrc")
+_NAME = "rnnlab_cpu"
+# -ffast-math lets GCC call glibc's vectorised exp/tanh (libmvec) in the gate loops; it is
+# given to the compiler only, never the linker, so crtfastmath (which would switch the whole
+# process to flush-denormals-to-zero) is not linked in.
+_CFLAGS = ["-O3", "-ffast-math", "-march=native", "-fopenmp", "-std=c++17"]
+
+
+@dataclass(frozen=True)
+class ExtensionStatus:
+    """Whether the C++ kernels are in use, and what loading them cost in this process.
+
+    Attributes:
+        available: the ops are loaded.
+        seconds: wall time spent building (first use on this machine) or loading the library.
+        built: True when this process compiled it, False when a cached build was loaded.
+        reason: why it is unavailable (None when available).
+        directory: the build cache directory.
+    """
+
+    available: bool
+    seconds: float
+    built: bool
+    reason: str | None
+    directory: str
+
+
+_lock = threading.Lock()
+_status: ExtensionStatus | None = None
+
+
+def _build_directory(sources: list[Path]) -> Path:
+    digest = hashlib.sha256()
+    for path in sources:
+        digest.update(path.read_bytes())
+    digest.update(torch.__version__.encode())
+    digest.update(platform.machine().encode())
+    digest.update(platform.processor().encode())
+    try:
+        # The build uses -march=native: a build for another CPU must not be reused.
+        flags = next(
+            line for line in Path("/proc/cpuinfo").read_text().splitlines() if "flags" in line
+        )
+        digest.update(flags.encode())
+    except (OSError, StopIteration):
+        pass
+    root = Path(os.environ.get("RNNLAB_CACHE_DIR", Path.home() / ".cache" / "rnnlab"))
+    return root / "extensions" / f"{_NAME}-{digest.hexdigest()[:16]}"
+
+
+def _load() -> ExtensionStatus:
+    sources = sorted(SOURCES_DIR.glob("*.cpp"))
+    if os.environ.get("RNNLAB_EXTENSION", "1") == "0":
+        return ExtensionStatus(False, 0.0, False, "disabled by RNNLAB_EXTENSION=0", "")
+    directory = _build_directory(sources)
+    library = directory / f"{_NAME}.so"
+    start = time.perf_counter()
+    if library.exists():
+        torch.ops.load_library(str(library))
+        return ExtensionStatus(True, time.perf_counter() - start, False, None, str(directory))
+    missing = [tool for tool in ("c++", "ninja") if shutil.which(tool) is None]
+    if missing:
+        return ExtensionStatus(
+            False, 0.0, False, f"not found on PATH: {', '.join(missing)}", str(directory)
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    from torch.utils import cpp_extension
+
+    try:
+        cpp_extension.load(
+            name=_NAME,
+            sources=[str(p) for p in sources],
+            extra_cflags=_CFLAGS,
+            extra_ldflags=["-fopenmp"],
+            build_directory=str(directory),
+            is_python_module=False,
+            verbose=False,
+        )
+    except Exception as error:  # any compiler or linker failure: fall back, say why
+        lines = str(error).strip().splitlines()
+        first_error = next((line for line in lines if "error" in line), lines[-1])
+        reason = f"build failed: {first_error.strip()[:300]}"
+        warnings.warn(f"rnnlab: C++ kernels unavailable ({reason}); using PyTorch", stacklevel=3)
+        return ExtensionStatus(False, time.perf_counter() - start, True, reason, str(directory))
+    return ExtensionStatus(True, time.perf_counter() - start, True, None, str(directory))
+
+
+def status() -> ExtensionStatus:
+    """Load (building if needed) the extension once per process and say how it went."""
+    global _status
+    with _lock:
+        if _status is None:
+            _status = _load()
+        return _status
+
+
+def ops() -> Any | None:
+    """``torch.ops.rnnlab`` with the fused kernels, or None when the extension is unavailable."""
+    return torch.ops.rnnlab if status().available else None

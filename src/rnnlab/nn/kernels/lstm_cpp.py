@@ -1,0 +1,116 @@
+"""LSTM-family recurrence through the C++ extension (:mod:`rnnlab.nn.kernels.extension`).
+
+One autograd node per sequence: ``lstm_forward`` runs every step in C++ (one GEMM and one fused
+gate pass per step) and ``lstm_backward`` is the hand-written BPTT of ``csrc/lstm.cpp``, which
+also covers peepholes, the coupled input-forget gate, LayerNorm (of the recurrent projection
+per gate block and of the cell), variational recurrent dropout and zoneout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from rnnlab.nn.kernels.extension import ops
+
+__all__ = ["LSTMConfig", "lstm_family_sequence"]
+
+
+@dataclass(frozen=True)
+class LSTMConfig:
+    """The parts of one call that are not differentiated.
+
+    Attributes:
+        batch_sizes: active rows per step (non-increasing), or () for all rows at every step.
+        rec_mask: (B, H) recurrent-dropout mask (already scaled), or None.
+        zoneout: (2, T, B, H) keep-masks of h and c, or None.
+        cifg: coupled input-forget gate (gates i, g, o).
+    """
+
+    batch_sizes: tuple[int, ...] = ()
+    rec_mask: Tensor | None = None
+    zoneout: Tensor | None = None
+    cifg: bool = False
+
+
+class _LSTMFamily(torch.autograd.Function):
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx,
+        xp: Tensor,
+        h0: Tensor,
+        c0: Tensor,
+        weight_hh: Tensor,
+        peephole: Tensor | None,
+        ln_hh: Tensor | None,
+        bias_hh: Tensor | None,
+        ln_c: Tensor | None,
+        config: LSTMConfig,
+    ) -> tuple[Tensor, Tensor]:
+        keep = any(ctx.needs_input_grad)
+        saved = ops().lstm_forward(
+            xp, h0, c0, weight_hh, list(config.batch_sizes), peephole, config.rec_mask,
+            config.zoneout, ln_hh, bias_hh, ln_c, config.cifg, keep,
+        )  # fmt: skip
+        hs, cs = saved[0], saved[1]
+        if keep:
+            ctx.config = config
+            ctx.save_for_backward(weight_hh, peephole, ln_hh, ln_c, *saved)
+        return hs[1:], cs[-1]
+
+    @staticmethod
+    def backward(ctx, grad_hs: Tensor | None, grad_c_last: Tensor | None):  # type: ignore[override]
+        weight_hh, peephole, ln_hh, ln_c, *saved = ctx.saved_tensors
+        config: LSTMConfig = ctx.config
+        dxp, dh0, dc0, dw, dpeep, dln, dbias, dlnc = ops().lstm_backward(
+            grad_hs, grad_c_last, saved, weight_hh, list(config.batch_sizes), peephole,
+            config.rec_mask, config.zoneout, ln_hh, ln_c, config.cifg,
+        )  # fmt: skip
+        return (
+            dxp,
+            dh0,
+            dc0,
+            dw,
+            dpeep if peephole is not None else None,
+            dln if ln_hh is not None else None,
+            dbias if ln_hh is not None else None,
+            dlnc if ln_c is not None else None,
+            None,
+        )
+
+
+def lstm_family_sequence(
+    xp: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    weight_hh: Tensor,
+    *,
+    peephole: Tensor | None = None,
+    ln_hh: Tensor | None = None,
+    bias_hh: Tensor | None = None,
+    ln_c: Tensor | None = None,
+    config: LSTMConfig = LSTMConfig(),
+) -> tuple[Tensor, Tensor]:
+    """Run an LSTM-family recurrence over precomputed input projections (C++ kernels).
+
+    Args:
+        xp: (T, B, G*H) input projections with b_ih (and b_hh when there is no LayerNorm)
+            folded in; G = 4 (i, f, g, o) or 3 for cifg (i, g, o).
+        h0, c0: (B, H) initial states.
+        weight_hh: (G*H, H).
+        peephole: (3, H) stacked w_ci, w_cf, w_co, or None.
+        ln_hh: (G*H,) LayerNorm gain of the recurrent projection, or None; bias_hh is then
+            added after the normalisation.
+        ln_c: (2, H) LayerNorm gain and bias of the cell state, or None.
+        config: batch sizes, masks and the cifg switch (not differentiated).
+
+    Returns:
+        ``(hs, c_last)``: hs (T, B, H) the state after each step (rows past their length
+        repeat their last state), c_last (B, H) the final cell state.
+    """
+    return _LSTMFamily.apply(
+        xp.contiguous(), h0.contiguous(), c0.contiguous(), weight_hh.contiguous(),
+        peephole, ln_hh, bias_hh, ln_c, config,
+    )  # fmt: skip
