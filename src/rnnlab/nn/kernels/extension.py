@@ -1,13 +1,15 @@
-"""The optional C++ extension with fused CPU recurrences, built from source on first use.
+"""The optional C++ extensions with fused CPU recurrences, built from source on first use.
 
-The loop engine's fastest path is C++ (``rnnlab/nn/kernels/csrc/*.cpp``): one call runs a
+The loop engine's fastest path is C++ (``rnnlab/nn/kernels/csrc/<family>.cpp``, one library
+per cell family: ``lstm``, ``gru``, ``rnn``): one call runs a
 whole sequence, with the element-wise gate maths fused into one pass per step and torch's own
 GEMM for the matrix products, so no Python runs per time step. It is compiled with the
 machine's C++ compiler through :func:`torch.utils.cpp_extension.load` the first time it is
 needed, into a cache directory keyed by the sources, the torch version and the CPU, so later
 processes only load the built library (milliseconds). If no compiler (or ``ninja``) is present,
 the build fails, or ``RNNLAB_EXTENSION=0`` is set, :func:`ops` returns None and the engine uses
-its pure-PyTorch kernels instead: same numbers, slower.
+its pure-PyTorch kernels instead: same numbers, slower. Each family builds separately, so a
+family whose build fails does not take the others down.
 
 Build time is the extension's warm-up cost; :func:`status` reports it separately (``rnnlab
 bench`` prints it) and it is paid once per machine, never per batch, length or shape.
@@ -28,10 +30,11 @@ from typing import Any
 
 import torch
 
-__all__ = ["ExtensionStatus", "ops", "status"]
+__all__ = ["FAMILIES", "ExtensionStatus", "ops", "status"]
 
 SOURCES_DIR = Path(__file__).with_name("csrc")
-_NAME = "rnnlab_cpu"
+FAMILIES = tuple(sorted(path.stem for path in SOURCES_DIR.glob("*.cpp")))
+"""Cell families with C++ kernels: one library each, ``csrc/<family>.cpp``."""
 # -ffast-math lets GCC call glibc's vectorised exp/tanh (libmvec) in the gate loops; it is
 # given to the compiler only, never the linker, so crtfastmath (which would switch the whole
 # process to flush-denormals-to-zero) is not linked in.
@@ -58,10 +61,10 @@ class ExtensionStatus:
 
 
 _lock = threading.Lock()
-_status: ExtensionStatus | None = None
+_statuses: dict[str, ExtensionStatus] = {}
 
 
-def _build_directory(sources: list[Path]) -> Path:
+def _build_directory(name: str, sources: list[Path]) -> Path:
     digest = hashlib.sha256()
     for path in sources:
         digest.update(path.read_bytes())
@@ -77,15 +80,18 @@ def _build_directory(sources: list[Path]) -> Path:
     except (OSError, StopIteration):
         pass
     root = Path(os.environ.get("RNNLAB_CACHE_DIR", Path.home() / ".cache" / "rnnlab"))
-    return root / "extensions" / f"{_NAME}-{digest.hexdigest()[:16]}"
+    return root / "extensions" / f"{name}-{digest.hexdigest()[:16]}"
 
 
-def _load() -> ExtensionStatus:
-    sources = sorted(SOURCES_DIR.glob("*.cpp"))
+def _load(family: str) -> ExtensionStatus:
     if os.environ.get("RNNLAB_EXTENSION", "1") == "0":
         return ExtensionStatus(False, 0.0, False, "disabled by RNNLAB_EXTENSION=0", "")
-    directory = _build_directory(sources)
-    library = directory / f"{_NAME}.so"
+    if family not in FAMILIES:
+        raise ValueError(f"no C++ kernels for family {family!r}: expected one of {FAMILIES}")
+    name = f"rnnlab_{family}"
+    source = SOURCES_DIR / f"{family}.cpp"
+    directory = _build_directory(name, [source, *sorted(SOURCES_DIR.glob("*.h"))])
+    library = directory / f"{name}.so"
     start = time.perf_counter()
     if library.exists():
         torch.ops.load_library(str(library))
@@ -100,8 +106,8 @@ def _load() -> ExtensionStatus:
 
     try:
         cpp_extension.load(
-            name=_NAME,
-            sources=[str(p) for p in sources],
+            name=name,
+            sources=[str(source)],
             extra_cflags=_CFLAGS,
             extra_ldflags=["-fopenmp"],
             build_directory=str(directory),
@@ -117,15 +123,18 @@ def _load() -> ExtensionStatus:
     return ExtensionStatus(True, time.perf_counter() - start, True, None, str(directory))
 
 
-def status() -> ExtensionStatus:
-    """Load (building if needed) the extension once per process and say how it went."""
-    global _status
+def status(family: str) -> ExtensionStatus:
+    """Load (building if needed) one family's library once per process; say how it went."""
     with _lock:
-        if _status is None:
-            _status = _load()
-        return _status
+        if family not in _statuses:
+            _statuses[family] = _load(family)
+        return _statuses[family]
 
 
-def ops() -> Any | None:
-    """``torch.ops.rnnlab`` with the fused kernels, or None when the extension is unavailable."""
-    return torch.ops.rnnlab if status().available else None
+def ops(family: str) -> Any | None:
+    """``torch.ops.rnnlab`` with ``family``'s fused kernels, or None when they are unavailable.
+
+    Args:
+        family: one of :data:`FAMILIES` (``"lstm"``...).
+    """
+    return torch.ops.rnnlab if status(family).available else None

@@ -50,7 +50,7 @@ class _LSTMFamily(torch.autograd.Function):
         config: LSTMConfig,
     ) -> tuple[Tensor, Tensor]:
         keep = any(ctx.needs_input_grad)
-        saved = ops().lstm_forward(
+        saved = ops("lstm").lstm_forward(
             xp, h0, c0, weight_hh, list(config.batch_sizes), peephole, config.rec_mask,
             config.zoneout, ln_hh, bias_hh, ln_c, config.cifg, keep,
         )  # fmt: skip
@@ -64,7 +64,7 @@ class _LSTMFamily(torch.autograd.Function):
     def backward(ctx, grad_hs: Tensor | None, grad_c_last: Tensor | None):  # type: ignore[override]
         weight_hh, peephole, ln_hh, ln_c, *saved = ctx.saved_tensors
         config: LSTMConfig = ctx.config
-        dxp, dh0, dc0, dw, dpeep, dln, dbias, dlnc = ops().lstm_backward(
+        dxp, dh0, dc0, dw, dpeep, dln, dbias, dlnc = ops("lstm").lstm_backward(
             grad_hs, grad_c_last, saved, weight_hh, list(config.batch_sizes), peephole,
             config.rec_mask, config.zoneout, ln_hh, ln_c, config.cifg,
         )  # fmt: skip
