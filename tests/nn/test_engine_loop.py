@@ -7,9 +7,18 @@ import torch
 
 from rnnlab.nn.cells import CELLS
 from rnnlab.nn.engines import ENGINES, NO_MASKS, StepMasks
-from rnnlab.nn.engines.loop import FUSED_CELLS, is_fused
+from rnnlab.nn.engines.loop import CPP_KERNELS, FUSED_CELLS, kernel_path
+from rnnlab.nn.kernels import extension
 
 T, B, I, H = 6, 3, 4, 5
+
+
+@pytest.fixture(params=["extension", "pytorch"])
+def kernels(request, monkeypatch):
+    """Run a test with the C++ kernels (when built) and again with the PyTorch fallback."""
+    if request.param == "pytorch":
+        monkeypatch.setattr(extension, "ops", lambda family: None)
+    return request.param
 
 
 def _inputs(spec, dtype, *, layer_norm=False, seed=0):
@@ -65,7 +74,7 @@ CASES = [
 
 @pytest.mark.parametrize(("name", "kind", "layer_norm"), CASES)
 @pytest.mark.parametrize(("lengths", "reverse"), [(None, False), ([2, T, 1], True)])
-def test_loop_matches_reference_float64(name, kind, layer_norm, lengths, reverse):
+def test_loop_matches_reference_float64(name, kind, layer_norm, lengths, reverse, kernels):
     spec = CELLS[name]
     x, state, params = _inputs(spec, torch.float64, layer_norm=layer_norm)
     kwargs = {
@@ -79,11 +88,16 @@ def test_loop_matches_reference_float64(name, kind, layer_norm, lengths, reverse
         torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("name", FUSED_CELLS)
-def test_fused_path_float32_matches_reference(name):
+@pytest.mark.parametrize("name", sorted({*FUSED_CELLS, *CPP_KERNELS}))
+def test_fast_paths_float32_match_reference(name, kernels):
     spec = CELLS[name]
     x, state, params = _inputs(spec, torch.float32, seed=3)
-    assert is_fused(spec, params, NO_MASKS)
+    path = kernel_path(spec, params, NO_MASKS, x.device)
+    built = name in CPP_KERNELS and extension.ops(CPP_KERNELS[name][0]) is not None
+    if kernels == "pytorch" or not built:
+        assert path == ("fused" if name in FUSED_CELLS else "generic")
+    else:
+        assert path == "cpp"
     kwargs = {"lengths": torch.tensor([T, 4, 1]), "reverse": False, "masks": NO_MASKS}
     got, got_grads = _run_with_grads("loop", spec, x, state, params, **kwargs)
     want, want_grads = _run_with_grads("reference", spec, x, state, params, **kwargs)
@@ -91,8 +105,8 @@ def test_fused_path_float32_matches_reference(name):
         torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", [*FUSED_CELLS, "lstm-peephole", "gru-cho"])
-def test_loop_gradcheck_float64(name):
+@pytest.mark.parametrize("name", [*FUSED_CELLS, "lstm-peephole", "lstm-cifg", "gru-cho"])
+def test_loop_gradcheck_float64(name, kernels):
     spec = CELLS[name]
     x, state, params = _inputs(spec, torch.float64, seed=4)
     names = list(params)
@@ -109,7 +123,7 @@ def test_loop_gradcheck_float64(name):
     assert torch.autograd.gradcheck(fn, (x, *state, *params.values()), fast_mode=True)
 
 
-def test_fused_lstm_equals_torch_lstm_with_packed_lengths():
+def test_fused_lstm_equals_torch_lstm_with_packed_lengths(kernels):
     torch.manual_seed(5)
     lstm = torch.nn.LSTM(I, H)
     x = torch.randn(T, B, I)

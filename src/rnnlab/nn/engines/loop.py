@@ -1,20 +1,28 @@
 """The loop engine: a fast time loop for every cell.
 
-Two paths, chosen per call:
+Three paths, the first that applies is taken (:func:`kernel_path`):
 
+- **cpp** (CPU tensors, every LSTM-family cell and option except projection, when the family's
+  C++ library is built, see :mod:`rnnlab.nn.kernels.extension`): the input projection for all
+  steps is one GEMM, then ONE call runs the whole recurrence in C++ (one BLAS GEMM and one
+  fused gate pass per step) with a hand-written BPTT backward.
 - **fused** (``lstm``, ``gru``, ``rnn-tanh``, ``rnn-relu`` without LayerNorm, projection,
-  recurrent dropout or zoneout): the input projection for all steps is one GEMM, then a kernel
-  of :mod:`rnnlab.nn.kernels` runs the recurrence with a hand-written backward pass (the
-  recurrent weight gradient is one GEMM over all steps). Variable lengths are handled the way
-  ``PackedSequence`` does: rows sorted by decreasing length, step ``t`` updates only the rows
-  still running.
-- **generic** (every other cell and option): the cell's own step function from
+  recurrent dropout or zoneout; the fallback when no C++ library is available, and the GPU
+  path): the same structure in PyTorch operations, in :mod:`rnnlab.nn.kernels`.
+- **generic** (everything else): the cell's own step function from
   :mod:`rnnlab.nn.cells` in an eager loop over ``unbind(0)`` views (never ``x[t]``, whose
   backward is O(T^2)), with autograd. Same equations as the reference engine, without its
   per-step records.
+
+The cpp and fused paths handle variable lengths the way ``PackedSequence`` does: rows sorted by
+decreasing length, step ``t`` updates only the rows still running. The recurrent weight
+gradient is one GEMM over all steps.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -23,12 +31,19 @@ from torch import Tensor
 from rnnlab.nn.cells import CellSpec, State, project_input
 from rnnlab.nn.engines.base import LayerOptions, StepMasks, register_engine
 from rnnlab.nn.engines.native import reverse_within
+from rnnlab.nn.kernels import extension
 from rnnlab.nn.kernels.gru import gru_sequence
 from rnnlab.nn.kernels.lstm import lstm_sequence
+from rnnlab.nn.kernels.lstm_cpp import LSTMConfig, lstm_family_sequence
 from rnnlab.nn.kernels.rnn import rnn_sequence
 
 FUSED_CELLS = ("lstm", "gru", "rnn-tanh", "rnn-relu")
 _GENERIC_ONLY_PARAMS = ("weight_hr", "ln_ih_weight", "ln_hh_weight", "ln_c_weight")
+KernelPath = Literal["cpp", "fused", "generic"]
+# A C++ runner gets (spec, x, state, params, masks, batch_sizes) with rows already sorted.
+CppRunner = Callable[
+    [CellSpec, Tensor, State, dict[str, Tensor], StepMasks, list[int]], tuple[Tensor, State]
+]
 
 
 def supports(spec: CellSpec, options: LayerOptions) -> bool:
@@ -36,28 +51,106 @@ def supports(spec: CellSpec, options: LayerOptions) -> bool:
     return True
 
 
-def is_fused(spec: CellSpec, params: dict[str, Tensor], masks: StepMasks) -> bool:
-    """Whether this call takes the fused path (hand-written backward)."""
-    return (
+def _folded_bias(params: dict[str, Tensor]) -> Tensor | None:
+    """b_ih + b_hh, to add once to the input projection (cells whose b_hh is not gated)."""
+    bias = params.get("bias_ih")
+    if bias is not None and "bias_hh" in params:
+        bias = bias + params["bias_hh"]
+    return bias
+
+
+def _zoneout_stack(masks: StepMasks, steps: int, batch: int, dtype: torch.dtype) -> Tensor | None:
+    """The zoneout keep-masks of every state component as one (S, T, B, H) tensor."""
+    if masks.zoneout is None:
+        return None
+    return torch.stack([m.to(dtype).expand(steps, batch, m.shape[-1]) for m in masks.zoneout])
+
+
+def _lstm_cpp(
+    spec: CellSpec,
+    x: Tensor,
+    state: State,
+    params: dict[str, Tensor],
+    masks: StepMasks,
+    batch_sizes: list[int],
+) -> tuple[Tensor, State]:
+    layer_norm = "ln_hh_weight" in params
+    if layer_norm:  # b_hh is added after the recurrent LayerNorm, inside the kernel
+        xp = project_input(spec, x, params)
+    else:
+        xp = F.linear(x, params["weight_ih"], _folded_bias(params))
+    peephole = None
+    if spec.peepholes:
+        peephole = torch.stack([params["weight_ci"], params["weight_cf"], params["weight_co"]])
+    ln_c = None
+    if "ln_c_weight" in params:
+        ln_c = torch.stack([params["ln_c_weight"], params["ln_c_bias"]])
+    rec_mask = masks.recurrent
+    if rec_mask is not None:
+        rec_mask = rec_mask.to(x.dtype).expand(x.shape[1], -1).contiguous()
+    config = LSTMConfig(
+        batch_sizes=tuple(batch_sizes),
+        rec_mask=rec_mask,
+        zoneout=_zoneout_stack(masks, *x.shape[:2], x.dtype),
+        cifg=spec.name == "lstm-cifg",
+    )
+    hs, c_last = lstm_family_sequence(
+        xp,
+        state[0],
+        state[1],
+        params["weight_hh"],
+        peephole=peephole,
+        ln_hh=params.get("ln_hh_weight") if layer_norm else None,
+        bias_hh=params.get("bias_hh") if layer_norm else None,
+        ln_c=ln_c,
+        config=config,
+    )
+    return hs, (hs[-1], c_last)
+
+
+CPP_KERNELS: dict[str, tuple[str, CppRunner]] = {
+    "lstm": ("lstm", _lstm_cpp),
+    "lstm-peephole": ("lstm", _lstm_cpp),
+    "lstm-cifg": ("lstm", _lstm_cpp),
+}
+"""Cell name -> (C++ library family, runner)."""
+
+
+def kernel_path(
+    spec: CellSpec, params: dict[str, Tensor], masks: StepMasks, device: torch.device
+) -> KernelPath:
+    """Which path a call takes: ``"cpp"``, ``"fused"`` (PyTorch) or ``"generic"``."""
+    if (
+        device.type == "cpu"
+        and spec.name in CPP_KERNELS
+        and "weight_hr" not in params
+        and extension.ops(CPP_KERNELS[spec.name][0]) is not None
+    ):
+        return "cpp"
+    if (
         spec.name in FUSED_CELLS
         and masks.recurrent is None
         and masks.zoneout is None
         and not any(name in params for name in _GENERIC_ONLY_PARAMS)
-    )
+    ):
+        return "fused"
+    return "generic"
 
 
 def _fused(
-    spec: CellSpec, x: Tensor, state: State, params: dict[str, Tensor], batch_sizes: list[int]
+    spec: CellSpec,
+    x: Tensor,
+    state: State,
+    params: dict[str, Tensor],
+    masks: StepMasks,
+    batch_sizes: list[int],
 ) -> tuple[Tensor, State]:
     """States after every step (T, B, H) (carried past each row's length) and the final state."""
-    bias = params.get("bias_ih")
     if spec.name == "gru":
-        xp = F.linear(x, params["weight_ih"], bias)
+        xp = F.linear(x, params["weight_ih"], params.get("bias_ih"))
         hs = gru_sequence(xp, state[0], params["weight_hh"], params.get("bias_hh"), batch_sizes)
         return hs, (hs[-1],)
-    if bias is not None and "bias_hh" in params:
-        bias = bias + params["bias_hh"]
-    xp = F.linear(x, params["weight_ih"], bias)
+    xp = F.linear(x, params["weight_ih"], _folded_bias(params))
     if spec.name == "lstm":
         hs, c_last = lstm_sequence(xp, state[0], state[1], params["weight_hh"], batch_sizes)
         return hs, (hs[-1], c_last)
@@ -95,6 +188,18 @@ def _generic(
     return torch.stack(outputs), state
 
 
+def _sorted_masks(masks: StepMasks, order: Tensor, steps: int) -> StepMasks:
+    """The masks with their batch rows in ``order``."""
+    return StepMasks(
+        recurrent=None if masks.recurrent is None else masks.recurrent.index_select(0, order),
+        zoneout=None
+        if masks.zoneout is None
+        else tuple(
+            m.expand(steps, len(order), m.shape[-1]).index_select(1, order) for m in masks.zoneout
+        ),
+    )
+
+
 def run(
     spec: CellSpec,
     x: Tensor,
@@ -123,25 +228,29 @@ def run(
     valid = None
     if lengths is not None:
         valid = (torch.arange(steps, device=x.device)[:, None] < lengths.to(x.device))[:, :, None]
-    if is_fused(spec, params, masks):
+    path = kernel_path(spec, params, masks, x.device)
+    if path == "generic":
+        hs, final = _generic(spec, x, state, params, valid, masks)
+    else:
+        kernel = CPP_KERNELS[spec.name][1] if path == "cpp" else _fused
         if lengths is None:
-            hs, final = _fused(spec, x, state, params, [x.shape[1]] * steps)
+            hs, final = kernel(spec, x, state, params, masks, [x.shape[1]] * steps)
         else:
+            # Sort rows by decreasing length (as PackedSequence), run, put the rows back.
             order = torch.argsort(lengths.to(x.device), descending=True, stable=True)
             unorder = torch.argsort(order)
             sorted_lengths = lengths.to(x.device)[order]
             batch_sizes = sorted_lengths[None, :] > torch.arange(steps, device=x.device)[:, None]
-            hs, final = _fused(
+            hs, final = kernel(
                 spec,
                 x.index_select(1, order),
                 tuple(s.index_select(0, order) for s in state),
                 params,
+                _sorted_masks(masks, order, steps),
                 batch_sizes.sum(1).tolist(),
             )
             hs = hs.index_select(1, unorder)
             final = tuple(s.index_select(0, unorder) for s in final)
-    else:
-        hs, final = _generic(spec, x, state, params, valid, masks)
     output = hs if valid is None else hs * valid
     if reverse:
         output = reverse_within(output, lengths)

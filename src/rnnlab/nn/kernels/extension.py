@@ -35,10 +35,17 @@ __all__ = ["FAMILIES", "ExtensionStatus", "ops", "status"]
 SOURCES_DIR = Path(__file__).with_name("csrc")
 FAMILIES = tuple(sorted(path.stem for path in SOURCES_DIR.glob("*.cpp")))
 """Cell families with C++ kernels: one library each, ``csrc/<family>.cpp``."""
-# -ffast-math lets GCC call glibc's vectorised exp/tanh (libmvec) in the gate loops; it is
-# given to the compiler only, never the linker, so crtfastmath (which would switch the whole
-# process to flush-denormals-to-zero) is not linked in.
-_CFLAGS = ["-O3", "-ffast-math", "-march=native", "-fopenmp", "-std=c++17"]
+# No -ffast-math: its reciprocal approximations turn a saturated sigmoid (1 / (1 + inf)) into
+# NaN, it may drop NaNs, and at link time it switches the whole process to flush denormals to
+# zero. common.h declares glibc's SIMD exp/tanh instead, which is all the vectoriser needs.
+_CFLAGS = [
+    "-O3",
+    "-march=native",
+    "-fno-math-errno",
+    "-fno-trapping-math",
+    "-fopenmp",
+    "-std=c++17",
+]
 
 
 @dataclass(frozen=True)

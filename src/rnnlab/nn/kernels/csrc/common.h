@@ -14,6 +14,19 @@
 #include <type_traits>
 #include <vector>
 
+// glibc's vector math library (libmvec) has SIMD exp and tanh; glibc declares them for the
+// vectoriser only under -ffast-math, whose reciprocal approximations turn 1 / (1 + inf) into
+// NaN and whose finite-math assumption would swallow NaNs. We keep IEEE arithmetic and declare
+// the SIMD variants ourselves.
+#if defined(__x86_64__) && defined(__GLIBC__)
+extern "C" {
+float expf(float) noexcept __attribute__((simd("notinbranch")));
+float tanhf(float) noexcept __attribute__((simd("notinbranch")));
+double exp(double) noexcept __attribute__((simd("notinbranch")));
+double tanh(double) noexcept __attribute__((simd("notinbranch")));
+}
+#endif
+
 // The Fortran BLAS that torch's CPU build links (MKL or OpenBLAS) exports sgemm_/dgemm_;
 // calling it directly skips torch's per-call dispatch, which costs more than the product
 // itself at recurrent sizes (16 x 64 x 256: ~20 us through at::addmm, a few through BLAS).
@@ -68,7 +81,7 @@ constexpr double kLayerNormEps = 1e-5;  // rnnlab.nn.cells.LAYER_NORM_EPS
 
 template <typename T>
 inline T sigmoid(T x) {
-  return T(1) / (T(1) + std::exp(-x));
+  return T(1) / (T(1) + std::exp(-x));  // exp overflow gives 1 / inf = 0, as torch
 }
 
 // Runs f(row) for rows [0, n), on several threads only when a step has enough work
@@ -89,9 +102,11 @@ inline void for_rows(int64_t n, int64_t width, const F& f) {
 template <typename T>
 inline T normalize_inplace(T* x, int64_t size) {
   T mean = 0;
+#pragma omp simd reduction(+ : mean)
   for (int64_t j = 0; j < size; ++j) mean += x[j];
   mean /= T(size);
   T var = 0;
+#pragma omp simd reduction(+ : var)
   for (int64_t j = 0; j < size; ++j) {
     x[j] -= mean;
     var += x[j] * x[j];
@@ -106,6 +121,7 @@ inline T normalize_inplace(T* x, int64_t size) {
 template <typename T>
 inline void normalize_backward(const T* dy, const T* xhat, T rstd, int64_t size, T* dx) {
   T mean_dy = 0, mean_dy_xhat = 0;
+#pragma omp simd reduction(+ : mean_dy, mean_dy_xhat)
   for (int64_t j = 0; j < size; ++j) {
     mean_dy += dy[j];
     mean_dy_xhat += dy[j] * xhat[j];

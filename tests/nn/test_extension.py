@@ -1,0 +1,99 @@
+"""The C++ kernel libraries: built once and cached, a clean fallback when they cannot be."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from rnnlab.nn.cells import CELLS
+from rnnlab.nn.engines import ENGINES, NO_MASKS
+from rnnlab.nn.engines.loop import kernel_path
+from rnnlab.nn.kernels import extension
+
+
+@pytest.fixture
+def fresh(monkeypatch, tmp_path):
+    """An empty per-process status cache and build cache."""
+    monkeypatch.setattr(extension, "_statuses", {})
+    monkeypatch.setenv("RNNLAB_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+@pytest.mark.skipif(os.environ.get("RNNLAB_EXTENSION") == "0", reason="disabled by the user")
+@pytest.mark.parametrize("family", extension.FAMILIES)
+def test_every_family_builds_here_and_is_cached_per_process(family):
+    first = extension.status(family)
+    assert first.available, first.reason
+    assert extension.status(family) is first
+    assert os.path.exists(os.path.join(first.directory, f"rnnlab_{family}.so"))
+
+
+def test_build_directory_changes_with_the_source(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNLAB_CACHE_DIR", str(tmp_path))
+    source = tmp_path / "k.cpp"
+    source.write_text("int a;")
+    before = extension._build_directory("rnnlab_k", [source])
+    assert extension._build_directory("rnnlab_k", [source]) == before
+    source.write_text("int b;")
+    assert extension._build_directory("rnnlab_k", [source]) != before
+    assert before.parent == tmp_path / "extensions"
+
+
+def test_a_failed_build_falls_back_and_says_why(fresh, monkeypatch):
+    sources = fresh / "csrc"
+    sources.mkdir()
+    (sources / "broken.cpp").write_text("this is not C++\n")
+    monkeypatch.setattr(extension, "SOURCES_DIR", sources)
+    monkeypatch.setattr(extension, "FAMILIES", ("broken",))
+    with pytest.warns(UserWarning, match="C\\+\\+ kernels unavailable"):
+        status = extension.status("broken")
+    assert not status.available
+    assert status.reason.startswith("build failed") and "error" in status.reason
+    assert extension.ops("broken") is None
+
+
+def test_missing_tools_fall_back(fresh, monkeypatch):
+    monkeypatch.setattr(extension.shutil, "which", lambda tool: None)
+    status = extension.status("lstm")
+    assert not status.available
+    assert status.reason == "not found on PATH: c++, ninja"
+
+
+def test_disabled_by_environment(fresh, monkeypatch):
+    monkeypatch.setenv("RNNLAB_EXTENSION", "0")
+    assert extension.ops("lstm") is None
+    spec = CELLS["lstm-peephole"]
+    params = {k: torch.randn(s) for k, s in spec.param_shapes(3, 4).items()}
+    assert kernel_path(spec, params, NO_MASKS, torch.device("cpu")) == "generic"
+
+
+def test_unknown_family_is_an_error():
+    with pytest.raises(ValueError, match="no C\\+\\+ kernels for family 'tcn'"):
+        extension.status("tcn")
+
+
+@pytest.mark.skipif(extension.ops("lstm") is None, reason="C++ kernels not built")
+def test_fast_math_flags_do_not_leak_into_the_process():
+    # -ffast-math at link time would switch the process to flush denormals to zero.
+    tiny = torch.tensor([1e-39], dtype=torch.float32)
+    assert (tiny * 1.0).item() > 0
+
+
+@pytest.mark.skipif(extension.ops("lstm") is None, reason="C++ kernels not built")
+def test_saturated_gates_and_nan_propagate_like_the_reference():
+    spec = CELLS["lstm"]
+    gen = torch.Generator().manual_seed(0)
+    params = {k: torch.randn(s, generator=gen) * 30 for k, s in spec.param_shapes(3, 4).items()}
+    x = torch.randn(5, 2, 3, generator=gen) * 30
+    state = (torch.zeros(2, 4), torch.zeros(2, 4))
+    kwargs = {"lengths": None, "reverse": False, "masks": NO_MASKS}
+    got, _ = ENGINES["loop"](spec, x, state, params, **kwargs)
+    want, _ = ENGINES["reference"](spec, x, state, params, **kwargs)
+    assert torch.isfinite(got).all()
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    x[2, 1, 0] = float("nan")
+    got, (h, c) = ENGINES["loop"](spec, x, state, params, **kwargs)
+    assert torch.isnan(got[2:, 1]).all() and torch.isfinite(got[:, 0]).all()
+    assert torch.isnan(h[1]).all() and torch.isnan(c[1]).all()
