@@ -21,6 +21,7 @@ import hashlib
 import os
 import platform
 import shutil
+import sys
 import threading
 import time
 import warnings
@@ -111,6 +112,11 @@ def _load(family: str) -> ExtensionStatus:
     directory.mkdir(parents=True, exist_ok=True)
     from torch.utils import cpp_extension
 
+    print(
+        f"rnnlab: compiling the C++ {family} kernels (once per machine, about 20-60 s)...",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         cpp_extension.load(
             name=name,
