@@ -92,7 +92,7 @@ def test_loop_matches_reference_float64(name, kind, layer_norm, lengths, reverse
 def test_fast_paths_float32_match_reference(name, kernels):
     spec = CELLS[name]
     x, state, params = _inputs(spec, torch.float32, seed=3)
-    path = kernel_path(spec, params, NO_MASKS, x.device)
+    path = kernel_path(spec, params, NO_MASKS, x)
     built = name in CPP_KERNELS and extension.ops(CPP_KERNELS[name][0]) is not None
     if kernels == "pytorch" or not built:
         assert path == ("fused" if name in FUSED_CELLS else "generic")

@@ -66,7 +66,7 @@ def test_disabled_by_environment(fresh, monkeypatch):
     assert extension.ops("lstm") is None
     spec = CELLS["lstm-peephole"]
     params = {k: torch.randn(s) for k, s in spec.param_shapes(3, 4).items()}
-    assert kernel_path(spec, params, NO_MASKS, torch.device("cpu")) == "generic"
+    assert kernel_path(spec, params, NO_MASKS, torch.zeros(2, 1, 3)) == "generic"
 
 
 def test_unknown_family_is_an_error():
@@ -97,3 +97,10 @@ def test_saturated_gates_and_nan_propagate_like_the_reference():
     got, (h, c) = ENGINES["loop"](spec, x, state, params, **kwargs)
     assert torch.isnan(got[2:, 1]).all() and torch.isfinite(got[:, 0]).all()
     assert torch.isnan(h[1]).all() and torch.isnan(c[1]).all()
+
+
+def test_other_dtypes_take_the_pytorch_paths():
+    spec = CELLS["lstm"]
+    params = {k: torch.randn(s) for k, s in spec.param_shapes(3, 4).items()}
+    x = torch.zeros(2, 1, 3, dtype=torch.bfloat16)
+    assert kernel_path(spec, params, NO_MASKS, x) == "fused"

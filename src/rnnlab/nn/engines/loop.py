@@ -117,11 +117,12 @@ CPP_KERNELS: dict[str, tuple[str, CppRunner]] = {
 
 
 def kernel_path(
-    spec: CellSpec, params: dict[str, Tensor], masks: StepMasks, device: torch.device
+    spec: CellSpec, params: dict[str, Tensor], masks: StepMasks, x: Tensor
 ) -> KernelPath:
-    """Which path a call takes: ``"cpp"``, ``"fused"`` (PyTorch) or ``"generic"``."""
+    """Which path a call with input ``x`` takes: ``"cpp"``, ``"fused"`` (PyTorch), ``"generic"``."""
     if (
-        device.type == "cpu"
+        x.device.type == "cpu"
+        and x.dtype in (torch.float32, torch.float64)
         and spec.name in CPP_KERNELS
         and "weight_hr" not in params
         and extension.ops(CPP_KERNELS[spec.name][0]) is not None
@@ -228,7 +229,7 @@ def run(
     valid = None
     if lengths is not None:
         valid = (torch.arange(steps, device=x.device)[:, None] < lengths.to(x.device))[:, :, None]
-    path = kernel_path(spec, params, masks, x.device)
+    path = kernel_path(spec, params, masks, x)
     if path == "generic":
         hs, final = _generic(spec, x, state, params, valid, masks)
     else:
