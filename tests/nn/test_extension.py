@@ -104,3 +104,15 @@ def test_other_dtypes_take_the_pytorch_paths():
     params = {k: torch.randn(s) for k, s in spec.param_shapes(3, 4).items()}
     x = torch.zeros(2, 1, 3, dtype=torch.bfloat16)
     assert kernel_path(spec, params, NO_MASKS, x) == "fused"
+
+
+@pytest.mark.skipif(extension.ops("lstm") is None, reason="C++ kernels not built")
+def test_double_backward_is_refused_not_silently_wrong():
+    spec = CELLS["lstm-peephole"]
+    params = {k: torch.randn(s, requires_grad=True) for k, s in spec.param_shapes(3, 4).items()}
+    x = torch.randn(5, 2, 3)
+    state = (torch.zeros(2, 4), torch.zeros(2, 4))
+    out, _ = ENGINES["loop"](spec, x, state, params, lengths=None, reverse=False, masks=NO_MASKS)
+    (grad,) = torch.autograd.grad(out.sum(), params["weight_hh"], create_graph=True)
+    with pytest.raises(RuntimeError, match=r"does not require grad|once_differentiable"):
+        grad.sum().backward()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from rnnlab.nn.kernels.extension import ops
 
@@ -61,6 +62,7 @@ class _LSTMFamily(torch.autograd.Function):
         return hs[1:], cs[-1]
 
     @staticmethod
+    @once_differentiable  # the C++ backward is not itself differentiable: say so if asked
     def backward(ctx, grad_hs: Tensor | None, grad_c_last: Tensor | None):  # type: ignore[override]
         weight_hh, peephole, ln_hh, ln_c, *saved = ctx.saved_tensors
         config: LSTMConfig = ctx.config
