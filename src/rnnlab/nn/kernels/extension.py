@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["FAMILIES", "ExtensionStatus", "ops", "status"]
+__all__ = ["FAMILIES", "ExtensionStatus", "ops", "refuse_double_backward", "status"]
 
 SOURCES_DIR = Path(__file__).with_name("csrc")
 FAMILIES = tuple(sorted(path.stem for path in SOURCES_DIR.glob("*.cpp")))
@@ -151,3 +151,16 @@ def ops(family: str) -> Any | None:
         family: one of :data:`FAMILIES` (``"lstm"``...).
     """
     return torch.ops.rnnlab if status(family).available else None
+
+
+def refuse_double_backward() -> None:
+    """Raise inside a C++ kernel's backward when autograd records it (``create_graph=True``).
+
+    The hand-written backward is not itself differentiable; without this, a second derivative
+    would silently miss every path through the recurrence.
+    """
+    if torch.is_grad_enabled():
+        raise RuntimeError(
+            "the loop engine's C++ kernels support first derivatives only (create_graph=True "
+            "asks for more): use engine='reference' for higher-order gradients"
+        )

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
-from rnnlab.nn.kernels.extension import ops
+from rnnlab.nn.kernels.extension import ops, refuse_double_backward
 
 __all__ = ["LSTMConfig", "lstm_family_sequence"]
 
@@ -62,8 +61,8 @@ class _LSTMFamily(torch.autograd.Function):
         return hs[1:], cs[-1]
 
     @staticmethod
-    @once_differentiable  # the C++ backward is not itself differentiable: say so if asked
     def backward(ctx, grad_hs: Tensor | None, grad_c_last: Tensor | None):  # type: ignore[override]
+        refuse_double_backward()
         weight_hh, peephole, ln_hh, ln_c, *saved = ctx.saved_tensors
         config: LSTMConfig = ctx.config
         dxp, dh0, dc0, dw, dpeep, dln, dbias, dlnc = ops("lstm").lstm_backward(
