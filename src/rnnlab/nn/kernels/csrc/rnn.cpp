@@ -1,0 +1,276 @@
+// Fused Elman-family recurrence (CPU): forward and hand-written BPTT backward, one layer and
+// direction, for the loop engine. One call runs the whole sequence; per step it does ONE GEMM
+// (h_{t-1} W_hh^T, torch's BLAS; none for IndRNN) and ONE fused element-wise pass.
+// Equations: docs/equations.md (rnn.1, ind.1).
+//
+//   pre = xp_t + R_t          R_t = h~ W_hh^T (+ b_hh), or LN(h~ W_hh^T) * w_ln + b_hh (LayerNorm)
+//                             IndRNN: R_t = u ⊙ h~ (+ b_hh), u = weight_hh of shape (H,)
+//   h^_t = tanh(pre) or relu(pre)
+//   zoneout: h_t = z_t h_{t-1} + (1 - z_t) h^_t, else h_t = h^_t
+// where h~ = h_{t-1} * m (variational recurrent dropout). The caller folds b_ih (and b_hh when
+// there is no LayerNorm) into xp; a b_hh passed here is added after the recurrent term.
+#include <torch/library.h>
+
+#include "common.h"
+
+namespace rnnlab {
+namespace {
+
+struct RnnOptions {
+  const at::Tensor& weight_hh;                // (H, H), or (H,) for IndRNN
+  c10::IntArrayRef batch_sizes;
+  const std::optional<at::Tensor>& rec_mask;  // (B, H)
+  const std::optional<at::Tensor>& zoneout;   // (T, B, H): keep-mask of h
+  const std::optional<at::Tensor>& ln_hh;     // (H,) LayerNorm gain of R_t
+  const std::optional<at::Tensor>& bias_hh;   // (H,) added after the recurrent term
+  bool relu;
+};
+
+inline bool has(const std::optional<at::Tensor>& t) { return t.has_value() && t->defined(); }
+
+template <typename T>
+inline T activate(T x, bool relu) {
+  return relu ? (x < T(0) ? T(0) : x) : std::tanh(x);  // relu keeps NaN, as torch.relu
+}
+
+// d act / d pre from the output y, as torch's autograd: relu passes the gradient unless
+// y <= 0 (so NaN passes), tanh multiplies by 1 - y^2.
+template <typename T>
+inline T activate_grad(T dy, T y, bool relu) {
+  return relu ? (y <= T(0) ? T(0) : dy) : dy * (T(1) - y * y);
+}
+
+void check_options(const at::Tensor& xp, const at::Tensor& h0, const RnnOptions& o) {
+  TORCH_CHECK(xp.dim() == 3 && h0.dim() == 2 && xp.size(1) == h0.size(0) &&
+                  xp.size(2) == h0.size(1),
+              "rnn_forward: xp must be (T, B, H) and h0 (B, H), got ", xp.sizes(), " and ",
+              h0.sizes());
+  const int64_t steps = xp.size(0), batch = xp.size(1), hidden = xp.size(2);
+  const bool vector = o.weight_hh.dim() == 1;
+  TORCH_CHECK(vector ? o.weight_hh.size(0) == hidden
+                     : o.weight_hh.dim() == 2 && o.weight_hh.size(0) == hidden &&
+                           o.weight_hh.size(1) == hidden,
+              "rnn_forward: weight_hh must be (H, H) or (H,) with H = ", hidden, ", got ",
+              o.weight_hh.sizes());
+  TORCH_CHECK(!(vector && has(o.ln_hh)), "rnn_forward: no LayerNorm for a vector weight_hh");
+  TORCH_CHECK(o.batch_sizes.empty() || static_cast<int64_t>(o.batch_sizes.size()) == steps,
+              "rnn_forward: batch_sizes must have T = ", steps, " entries");
+  TORCH_CHECK(!has(o.rec_mask) || o.rec_mask->numel() == batch * hidden,
+              "rnn_forward: rec_mask must be (B, H)");
+  TORCH_CHECK(!has(o.zoneout) || o.zoneout->numel() == steps * batch * hidden,
+              "rnn_forward: zoneout must be (T, B, H)");
+}
+
+// Saved tensors, in this order, between forward and backward.
+enum Saved { kHs, kHNew, kRecHat, kRstd, kHin, kNumSaved };
+
+template <typename T>
+std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
+                                     const RnnOptions& o, bool keep) {
+  const int64_t steps = xp.size(0), batch = xp.size(1), hidden = xp.size(2);
+  const bool vector = o.weight_hh.dim() == 1, drop = has(o.rec_mask), zone = has(o.zoneout);
+  const bool ln = has(o.ln_hh), relu = o.relu;
+  const bool ragged = !o.batch_sizes.empty() && o.batch_sizes.back() < batch;
+  const int64_t kept = keep ? steps : 1;  // inference reuses one step of scratch
+  const int64_t bh = batch * hidden;
+  auto empty = at::empty({0}, xp.options());
+
+  at::Tensor hs = at::empty({steps + 1, batch, hidden}, xp.options());
+  hs[0].copy_(h0);
+  at::Tensor hnew = zone ? buffer(xp, {kept, batch, hidden}, ragged) : empty;
+  at::Tensor rec_hat = ln ? buffer(xp, {kept, batch, hidden}, ragged) : empty;
+  at::Tensor rstd = ln ? buffer(xp, {kept, batch}, ragged) : empty;
+  at::Tensor hin = drop ? buffer(xp, {kept, batch, hidden}, ragged) : empty;
+
+  const T* w_p = o.weight_hh.data_ptr<T>();
+  const T* mask = drop ? o.rec_mask->data_ptr<T>() : nullptr;
+  const T* zmask = zone ? o.zoneout->data_ptr<T>() : nullptr;
+  const T* ln_w = ln ? o.ln_hh->data_ptr<T>() : nullptr;
+  const T* b_hh = has(o.bias_hh) ? o.bias_hh->data_ptr<T>() : nullptr;
+  const T* xp_p = xp.data_ptr<T>();
+  T* hs_p = hs.data_ptr<T>();
+  T* hnew_p = zone ? hnew.data_ptr<T>() : nullptr;
+  T* rec_p = ln ? rec_hat.data_ptr<T>() : nullptr;
+  T* rstd_p = ln ? rstd.data_ptr<T>() : nullptr;
+  T* hin_p = drop ? hin.data_ptr<T>() : nullptr;
+
+  for (int64_t t = 0; t < steps; ++t) {
+    const int64_t n = o.batch_sizes.empty() ? batch : o.batch_sizes[t];
+    const int64_t k = keep ? t : 0;
+    const T* hp_base = hs_p + t * bh;
+    T* h_base = hs_p + (t + 1) * bh;
+    T* pre_base = zone ? hnew_p + k * bh : h_base;  // h^_t: pre-activation, then activated
+    const T* xp_t = xp_p + t * bh;
+    const T* h_in = hp_base;
+    if (drop) {
+      T* hin_t = hin_p + k * bh;
+      for (int64_t j = 0; j < n * hidden; ++j) hin_t[j] = hp_base[j] * mask[j];
+      h_in = hin_t;
+    }
+    if (ln) {
+      gemm(true, n, hidden, hidden, h_in, w_p, T(0), rec_p + k * bh);
+    } else if (!vector) {
+      std::copy(xp_t, xp_t + n * hidden, pre_base);
+      gemm(true, n, hidden, hidden, h_in, w_p, T(1), pre_base);
+    }
+    const T* zh_base = zone ? zmask + t * bh : nullptr;
+    for_rows(n, hidden, [&](int64_t r) {
+      T* pre = pre_base + r * hidden;
+      if (ln) {
+        T* rh = rec_p + k * bh + r * hidden;
+        const T* x = xp_t + r * hidden;
+        rstd_p[k * batch + r] = normalize_inplace(rh, hidden);
+        for (int64_t j = 0; j < hidden; ++j) pre[j] = x[j] + rh[j] * ln_w[j];
+      } else if (vector) {
+        const T* x = xp_t + r * hidden;
+        const T* hi = h_in + r * hidden;
+        for (int64_t j = 0; j < hidden; ++j) pre[j] = x[j] + w_p[j] * hi[j];
+      }
+      if (b_hh) {
+        for (int64_t j = 0; j < hidden; ++j) pre[j] += b_hh[j];
+      }
+      for (int64_t j = 0; j < hidden; ++j) pre[j] = activate(pre[j], relu);
+      if (zone) {
+        const T* hp = hp_base + r * hidden;
+        const T* zh = zh_base + r * hidden;
+        T* h = h_base + r * hidden;
+        for (int64_t j = 0; j < hidden; ++j) h[j] = zh[j] * hp[j] + (T(1) - zh[j]) * pre[j];
+      }
+    });
+    carry_rows(hp_base, h_base, n, batch, hidden);
+  }
+  std::vector<at::Tensor> saved(kNumSaved, empty);
+  saved[kHs] = hs;
+  saved[kHNew] = hnew;
+  saved[kRecHat] = rec_hat;
+  saved[kRstd] = rstd;
+  saved[kHin] = hin;
+  return saved;
+}
+
+template <typename T>
+std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
+                                      at::TensorList saved, const RnnOptions& o) {
+  const at::Tensor& hs = saved[kHs];
+  const int64_t steps = hs.size(0) - 1, batch = hs.size(1), hidden = hs.size(2);
+  const int64_t bh = batch * hidden;
+  const bool vector = o.weight_hh.dim() == 1, drop = has(o.rec_mask), zone = has(o.zoneout);
+  const bool ln = has(o.ln_hh), relu = o.relu;
+  const bool ragged = !o.batch_sizes.empty() && o.batch_sizes.back() < batch;
+  auto empty = at::empty({0}, hs.options());
+
+  at::Tensor dh = at::zeros({batch, hidden}, hs.options());
+  at::Tensor dpre = buffer(hs, {steps, batch, hidden}, ragged);  // grad of xp
+  at::Tensor drec = ln ? buffer(hs, {steps, batch, hidden}, ragged) : dpre;
+  at::Tensor dhin = drop && !vector ? at::empty({batch, hidden}, hs.options()) : empty;
+
+  const T* w_p = o.weight_hh.data_ptr<T>();
+  const T* mask = drop ? o.rec_mask->data_ptr<T>() : nullptr;
+  const T* zmask = zone ? o.zoneout->data_ptr<T>() : nullptr;
+  const T* ln_w = ln ? o.ln_hh->data_ptr<T>() : nullptr;
+  const T* gh_p = has(grad_hs) ? grad_hs->data_ptr<T>() : nullptr;
+  const T* hs_p = hs.data_ptr<T>();
+  // h^_t, whose activation derivative we need: stored apart only under zoneout.
+  const T* hnew_p = zone ? saved[kHNew].data_ptr<T>() : hs_p + bh;
+  const T* rh_p = ln ? saved[kRecHat].data_ptr<T>() : nullptr;
+  const T* rstd_p = ln ? saved[kRstd].data_ptr<T>() : nullptr;
+  T* dh_p = dh.data_ptr<T>();
+  T* dpre_p = dpre.data_ptr<T>();
+  T* drec_p = drec.data_ptr<T>();
+  T* dhin_p = drop && !vector ? dhin.data_ptr<T>() : nullptr;
+
+  for (int64_t t = steps - 1; t >= 0; --t) {
+    const int64_t n = o.batch_sizes.empty() ? batch : o.batch_sizes[t];
+    const int64_t off = t * bh;
+    if (gh_p) {
+      const T* g = gh_p + off;
+      for (int64_t j = 0; j < bh; ++j) dh_p[j] += g[j];
+    }
+    for_rows(n, hidden, [&](int64_t r) {
+      const int64_t row = off + r * hidden;
+      const T* y = hnew_p + row;
+      T* dhr = dh_p + r * hidden;
+      T* dp = dpre_p + row;
+      // Zoneout passes z dh straight to h_{t-1}; the rest goes through h^_t.
+      const T* zh = zone ? zmask + row : nullptr;
+      for (int64_t j = 0; j < hidden; ++j) {
+        const T d = dhr[j];
+        dp[j] = activate_grad(zone ? d * (T(1) - zh[j]) : d, y[j], relu);
+        dhr[j] = zone ? d * zh[j] : T(0);
+      }
+      if (vector) {  // dh_{t-1} += dpre * u * m: IndRNN's recurrence is element-wise
+        const T* m = drop ? mask + r * hidden : nullptr;
+        for (int64_t j = 0; j < hidden; ++j) dhr[j] += dp[j] * w_p[j] * (drop ? m[j] : T(1));
+      }
+      if (ln) {
+        T* dr = drec_p + row;
+        for (int64_t j = 0; j < hidden; ++j) dr[j] = dp[j] * ln_w[j];
+        normalize_backward(dr, rh_p + row, rstd_p[t * batch + r], hidden, dr);
+      }
+    });
+    if (vector) continue;
+    // dh_{t-1} += (dR_t W_hh) * m
+    const T* drec_t = drec_p + off;
+    if (drop) {
+      gemm(false, n, hidden, hidden, drec_t, w_p, T(0), dhin_p);
+      for (int64_t j = 0; j < n * hidden; ++j) dh_p[j] += dhin_p[j] * mask[j];
+    } else {
+      gemm(false, n, hidden, hidden, drec_t, w_p, T(1), dh_p);
+    }
+  }
+
+  const at::Tensor inputs = drop ? saved[kHin] : hs.narrow(0, 0, steps);
+  at::Tensor grad_w = vector ? (dpre * inputs).sum({0, 1})
+                             : drec.reshape({steps * batch, hidden}).t().mm(
+                                   inputs.reshape({steps * batch, hidden}));
+  at::Tensor grad_ln = ln ? (dpre * saved[kRecHat]).sum({0, 1}) : empty;
+  at::Tensor grad_bias = has(o.bias_hh) ? dpre.sum({0, 1}) : empty;
+  return {dpre, dh, grad_w, grad_ln, grad_bias};
+}
+
+std::vector<at::Tensor> rnn_forward(const at::Tensor& xp, const at::Tensor& h0,
+                                    const at::Tensor& weight_hh, c10::IntArrayRef batch_sizes,
+                                    const std::optional<at::Tensor>& rec_mask,
+                                    const std::optional<at::Tensor>& zoneout,
+                                    const std::optional<at::Tensor>& ln_hh,
+                                    const std::optional<at::Tensor>& bias_hh, bool relu,
+                                    bool keep) {
+  RnnOptions o{weight_hh, batch_sizes, rec_mask, zoneout, ln_hh, bias_hh, relu};
+  check_options(xp, h0, o);
+  std::vector<at::Tensor> out;
+  AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "rnnlab_rnn_forward",
+                             [&] { out = forward_impl<scalar_t>(xp, h0, o, keep); });
+  return out;
+}
+
+std::vector<at::Tensor> rnn_backward(const std::optional<at::Tensor>& grad_hs,
+                                     at::TensorList saved, const at::Tensor& weight_hh,
+                                     c10::IntArrayRef batch_sizes,
+                                     const std::optional<at::Tensor>& rec_mask,
+                                     const std::optional<at::Tensor>& zoneout,
+                                     const std::optional<at::Tensor>& ln_hh,
+                                     const std::optional<at::Tensor>& bias_hh, bool relu) {
+  RnnOptions o{weight_hh, batch_sizes, rec_mask, zoneout, ln_hh, bias_hh, relu};
+  std::vector<at::Tensor> out;
+  AT_DISPATCH_FLOATING_TYPES(saved[kHs].scalar_type(), "rnnlab_rnn_backward",
+                             [&] { out = backward_impl<scalar_t>(grad_hs, saved, o); });
+  return out;
+}
+
+}  // namespace
+}  // namespace rnnlab
+
+TORCH_LIBRARY_FRAGMENT(rnnlab, m) {
+  m.def(
+      "rnn_forward(Tensor xp, Tensor h0, Tensor weight_hh, int[] batch_sizes, Tensor? rec_mask, "
+      "Tensor? zoneout, Tensor? ln_hh, Tensor? bias_hh, bool relu, bool keep) -> Tensor[]");
+  m.def(
+      "rnn_backward(Tensor? grad_hs, Tensor[] saved, Tensor weight_hh, int[] batch_sizes, "
+      "Tensor? rec_mask, Tensor? zoneout, Tensor? ln_hh, Tensor? bias_hh, bool relu) "
+      "-> Tensor[]");
+}
+
+TORCH_LIBRARY_IMPL(rnnlab, CPU, m) {
+  m.impl("rnn_forward", &rnnlab::rnn_forward);
+  m.impl("rnn_backward", &rnnlab::rnn_backward);
+}
