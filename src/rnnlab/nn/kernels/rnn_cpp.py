@@ -13,9 +13,8 @@ from typing import Literal
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
-from rnnlab.nn.kernels.extension import ops
+from rnnlab.nn.kernels.extension import ops, refuse_double_backward
 
 __all__ = ["RNNConfig", "rnn_family_sequence"]
 
@@ -74,8 +73,8 @@ class _RNNFamily(torch.autograd.Function):
         return saved[0][1:]
 
     @staticmethod
-    @once_differentiable  # the backward kernel has no autograd of its own
     def backward(ctx, grad_hs: Tensor | None):  # type: ignore[override]
+        refuse_double_backward()
         weight_hh, ln_hh, bias_hh, rec_mask, zoneout, *saved = ctx.saved_tensors
         dxp, dh0, dw, dln, dbias = ops("rnn").rnn_backward(
             grad_hs, saved, weight_hh, ctx.batch_sizes, rec_mask, zoneout, ln_hh, bias_hh,
