@@ -126,6 +126,32 @@ def test_inference_reuses_scratch_and_gives_the_same_states(name):
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", CELL_NAMES)
+def test_rows_split_across_threads_give_the_same_numbers(name):
+    # Enough rows (B * H > 16384) for the kernel to split each step's rows between threads.
+    steps, batch, hidden = 3, 300, 64
+    gen = torch.Generator().manual_seed(4)
+    xp = torch.randn(steps, batch, hidden, generator=gen, dtype=torch.float64)
+    h0 = torch.randn(batch, hidden, generator=gen, dtype=torch.float64)
+    shape = (hidden,) if name == "indrnn" else (hidden, hidden)
+    weight = torch.randn(*shape, generator=gen, dtype=torch.float64) / hidden**0.5
+    ln_hh = None if name == "indrnn" else torch.rand(hidden, generator=gen, dtype=torch.float64)
+    config = RNNConfig(
+        batch_sizes=(batch, batch, batch // 2),
+        rec_mask=torch.rand(batch, hidden, generator=gen, dtype=torch.float64) + 0.5,
+        zoneout=(torch.rand(steps, batch, hidden, generator=gen) < 0.3).to(torch.float64),
+        nonlinearity=_nonlinearity(name),
+    )
+    outputs = []
+    for threads in (1, 2):
+        torch.set_num_threads(threads)  # the autouse fixture restores the setting
+        inputs = [t.clone().requires_grad_() for t in (xp, h0, weight)]
+        hs = rnn_family_sequence(*inputs, ln_hh=ln_hh, config=config)
+        outputs.append([hs, *torch.autograd.grad(hs.square().sum(), inputs)])
+    for single, split in zip(*outputs, strict=True):
+        torch.testing.assert_close(split, single, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("vector", [False, True], ids=["rnn-tanh+layernorm", "indrnn+bias"])
 def test_gradcheck_with_every_option(vector):
     steps, batch, hidden = 4, 3, 3
