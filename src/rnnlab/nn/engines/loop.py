@@ -2,10 +2,11 @@
 
 Three paths, the first that applies is taken (:func:`kernel_path`):
 
-- **cpp** (CPU tensors, every LSTM-family cell and option except projection, when the family's
-  C++ library is built, see :mod:`rnnlab.nn.kernels.extension`): the input projection for all
-  steps is one GEMM, then ONE call runs the whole recurrence in C++ (one BLAS GEMM and one
-  fused gate pass per step) with a hand-written BPTT backward.
+- **cpp** (float32/float64 CPU tensors; the cells of :data:`CPP_KERNELS` with every option
+  except projection; when the family's C++ library is built, see
+  :mod:`rnnlab.nn.kernels.extension`): the input projection for all steps is one GEMM, then ONE
+  call runs the whole recurrence in C++ (one BLAS GEMM and one fused gate pass per step) with a
+  hand-written BPTT backward.
 - **fused** (``lstm``, ``gru``, ``rnn-tanh``, ``rnn-relu`` without LayerNorm, projection,
   recurrent dropout or zoneout; the fallback when no C++ library is available, and the GPU
   path): the same structure in PyTorch operations, in :mod:`rnnlab.nn.kernels`.
@@ -36,6 +37,7 @@ from rnnlab.nn.kernels.gru import gru_sequence
 from rnnlab.nn.kernels.lstm import lstm_sequence
 from rnnlab.nn.kernels.lstm_cpp import LSTMConfig, lstm_family_sequence
 from rnnlab.nn.kernels.rnn import rnn_sequence
+from rnnlab.nn.kernels.rnn_cpp import RNNConfig, rnn_family_sequence
 
 FUSED_CELLS = ("lstm", "gru", "rnn-tanh", "rnn-relu")
 _GENERIC_ONLY_PARAMS = ("weight_hr", "ln_ih_weight", "ln_hh_weight", "ln_c_weight")
@@ -66,6 +68,17 @@ def _zoneout_stack(masks: StepMasks, steps: int, batch: int, dtype: torch.dtype)
     return torch.stack([m.to(dtype).expand(steps, batch, m.shape[-1]) for m in masks.zoneout])
 
 
+def _input_projection(
+    spec: CellSpec, x: Tensor, params: dict[str, Tensor]
+) -> tuple[Tensor, Tensor | None]:
+    """``(xp, bias_hh)`` for a C++ kernel: the input projection of all steps, and b_hh when
+    the kernel must add it itself (after the recurrent LayerNorm); otherwise b_hh is folded
+    into xp and None is returned."""
+    if "ln_ih_weight" in params or "ln_hh_weight" in params:
+        return project_input(spec, x, params), params.get("bias_hh")
+    return F.linear(x, params["weight_ih"], _folded_bias(params)), None
+
+
 def _lstm_cpp(
     spec: CellSpec,
     x: Tensor,
@@ -74,11 +87,7 @@ def _lstm_cpp(
     masks: StepMasks,
     batch_sizes: list[int],
 ) -> tuple[Tensor, State]:
-    layer_norm = "ln_hh_weight" in params
-    if layer_norm:  # b_hh is added after the recurrent LayerNorm, inside the kernel
-        xp = project_input(spec, x, params)
-    else:
-        xp = F.linear(x, params["weight_ih"], _folded_bias(params))
+    xp, bias_hh = _input_projection(spec, x, params)
     peephole = None
     if spec.peepholes:
         peephole = torch.stack([params["weight_ci"], params["weight_cf"], params["weight_co"]])
@@ -100,18 +109,47 @@ def _lstm_cpp(
         state[1],
         params["weight_hh"],
         peephole=peephole,
-        ln_hh=params.get("ln_hh_weight") if layer_norm else None,
-        bias_hh=params.get("bias_hh") if layer_norm else None,
+        ln_hh=params.get("ln_hh_weight"),
+        bias_hh=bias_hh,
         ln_c=ln_c,
         config=config,
     )
     return hs, (hs[-1], c_last)
 
 
+def _rnn_cpp(
+    spec: CellSpec,
+    x: Tensor,
+    state: State,
+    params: dict[str, Tensor],
+    masks: StepMasks,
+    batch_sizes: list[int],
+) -> tuple[Tensor, State]:
+    xp, bias_hh = _input_projection(spec, x, params)
+    config = RNNConfig(
+        batch_sizes=tuple(batch_sizes),
+        rec_mask=masks.recurrent,
+        zoneout=None if masks.zoneout is None else masks.zoneout[0],
+        nonlinearity="tanh" if spec.name == "rnn-tanh" else "relu",
+    )
+    hs = rnn_family_sequence(
+        xp,
+        state[0],
+        params["weight_hh"],
+        ln_hh=params.get("ln_hh_weight"),
+        bias_hh=bias_hh,
+        config=config,
+    )
+    return hs, (hs[-1],)
+
+
 CPP_KERNELS: dict[str, tuple[str, CppRunner]] = {
     "lstm": ("lstm", _lstm_cpp),
     "lstm-peephole": ("lstm", _lstm_cpp),
     "lstm-cifg": ("lstm", _lstm_cpp),
+    "rnn-tanh": ("rnn", _rnn_cpp),
+    "rnn-relu": ("rnn", _rnn_cpp),
+    "indrnn": ("rnn", _rnn_cpp),
 }
 """Cell name -> (C++ library family, runner)."""
 
