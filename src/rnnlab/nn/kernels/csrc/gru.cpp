@@ -1,0 +1,407 @@
+// Fused GRU-family recurrence (CPU): forward and hand-written BPTT backward, one layer and
+// direction, for the loop engine. One call runs the whole sequence with torch's BLAS for the
+// matrix products and fused passes for the gate maths. Equations: docs/equations.md (gru.1-4,
+// cho.1-4), gate order r, z, n as in torch.
+//
+//   torch form (gru), ONE GEMM per step:
+//     R = rec(h~ W_hh^T)                 rec(y) = y + b_hh, or LN_g(y) * w_ln + b_hh (LayerNorm
+//     r = σ(xp_r + R_r)                  per gate block)
+//     z = σ(xp_z + R_z)
+//     n = tanh(xp_n + r R_n)
+//   Cho form (gru-cho), TWO GEMMs per step (the second needs r):
+//     [R_r, R_z] = rec(h~ W_rz^T)        r, z as above
+//     n = tanh(xp_n + rec(q W_n^T)),     q = r h~
+//   both:  h̃_t = (1 - z) n + z h_{t-1};  zoneout: h_t = m_t h_{t-1} + (1 - m_t) h̃_t
+// where h~ = h_{t-1} * m (variational recurrent dropout; the carried h_{t-1} is not dropped).
+// xp is the caller's input projection with b_ih (cells.project_input); b_hh is added here
+// because the torch form gates b_hn by r.
+#include <torch/library.h>
+
+#include "common.h"
+
+namespace rnnlab {
+namespace {
+
+struct GruOptions {
+  const at::Tensor& weight_hh;                 // (3H, H), blocks r, z, n
+  c10::IntArrayRef batch_sizes;
+  const std::optional<at::Tensor>& rec_mask;   // (B, H)
+  const std::optional<at::Tensor>& zoneout;    // (T, B, H): keep-mask of h
+  const std::optional<at::Tensor>& ln_hh;      // (3H,) LayerNorm gain of the recurrent term
+  const std::optional<at::Tensor>& bias_hh;    // (3H,)
+  bool cho;
+};
+
+inline bool has(const std::optional<at::Tensor>& t) { return t.has_value() && t->defined(); }
+
+// Saved tensors, in this order, between forward and backward.
+//   kActs   (T, B, 3H) r, z, n
+//   kRec    LayerNorm only: the normalised recurrent projection, torch (T, B, 3H), Cho
+//           (T, B, 2H) for r, z; Cho without LayerNorm: one step of GEMM scratch
+//   kRecN   torch: R_n (T, B, H) after LayerNorm and bias (dr needs it); Cho: the normalised
+//           n projection (T, B, H) with LayerNorm, else one step of GEMM scratch
+//   kRstd   (T, B, 3) LayerNorm reciprocal std per gate block
+//   kHin    (T, B, H) h~ = h_{t-1} * m (recurrent dropout)
+//   kQ      (T, B, H) q = r h~ (Cho)
+enum Saved { kHs, kActs, kRec, kRecN, kRstd, kHin, kQ, kNumSaved };
+
+void check_inputs(const at::Tensor& xp, const at::Tensor& h0, const GruOptions& o) {
+  TORCH_CHECK(xp.dim() == 3 && h0.dim() == 2 && xp.size(1) == h0.size(0) &&
+                  xp.size(2) == 3 * h0.size(1),
+              "gru_forward: expected xp (T, B, 3H) and h0 (B, H), got ", xp.sizes(), " and ",
+              h0.sizes());
+  const int64_t steps = xp.size(0), batch = xp.size(1), hidden = h0.size(1);
+  TORCH_CHECK(o.weight_hh.dim() == 2 && o.weight_hh.size(0) == 3 * hidden &&
+                  o.weight_hh.size(1) == hidden,
+              "gru_forward: expected weight_hh (3H, H) = (", 3 * hidden, ", ", hidden, "), got ",
+              o.weight_hh.sizes());
+  for (const at::Tensor* t : {&xp, &h0, &o.weight_hh}) {
+    TORCH_CHECK(t->is_contiguous() && t->scalar_type() == xp.scalar_type(),
+                "gru_forward: every tensor must be contiguous with xp's dtype");
+  }
+  for (const auto* t : {&o.rec_mask, &o.zoneout, &o.ln_hh, &o.bias_hh}) {
+    TORCH_CHECK(!has(*t) || ((*t)->is_contiguous() && (*t)->scalar_type() == xp.scalar_type()),
+                "gru_forward: every tensor must be contiguous with xp's dtype");
+  }
+  TORCH_CHECK(o.batch_sizes.empty() || static_cast<int64_t>(o.batch_sizes.size()) == steps,
+              "gru_forward: batch_sizes needs one entry per step");
+  TORCH_CHECK(!has(o.rec_mask) || o.rec_mask->numel() == batch * hidden,
+              "gru_forward: rec_mask must be (B, H)");
+  TORCH_CHECK(!has(o.zoneout) || o.zoneout->numel() == steps * batch * hidden,
+              "gru_forward: zoneout must be (T, B, H)");
+  TORCH_CHECK(!has(o.ln_hh) || o.ln_hh->numel() == 3 * hidden, "gru_forward: ln_hh must be (3H,)");
+  TORCH_CHECK(!has(o.bias_hh) || o.bias_hh->numel() == 3 * hidden,
+              "gru_forward: bias_hh must be (3H,)");
+}
+
+// h̃ = (1 - z) n + z h_{t-1}, then zoneout; one row.
+template <typename T>
+inline void new_state(const T* z, const T* cand, const T* hp, const T* zm, int64_t hidden, T* h) {
+  if (zm) {
+    for (int64_t j = 0; j < hidden; ++j) {
+      const T mixed = cand[j] + z[j] * (hp[j] - cand[j]);
+      h[j] = zm[j] * hp[j] + (T(1) - zm[j]) * mixed;
+    }
+  } else {
+    for (int64_t j = 0; j < hidden; ++j) h[j] = cand[j] + z[j] * (hp[j] - cand[j]);
+  }
+}
+
+template <typename T>
+std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
+                                     const GruOptions& o, bool keep) {
+  const int64_t steps = xp.size(0), batch = xp.size(1), gh = xp.size(2);
+  const int64_t hidden = h0.size(1);
+  const bool drop = has(o.rec_mask), zone = has(o.zoneout), ln = has(o.ln_hh);
+  const bool ragged = !o.batch_sizes.empty() && o.batch_sizes.back() < batch;
+  const int64_t kept = keep ? steps : 1;  // inference reuses one step of scratch
+  const int64_t kept_ln = ln ? kept : 1;  // Cho's GEMM outputs outlive a step only for LN
+  const int64_t rec_width = o.cho ? 2 * hidden : gh;
+  auto empty = at::empty({0}, xp.options());
+
+  at::Tensor hs = at::empty({steps + 1, batch, hidden}, xp.options());
+  hs[0].copy_(h0);
+  at::Tensor acts = buffer(xp, {kept, batch, gh}, ragged);
+  at::Tensor rec = o.cho ? buffer(xp, {kept_ln, batch, rec_width}, ragged)
+                         : ln ? buffer(xp, {kept, batch, gh}, ragged) : empty;
+  at::Tensor rec_n = buffer(xp, {o.cho ? kept_ln : kept, batch, hidden}, ragged);
+  at::Tensor rstd = ln ? buffer(xp, {kept, batch, 3}, ragged) : empty;
+  at::Tensor hin = drop ? buffer(xp, {kept, batch, hidden}, ragged) : empty;
+  at::Tensor q = o.cho ? buffer(xp, {kept, batch, hidden}, ragged) : empty;
+  // A zero bias keeps the gate loops free of branches.
+  at::Tensor bias = has(o.bias_hh) ? *o.bias_hh : at::zeros({gh}, xp.options());
+
+  const T* w_p = o.weight_hh.data_ptr<T>();
+  const T* mask = drop ? o.rec_mask->data_ptr<T>() : nullptr;
+  const T* zmask = zone ? o.zoneout->data_ptr<T>() : nullptr;
+  const T* ln_w = ln ? o.ln_hh->data_ptr<T>() : nullptr;
+  const T* b_hh = bias.data_ptr<T>();
+  const T* xp_p = xp.data_ptr<T>();
+  T* hs_p = hs.data_ptr<T>();
+
+  for (int64_t t = 0; t < steps; ++t) {
+    const int64_t n = o.batch_sizes.empty() ? batch : o.batch_sizes[t];
+    const int64_t k = keep ? t : 0;
+    const int64_t k_ln = o.cho && !ln ? 0 : k;
+    T* a_base = acts.data_ptr<T>() + k * batch * gh;
+    T* rec_base = rec.numel() ? rec.data_ptr<T>() + k_ln * batch * rec_width : nullptr;
+    T* rn_base = rec_n.data_ptr<T>() + k_ln * batch * hidden;
+    T* rs_base = ln ? rstd.data_ptr<T>() + k * batch * 3 : nullptr;
+    const T* hp_base = hs_p + t * batch * hidden;
+    T* h_base = hs_p + (t + 1) * batch * hidden;
+    const T* zm_base = zone ? zmask + t * batch * hidden : nullptr;
+    const T* xp_t = xp_p + t * batch * gh;
+    const T* h_in = hp_base;
+    if (drop) {
+      T* hin_t = hin.data_ptr<T>() + k * batch * hidden;
+      for (int64_t j = 0; j < n * hidden; ++j) hin_t[j] = hp_base[j] * mask[j];
+      h_in = hin_t;
+    }
+
+    if (!o.cho) {
+      gemm(true, n, gh, hidden, h_in, w_p, T(0), ln ? rec_base : a_base);
+      for_rows(n, gh, [&](int64_t r) {
+        T* a = a_base + r * gh;
+        const T* x = xp_t + r * gh;
+        T* rn = rn_base + r * hidden;
+        if (ln) {
+          T* rh = rec_base + r * gh;
+          for (int64_t g = 0; g < 3; ++g) rs_base[r * 3 + g] = normalize_inplace(rh + g * hidden, hidden);
+          for (int64_t j = 0; j < 2 * hidden; ++j) a[j] = sigmoid(x[j] + rh[j] * ln_w[j] + b_hh[j]);
+          for (int64_t j = 2 * hidden; j < gh; ++j) rn[j - 2 * hidden] = rh[j] * ln_w[j] + b_hh[j];
+        } else {
+          for (int64_t j = 0; j < 2 * hidden; ++j) a[j] = sigmoid(x[j] + a[j] + b_hh[j]);
+          for (int64_t j = 2 * hidden; j < gh; ++j) rn[j - 2 * hidden] = a[j] + b_hh[j];
+        }
+        T* cand = a + 2 * hidden;
+        for (int64_t j = 0; j < hidden; ++j) cand[j] = std::tanh(x[2 * hidden + j] + a[j] * rn[j]);
+        new_state(a + hidden, cand, hp_base + r * hidden, zone ? zm_base + r * hidden : nullptr,
+                  hidden, h_base + r * hidden);
+      });
+    } else {
+      T* q_base = q.data_ptr<T>() + k * batch * hidden;
+      gemm(true, n, rec_width, hidden, h_in, w_p, T(0), rec_base);
+      for_rows(n, rec_width, [&](int64_t r) {
+        T* a = a_base + r * gh;
+        const T* x = xp_t + r * gh;
+        T* rh = rec_base + r * rec_width;
+        if (ln) {
+          for (int64_t g = 0; g < 2; ++g) rs_base[r * 3 + g] = normalize_inplace(rh + g * hidden, hidden);
+          for (int64_t j = 0; j < rec_width; ++j) a[j] = sigmoid(x[j] + rh[j] * ln_w[j] + b_hh[j]);
+        } else {
+          for (int64_t j = 0; j < rec_width; ++j) a[j] = sigmoid(x[j] + rh[j] + b_hh[j]);
+        }
+        const T* hi = h_in + r * hidden;
+        T* qr = q_base + r * hidden;
+        for (int64_t j = 0; j < hidden; ++j) qr[j] = a[j] * hi[j];
+      });
+      gemm(true, n, hidden, hidden, q_base, w_p + 2 * hidden * hidden, T(0), rn_base);
+      for_rows(n, hidden, [&](int64_t r) {
+        T* a = a_base + r * gh;
+        const T* x = xp_t + r * gh + 2 * hidden;
+        T* rn = rn_base + r * hidden;
+        const T* lw = ln ? ln_w + 2 * hidden : nullptr;
+        const T* b = b_hh + 2 * hidden;
+        T* cand = a + 2 * hidden;
+        if (ln) {
+          rs_base[r * 3 + 2] = normalize_inplace(rn, hidden);
+          for (int64_t j = 0; j < hidden; ++j) cand[j] = std::tanh(x[j] + rn[j] * lw[j] + b[j]);
+        } else {
+          for (int64_t j = 0; j < hidden; ++j) cand[j] = std::tanh(x[j] + rn[j] + b[j]);
+        }
+        new_state(a + hidden, cand, hp_base + r * hidden, zone ? zm_base + r * hidden : nullptr,
+                  hidden, h_base + r * hidden);
+      });
+    }
+    carry_rows(hp_base, h_base, n, batch, hidden);
+  }
+  std::vector<at::Tensor> saved(kNumSaved, empty);
+  saved[kHs] = hs;
+  saved[kActs] = acts;
+  saved[kRec] = rec;
+  saved[kRecN] = rec_n;
+  saved[kRstd] = rstd;
+  saved[kHin] = hin;
+  saved[kQ] = q;
+  return saved;
+}
+
+template <typename T>
+std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
+                                      at::TensorList saved, const GruOptions& o) {
+  const at::Tensor& hs = saved[kHs];
+  const at::Tensor& acts = saved[kActs];
+  const int64_t steps = acts.size(0), batch = acts.size(1), gh = acts.size(2);
+  const int64_t hidden = hs.size(2), rz = 2 * hidden;
+  const bool drop = has(o.rec_mask), zone = has(o.zoneout), ln = has(o.ln_hh);
+  const bool ragged = !o.batch_sizes.empty() && o.batch_sizes.back() < batch;
+  const auto opts = acts.options();
+  auto empty = at::empty({0}, opts);
+
+  // dxp: gradient of xp. drec: of the recurrent GEMM outputs (before LayerNorm), the rows of
+  // grad W_hh; torch (T, B, 3H), Cho r, z (T, B, 2H) and n in drec_n (T, B, H). dpost: of R
+  // after LayerNorm and bias (for their gains' gradients); for Cho it is dxp itself.
+  at::Tensor dh = at::zeros({batch, hidden}, opts);
+  at::Tensor dxp = buffer(acts, {steps, batch, gh}, ragged);
+  at::Tensor drec = buffer(acts, {steps, batch, o.cho ? rz : gh}, ragged);
+  at::Tensor drec_n = o.cho ? buffer(acts, {steps, batch, hidden}, ragged) : empty;
+  at::Tensor dpost = o.cho ? dxp : ln ? buffer(acts, {steps, batch, gh}, ragged) : drec;
+  at::Tensor dq = o.cho ? at::empty({batch, hidden}, opts) : empty;
+  at::Tensor dhin = drop ? at::empty({batch, hidden}, opts) : empty;
+
+  const T* w_p = o.weight_hh.data_ptr<T>();
+  const T* mask = drop ? o.rec_mask->data_ptr<T>() : nullptr;
+  const T* zmask = zone ? o.zoneout->data_ptr<T>() : nullptr;
+  const T* ln_w = ln ? o.ln_hh->data_ptr<T>() : nullptr;
+  const T* gh_p = has(grad_hs) ? grad_hs->data_ptr<T>() : nullptr;
+  const T* hs_p = hs.data_ptr<T>();
+  const T* acts_p = acts.data_ptr<T>();
+  const T* rec_p = ln ? saved[kRec].data_ptr<T>() : nullptr;
+  const T* rn_p = saved[kRecN].data_ptr<T>();
+  const T* rs_p = ln ? saved[kRstd].data_ptr<T>() : nullptr;
+  const T* hin_p = drop ? saved[kHin].data_ptr<T>() : hs_p;
+  T* dh_p = dh.data_ptr<T>();
+  T* dxp_p = dxp.data_ptr<T>();
+  T* drec_p = drec.data_ptr<T>();
+  T* drn_p = o.cho ? drec_n.data_ptr<T>() : nullptr;
+  T* dpost_p = dpost.data_ptr<T>();
+  T* dq_p = o.cho ? dq.data_ptr<T>() : nullptr;
+  T* dhin_p = drop ? dhin.data_ptr<T>() : nullptr;
+
+  for (int64_t t = steps - 1; t >= 0; --t) {
+    const int64_t n = o.batch_sizes.empty() ? batch : o.batch_sizes[t];
+    const int64_t off_h = t * batch * hidden, off_g = t * batch * gh;
+    if (gh_p) {
+      const T* g = gh_p + off_h;
+      for (int64_t j = 0; j < batch * hidden; ++j) dh_p[j] += g[j];
+    }
+    // Through h̃ = (1 - z) n + z h_{t-1} (and zoneout): the n and z pre-activation gradients;
+    // dh becomes the direct part of dh_{t-1}.
+    auto through_state = [&](int64_t r, T* dx) {
+      const int64_t row_h = off_h + r * hidden;
+      const T* a = acts_p + off_g + r * gh;
+      const T* z = a + hidden;
+      const T* cand = a + 2 * hidden;
+      const T* hp = hs_p + row_h;
+      const T* zm = zone ? zmask + row_h : nullptr;
+      T* dhr = dh_p + r * hidden;
+      for (int64_t j = 0; j < hidden; ++j) {
+        const T dmix = zone ? dhr[j] * (T(1) - zm[j]) : dhr[j];
+        dx[2 * hidden + j] = dmix * (T(1) - z[j]) * (T(1) - cand[j] * cand[j]);
+        dx[hidden + j] = dmix * (hp[j] - cand[j]) * z[j] * (T(1) - z[j]);
+        dhr[j] = dmix * z[j] + (zone ? dhr[j] * zm[j] : T(0));
+      }
+    };
+    // dR (before LayerNorm) of `blocks` gate blocks from dR after it.
+    auto through_norm = [&](const T* dr_post, const T* rec_hat, const T* rstd, const T* gain,
+                            int64_t blocks, T* dr) {
+      for (int64_t j = 0; j < blocks * hidden; ++j) dr[j] = dr_post[j] * gain[j];
+      for (int64_t g = 0; g < blocks; ++g)
+        normalize_backward(dr + g * hidden, rec_hat + g * hidden, rstd[g], hidden, dr + g * hidden);
+    };
+
+    if (!o.cho) {
+      for_rows(n, gh, [&](int64_t r) {
+        const int64_t row_g = off_g + r * gh;
+        const T* a = acts_p + row_g;
+        const T* rn = rn_p + off_h + r * hidden;
+        T* dx = dxp_p + row_g;
+        T* dp = dpost_p + row_g;
+        through_state(r, dx);
+        // n = tanh(xp_n + r R_n): dR_n = dn_pre r, dr_pre = dn_pre R_n r (1 - r).
+        for (int64_t j = 0; j < hidden; ++j) {
+          const T dn_pre = dx[2 * hidden + j];
+          dx[j] = dn_pre * rn[j] * a[j] * (T(1) - a[j]);
+          dp[j] = dx[j];
+          dp[hidden + j] = dx[hidden + j];
+          dp[2 * hidden + j] = dn_pre * a[j];
+        }
+        if (ln) through_norm(dp, rec_p + row_g, rs_p + (t * batch + r) * 3, ln_w, 3, drec_p + row_g);
+      });
+    } else {
+      for_rows(n, hidden, [&](int64_t r) {
+        const int64_t row_g = off_g + r * gh, row_h = off_h + r * hidden;
+        T* dx = dxp_p + row_g;
+        through_state(r, dx);
+        if (ln) {
+          through_norm(dx + 2 * hidden, rn_p + row_h, rs_p + (t * batch + r) * 3 + 2,
+                       ln_w + 2 * hidden, 1, drn_p + row_h);
+        } else {
+          std::copy(dx + 2 * hidden, dx + gh, drn_p + row_h);
+        }
+      });
+      // dq = dR_n W_n; then q = r h~ gives dr and part of dh~.
+      gemm(false, n, hidden, hidden, drn_p + off_h, w_p + 2 * hidden * hidden, T(0), dq_p);
+      for_rows(n, rz, [&](int64_t r) {
+        const int64_t row_g = off_g + r * gh, row_h = off_h + r * hidden;
+        const T* a = acts_p + row_g;
+        const T* hi = hin_p + row_h;
+        const T* dqr = dq_p + r * hidden;
+        T* dx = dxp_p + row_g;
+        for (int64_t j = 0; j < hidden; ++j) dx[j] = dqr[j] * hi[j] * a[j] * (T(1) - a[j]);
+        T* dr = drec_p + (t * batch + r) * rz;
+        if (ln) {
+          through_norm(dx, rec_p + (t * batch + r) * rz, rs_p + (t * batch + r) * 3, ln_w, 2, dr);
+        } else {
+          std::copy(dx, dx + rz, dr);
+        }
+        T* dhi = drop ? dhin_p + r * hidden : dh_p + r * hidden;
+        if (drop) {
+          for (int64_t j = 0; j < hidden; ++j) dhi[j] = dqr[j] * a[j];
+        } else {
+          for (int64_t j = 0; j < hidden; ++j) dhi[j] += dqr[j] * a[j];
+        }
+      });
+    }
+    // dh~ (+)= dR W_hh (Cho: the r, z blocks), then dh_{t-1} += dh~ * m.
+    const T* drec_t = drec_p + t * batch * drec.size(2);
+    const int64_t width = o.cho ? rz : gh;
+    if (drop) {
+      gemm(false, n, hidden, width, drec_t, w_p, T(o.cho ? 1 : 0), dhin_p);
+      for (int64_t j = 0; j < n * hidden; ++j) dh_p[j] += dhin_p[j] * mask[j];
+    } else {
+      gemm(false, n, hidden, width, drec_t, w_p, T(1), dh_p);
+    }
+  }
+
+  const at::Tensor inputs = (drop ? saved[kHin] : hs.narrow(0, 0, steps)).reshape({-1, hidden});
+  at::Tensor grad_w = drec.reshape({-1, drec.size(2)}).t().mm(inputs);
+  if (o.cho) {
+    grad_w = at::cat({grad_w, drec_n.reshape({-1, hidden}).t().mm(saved[kQ].reshape({-1, hidden}))});
+  }
+  at::Tensor grad_ln = empty, grad_bias = empty;
+  if (has(o.bias_hh)) grad_bias = dpost.sum({0, 1});
+  if (ln) {
+    grad_ln = o.cho ? at::cat({(dpost.narrow(2, 0, rz) * saved[kRec]).sum({0, 1}),
+                               (dpost.narrow(2, rz, hidden) * saved[kRecN]).sum({0, 1})})
+                    : (dpost * saved[kRec]).sum({0, 1});
+  }
+  return {dxp, dh, grad_w, grad_ln, grad_bias};
+}
+
+std::vector<at::Tensor> gru_forward(const at::Tensor& xp, const at::Tensor& h0,
+                                    const at::Tensor& weight_hh, c10::IntArrayRef batch_sizes,
+                                    const std::optional<at::Tensor>& rec_mask,
+                                    const std::optional<at::Tensor>& zoneout,
+                                    const std::optional<at::Tensor>& ln_hh,
+                                    const std::optional<at::Tensor>& bias_hh, bool cho, bool keep) {
+  GruOptions o{weight_hh, batch_sizes, rec_mask, zoneout, ln_hh, bias_hh, cho};
+  check_inputs(xp, h0, o);
+  std::vector<at::Tensor> out;
+  AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "rnnlab_gru_forward",
+                             [&] { out = forward_impl<scalar_t>(xp, h0, o, keep); });
+  return out;
+}
+
+std::vector<at::Tensor> gru_backward(const std::optional<at::Tensor>& grad_hs,
+                                     at::TensorList saved, const at::Tensor& weight_hh,
+                                     c10::IntArrayRef batch_sizes,
+                                     const std::optional<at::Tensor>& rec_mask,
+                                     const std::optional<at::Tensor>& zoneout,
+                                     const std::optional<at::Tensor>& ln_hh,
+                                     const std::optional<at::Tensor>& bias_hh, bool cho) {
+  TORCH_CHECK(saved.size() == kNumSaved, "gru_backward: expected the ", kNumSaved,
+              " tensors gru_forward saved");
+  GruOptions o{weight_hh, batch_sizes, rec_mask, zoneout, ln_hh, bias_hh, cho};
+  std::vector<at::Tensor> out;
+  AT_DISPATCH_FLOATING_TYPES(saved[kActs].scalar_type(), "rnnlab_gru_backward",
+                             [&] { out = backward_impl<scalar_t>(grad_hs, saved, o); });
+  return out;
+}
+
+}  // namespace
+}  // namespace rnnlab
+
+TORCH_LIBRARY_FRAGMENT(rnnlab, m) {
+  m.def(
+      "gru_forward(Tensor xp, Tensor h0, Tensor weight_hh, int[] batch_sizes, Tensor? rec_mask, "
+      "Tensor? zoneout, Tensor? ln_hh, Tensor? bias_hh, bool cho, bool keep) -> Tensor[]");
+  m.def(
+      "gru_backward(Tensor? grad_hs, Tensor[] saved, Tensor weight_hh, int[] batch_sizes, "
+      "Tensor? rec_mask, Tensor? zoneout, Tensor? ln_hh, Tensor? bias_hh, bool cho) -> Tensor[]");
+}
+
+TORCH_LIBRARY_IMPL(rnnlab, CPU, m) {
+  m.impl("gru_forward", &rnnlab::gru_forward);
+  m.impl("gru_backward", &rnnlab::gru_backward);
+}

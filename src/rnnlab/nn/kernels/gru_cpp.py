@@ -1,0 +1,128 @@
+"""GRU-family recurrence (gru, gru-cho) through the C++ extension (:mod:`rnnlab.nn.kernels.extension`).
+
+One autograd node per sequence: ``gru_forward`` runs every step in C++ (the torch form does one
+GEMM and one fused gate pass per step; the Cho form two of each, since its second product needs
+the reset gate) and ``gru_backward`` is the hand-written BPTT of ``csrc/gru.cpp``, which also
+covers LayerNorm of the recurrent projection (per gate block), variational recurrent dropout
+and zoneout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from rnnlab.nn.kernels.extension import ops
+
+__all__ = ["GRUConfig", "gru_family_sequence"]
+
+
+@dataclass(frozen=True)
+class GRUConfig:
+    """The parts of one call that are not differentiated.
+
+    Attributes:
+        batch_sizes: active rows per step (non-increasing), or () for all rows at every step.
+        rec_mask: recurrent-dropout mask (already scaled) broadcastable to (B, H), or None.
+        zoneout: keep-mask of h broadcastable to (T, B, H), or None.
+        cho: the Cho et al. form (``gru-cho``: reset gate applied before the n-block product)
+            instead of torch's.
+    """
+
+    batch_sizes: tuple[int, ...] = ()
+    rec_mask: Tensor | None = None
+    zoneout: Tensor | None = None
+    cho: bool = False
+
+
+def _dense(mask: Tensor | None, shape: tuple[int, ...], like: Tensor) -> Tensor | None:
+    """``mask`` expanded to ``shape`` as a contiguous tensor of ``like``'s dtype (the kernel
+    reads it element by element)."""
+    if mask is None:
+        return None
+    return mask.to(like.dtype).expand(shape).contiguous()
+
+
+class _GRUFamily(torch.autograd.Function):
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx,
+        xp: Tensor,
+        h0: Tensor,
+        weight_hh: Tensor,
+        bias_hh: Tensor | None,
+        ln_hh: Tensor | None,
+        config: GRUConfig,
+        rec_mask: Tensor | None,
+        zoneout: Tensor | None,
+    ) -> Tensor:
+        keep = any(ctx.needs_input_grad)
+        saved = ops("gru").gru_forward(
+            xp, h0, weight_hh, list(config.batch_sizes), rec_mask, zoneout, ln_hh, bias_hh,
+            config.cho, keep,
+        )  # fmt: skip
+        if keep:
+            ctx.batch_sizes, ctx.cho = list(config.batch_sizes), config.cho
+            ctx.save_for_backward(weight_hh, bias_hh, ln_hh, rec_mask, zoneout, *saved)
+        return saved[0][1:]
+
+    @staticmethod
+    def backward(ctx, grad_hs: Tensor | None):  # type: ignore[override]
+        weight_hh, bias_hh, ln_hh, rec_mask, zoneout, *saved = ctx.saved_tensors
+        dxp, dh0, dw, dln, dbias = ops("gru").gru_backward(
+            grad_hs, saved, weight_hh, ctx.batch_sizes, rec_mask, zoneout, ln_hh, bias_hh,
+            ctx.cho,
+        )  # fmt: skip
+        return (
+            dxp,
+            dh0,
+            dw,
+            dbias if bias_hh is not None else None,
+            dln if ln_hh is not None else None,
+            None,
+            None,
+            None,
+        )
+
+
+def gru_family_sequence(
+    xp: Tensor,
+    h0: Tensor,
+    weight_hh: Tensor,
+    *,
+    bias_hh: Tensor | None = None,
+    ln_hh: Tensor | None = None,
+    config: GRUConfig = GRUConfig(),
+) -> Tensor:
+    """Run a GRU-family recurrence over precomputed input projections (C++ kernels).
+
+    Args:
+        xp: (T, B, 3H) input projections, gates r, z, n: ``cells.project_input`` (b_ih
+            included, LayerNorm'd per gate when the layer has ``ln_ih_weight``). b_hh is NOT
+            folded in: the torch form multiplies b_hn by the reset gate.
+        h0: (B, H) initial state.
+        weight_hh: (3H, H) recurrent weight, blocks r, z, n.
+        bias_hh: (3H,) recurrent bias, added after the LayerNorm of the recurrent projection,
+            or None.
+        ln_hh: (3H,) LayerNorm gain of the recurrent projection, normalised per gate block, or
+            None.
+        config: batch sizes, masks and the form (not differentiated).
+
+    Returns:
+        hs (T, B, H): the state after each step; rows past their length repeat their last
+        state.
+    """
+    if ops("gru") is None:
+        raise RuntimeError("the C++ GRU kernels are not available; see extension.status('gru')")
+    steps, batch, _ = xp.shape
+    hidden = h0.shape[-1]
+    return _GRUFamily.apply(
+        xp.contiguous(), h0.contiguous(), weight_hh.contiguous(),
+        None if bias_hh is None else bias_hh.contiguous(),
+        None if ln_hh is None else ln_hh.contiguous(),
+        config,
+        _dense(config.rec_mask, (batch, hidden), xp),
+        _dense(config.zoneout, (steps, batch, hidden), xp),
+    )  # fmt: skip

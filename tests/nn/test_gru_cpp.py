@@ -1,0 +1,155 @@
+"""The C++ GRU-family kernels equal the cells' step functions: outputs and every gradient."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rnnlab.nn.cells import CELLS
+from rnnlab.nn.kernels import extension
+
+if extension.ops("gru") is None:
+    pytest.skip(
+        f"C++ GRU kernels unavailable: {extension.status('gru').reason}", allow_module_level=True
+    )
+
+from rnnlab.nn.kernels.gru_cpp import GRUConfig, gru_family_sequence
+
+T, B, H = 7, 4, 5
+LENGTHS = [T, 5, 5, 1]  # sorted by decreasing length, as the loop engine passes them
+VARIANTS = {
+    "plain": {},
+    "layer_norm": {"layer_norm": True},
+    "layer_norm_no_bias": {"layer_norm": True, "bias": False},
+    "recurrent_dropout": {"dropout": True},
+    "zoneout": {"zoneout": True},
+    "ragged": {"ragged": True},
+    "everything": {"layer_norm": True, "dropout": True, "zoneout": True, "ragged": True},
+}
+
+
+def _case(cell, dtype, *, layer_norm=False, bias=True, dropout=False, zoneout=False, ragged=False):
+    """Inputs of one call: leaves that need gradients, masks and lengths."""
+    gen = torch.Generator().manual_seed(0)
+
+    def rand(*shape, scale=0.5):
+        return (torch.randn(*shape, generator=gen, dtype=dtype) * scale).requires_grad_()
+
+    leaves = {
+        "xp": rand(T, B, 3 * H),
+        "h0": rand(B, H),
+        "weight_hh": rand(3 * H, H),
+        "bias_hh": rand(3 * H) if bias else None,
+        "ln_hh_weight": (1 + rand(3 * H, scale=0.2)).detach().requires_grad_()
+        if layer_norm
+        else None,
+    }
+    rec_mask = (torch.rand(B, H, generator=gen) < 0.7).to(dtype) / 0.7 if dropout else None
+    # (T, 1, H) as the layers draw it: the wrapper expands it over the batch.
+    zone = (torch.rand(T, 1, H, generator=gen) < 0.3).to(dtype) if zoneout else None
+    lengths = LENGTHS if ragged else None
+    return CELLS[cell], leaves, rec_mask, zone, lengths
+
+
+def _reference(spec, leaves, rec_mask, zoneout, lengths):
+    """Eager loop over the cell's step function, zoneout and lengths as the loop engine's
+    generic path applies them."""
+    params = {
+        name: leaves[key]
+        for name, key in [("weight_hh", "weight_hh"), ("bias_hh", "bias_hh")]
+        + [("ln_hh_weight", "ln_hh_weight")]
+        if leaves[key] is not None
+    }
+    h = leaves["h0"]
+    outputs = []
+    for t, xw in enumerate(leaves["xp"].unbind(0)):
+        (new,), _ = spec.step(xw, (h,), params, rec_mask)
+        if zoneout is not None:
+            new = zoneout[t] * h + (1 - zoneout[t]) * new
+        if lengths is not None:
+            active = torch.tensor([t < length for length in lengths])[:, None]
+            new = torch.where(active, new, h)
+        h = new
+        outputs.append(h)
+    return torch.stack(outputs)
+
+
+def _kernel(spec, leaves, rec_mask, zoneout, lengths):
+    sizes = () if lengths is None else tuple(sum(t < n for n in lengths) for t in range(T))
+    config = GRUConfig(
+        batch_sizes=sizes, rec_mask=rec_mask, zoneout=zoneout, cho=spec.name == "gru-cho"
+    )
+    return gru_family_sequence(
+        leaves["xp"],
+        leaves["h0"],
+        leaves["weight_hh"],
+        bias_hh=leaves["bias_hh"],
+        ln_hh=leaves["ln_hh_weight"],
+        config=config,
+    )
+
+
+def _with_grads(run, spec, leaves, *masks):
+    hs = run(spec, leaves, *masks)
+    weights = torch.randn(hs.shape, generator=torch.Generator().manual_seed(1), dtype=hs.dtype)
+    inputs = [v for v in leaves.values() if v is not None]
+    return [hs, *torch.autograd.grad((hs * weights).sum(), inputs)]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("cell", ["gru", "gru-cho"])
+def test_kernel_equals_step_function_float64(cell, variant):
+    spec, leaves, *masks = _case(cell, torch.float64, **VARIANTS[variant])
+    got = _with_grads(_kernel, spec, leaves, *masks)
+    want = _with_grads(_reference, spec, leaves, *masks)
+    assert len(got) == len(want) == 1 + sum(v is not None for v in leaves.values())
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("variant", ["plain", "layer_norm", "everything"])
+@pytest.mark.parametrize("cell", ["gru", "gru-cho"])
+def test_kernel_equals_step_function_float32(cell, variant):
+    spec, leaves, *masks = _case(cell, torch.float32, **VARIANTS[variant])
+    got = _with_grads(_kernel, spec, leaves, *masks)
+    want = _with_grads(_reference, spec, leaves, *masks)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["gru", "gru-cho"])
+def test_inference_without_saved_steps_gives_the_same_states(cell):
+    spec, leaves, *masks = _case(cell, torch.float32, **VARIANTS["everything"])
+    with torch.no_grad():
+        hs = _kernel(spec, leaves, *masks)
+    assert not hs.requires_grad
+    torch.testing.assert_close(hs, _kernel(spec, leaves, *masks).detach(), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("cell", ["gru", "gru-cho"])
+def test_gradcheck_float64_everything_on(cell):
+    spec, leaves, rec_mask, zoneout, lengths = _case(cell, torch.float64, **VARIANTS["everything"])
+    names = list(leaves)
+
+    def fn(*values):
+        return _kernel(spec, dict(zip(names, values, strict=True)), rec_mask, zoneout, lengths)
+
+    assert torch.autograd.gradcheck(fn, tuple(leaves.values()), fast_mode=True)
+
+
+def test_torch_form_equals_torch_nn_gru():
+    torch.manual_seed(3)
+    gru = torch.nn.GRU(3, H)
+    x, h0 = torch.randn(T, B, 3), torch.randn(B, H)
+    xp = torch.nn.functional.linear(x, gru.weight_ih_l0, gru.bias_ih_l0)
+    hs = gru_family_sequence(xp, h0, gru.weight_hh_l0, bias_hh=gru.bias_hh_l0)
+    want, _ = gru(x, h0[None])
+    torch.testing.assert_close(hs, want, rtol=1e-5, atol=1e-6)
+
+
+def test_shape_errors_are_reported():
+    xp, h0 = torch.zeros(T, B, 3 * H), torch.zeros(B, H)
+    with pytest.raises(RuntimeError, match=r"expected weight_hh \(3H, H\)"):
+        gru_family_sequence(xp, h0, torch.zeros(3 * H, H + 1))
+    with pytest.raises(RuntimeError, match="batch_sizes needs one entry per step"):
+        gru_family_sequence(xp, h0, torch.zeros(3 * H, H), config=GRUConfig(batch_sizes=(B,)))
