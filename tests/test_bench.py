@@ -1,20 +1,38 @@
-"""The benchmark library and ``rnnlab bench`` CLI: structure and honesty of the table, not speed."""
+"""The benchmark library and ``rnnlab bench`` CLI: structure and honesty of the report, never
+speed."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+from pathlib import Path
 
 import pytest
+import torch
 
 from rnnlab import bench
 from rnnlab.cli import main
+from rnnlab.nn.cells import CELLS
+from rnnlab.nn.engines import ENGINES, NO_MASKS
+from rnnlab.nn.kernels import extension
 
 TINY = (6, 2, 3, 4)
+TINY_SWEEPS = (
+    bench.Sweep("T", (8, 2, 3, 4), (4, 8)),
+    bench.Sweep("H", (8, 2, 3, 4), (2, 4)),
+    bench.Sweep("B", (8, 2, 3, 4), (1, 2)),
+)
+TINY_CURVES = (("lstm", "native"), ("lstm", "loop"), ("gru+ln", "loop"), ("mingru", "scan"))
 
 
-def test_run_benchmark_rows_have_baselines_ratios_and_memory():
+@pytest.fixture(scope="module")
+def report() -> bench.BenchReport:
     variants = bench.parse_variants("lstm,mingru,gru+ln")
-    report = bench.run_benchmark(variants=variants, sizes=[TINY], reps=2, warmup=1, slow_reps=1)
+    return bench.run_benchmark(variants=variants, sizes=[TINY], reps=2, warmup=1, slow_reps=1)
+
+
+def test_rows_have_baselines_ratios_and_memory(report):
     rows = report.results
     engines = {(r.variant, r.engine, r.mode) for r in rows}
     assert ("lstm", "native", "train") in engines
@@ -27,16 +45,86 @@ def test_run_benchmark_rows_have_baselines_ratios_and_memory():
     for r in rows:
         assert r.min_ms <= r.median_ms <= r.max_ms
         assert r.per_step_us == pytest.approx(r.median_ms * 1e3 / TINY[0])
-        assert r.gflops > 0 and r.peak_fraction > 0
-    trained = [r for r in rows if r.mode == "train" and r.engine != "torch"]
-    assert all(r.memory_mib > 0 for r in trained)
-    assert report.peak_gemm_gflops > 0
+        assert r.gflops > 0 and r.peak_fraction == pytest.approx(r.gflops / report.peak_gemm_gflops)
+        assert r.memory_mib > 0  # every call allocates at least its output
+        assert (r.saved_mib is None) == (r.mode == "forward")
+    assert all(r.saved_mib > 0 for r in rows if r.mode == "train")
+    assert report.peak_gemm_gflops > 0 and report.schema == bench.SCHEMA
+
+
+def test_warm_up_lists_the_loop_engines_libraries_as_extension_status_says(report):
+    families = bench.extension_families(bench.parse_variants("lstm,mingru,gru+ln"), None, "cpu")
+    assert [w.family for w in report.extensions] == families
+    assert "lstm" in families and "lstm" in extension.FAMILIES
+    for warm in report.extensions:
+        status = extension.status(warm.family)
+        assert (warm.available, warm.seconds, warm.built, warm.reason, warm.directory) == (
+            status.available,
+            status.seconds,
+            status.built,
+            status.reason,
+            status.directory,
+        )
+        assert warm.seconds >= 0 and (warm.reason is None) == warm.available
+        assert warm.unchanged_after_run is True
+
+
+def test_no_library_is_warmed_up_when_the_loop_engine_is_not_used():
+    lstm = bench.parse_variants("lstm,lstm-cifg")
+    assert bench.extension_families(lstm, ["native", "scan"], "cpu") == []
+    assert bench.extension_families(lstm, None, "cuda") == []
+    assert bench.extension_families(bench.parse_variants("mingru"), ["scan"], "cpu") == []
+    assert bench.extension_families(lstm, ["loop"], "cpu") == ["lstm"]
+
+
+def test_an_unavailable_library_is_reported_with_its_reason(monkeypatch):
+    missing = extension.ExtensionStatus(False, 0.0, False, "not found on PATH: c++", "")
+    monkeypatch.setattr(extension, "status", lambda family: missing)
+    (warm,) = bench.warm_up_extensions(["lstm"])
+    assert not warm.available and warm.reason == "not found on PATH: c++"
+    cells = dict(zip(bench.WARMUP_COLUMNS, bench._warmup_cells(warm), strict=True))
+    assert cells["available"] == "no" and cells["reason"] == "not found on PATH: c++"
+
+
+def test_a_reload_during_the_run_is_caught(monkeypatch):
+    warmups = bench.warm_up_extensions(["lstm"])
+    with bench._libraries_unchanged(warmups):
+        pass
+    assert warmups[0].unchanged_after_run is True
+    with bench._libraries_unchanged(warmups):  # a fresh status object = loaded again
+        monkeypatch.setattr(extension, "_statuses", {})
+    assert warmups[0].unchanged_after_run is False
+
+
+@pytest.mark.skipif(not extension.status("lstm").available, reason="no C++ lstm library here")
+def test_new_lengths_and_batches_do_not_rebuild_the_library():
+    spec = CELLS["lstm"]
+    status = extension.status("lstm")
+    library = Path(status.directory) / "rnnlab_lstm.so"
+    mtime = library.stat().st_mtime_ns
+    for steps, batch in ((5, 3), (17, 8)):
+        params = {k: torch.randn(s) * 0.3 for k, s in spec.param_shapes(3, 4).items()}
+        state = tuple(torch.zeros(batch, s) for s in spec.state_sizes(4))
+        x = torch.randn(steps, batch, 3)
+        ENGINES["loop"](spec, x, state, params, lengths=None, reverse=False, masks=NO_MASKS)
+        assert extension.status("lstm") is status
+        assert library.stat().st_mtime_ns == mtime
+
+
+def test_default_variants_cover_every_target_of_issue_7():
+    names = {v.name for v in bench.plan()["variants"]}
+    assert names == {
+        "lstm", "lstm-peephole", "lstm-cifg", "lstm+ln", "lstm+rd0.25", "lstm+zo0.1",
+        "gru", "gru-cho", "gru+ln", "gru+rd0.25", "gru+zo0.1",
+        "rnn-tanh", "rnn-relu", "indrnn", "mingru", "minlstm",
+    }  # fmt: skip
 
 
 def test_parse_variants_and_sizes_name_bad_parts():
     assert bench.parse_variants("lstm+ln+rd0.3")[0] == bench.Variant(
         "lstm", layer_norm=True, recurrent_dropout=0.3
     )
+    assert bench.parse_variants("gru+zo")[0] == bench.Variant("gru", zoneout=0.1)
     with pytest.raises(ValueError, match="unknown cell 'lsmt'"):
         bench.parse_variants("lsmt")
     with pytest.raises(ValueError, match="unknown option 'xx'"):
@@ -53,37 +141,122 @@ def test_quick_plan_is_a_small_subset():
     assert "reference" not in plan["engines"]
 
 
-def test_cli_writes_json_and_plot(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(bench, "scaling_curves", _tiny_curves)
-    out = tmp_path / "bench.json"
+def test_scaling_curves_write_a_png_and_keep_every_point(tmp_path, report):
     png = tmp_path / "curves.png"
+    curves, warmups = bench.scaling_curves(png, reps=2, sweeps=TINY_SWEEPS, curves=TINY_CURVES)
+    assert png.stat().st_size > 10_000
+    assert len(curves.points) == len(TINY_CURVES) * sum(len(s.values) for s in TINY_SWEEPS)
+    assert {p.curve for p in curves.points} == {"lstm/native", "lstm/loop", "gru+ln/loop",
+                                                "mingru/scan"}  # fmt: skip
+    for sweep in TINY_SWEEPS:
+        sizes = [p.size for p in curves.points if p.axis == sweep.axis and p.curve == "lstm/loop"]
+        assert sizes == sweep.sizes()
+    assert all(p.min_ms <= p.median_ms <= p.max_ms for p in curves.points)
+    assert [w.family for w in warmups] == bench.extension_families(
+        bench.parse_variants("lstm,gru+ln"), ["loop"], "cpu"
+    )
+    families = [w.family for w in report.extensions]
+    report.add_scaling(curves, warmups)
+    assert [w.family for w in report.extensions] == families + [  # none listed twice
+        w.family for w in warmups if w.family not in families
+    ]
+
+    markdown = bench.markdown_table(report, link_from=tmp_path)
+    assert "![time vs T, H and B, forward+backward](curves.png)" in markdown
+    assert "| mingru/scan |" in markdown and "| T=4 | T=8 |" in markdown
+    nested = bench.markdown_table(report, link_from=tmp_path / "docs")
+    assert "](../curves.png)" in nested
+
+
+def test_json_round_trip_keeps_everything(tmp_path, report):
+    point = bench.ScalingPoint("lstm/loop", "T", (8, 2, 3, 4), 2.0, 1.5, 2.5)
+    report = dataclasses.replace(report, scaling=bench.ScalingCurves("c.png", 3, [point]))
+    path = tmp_path / "bench.json"
+    report.to_json(path)
+    loaded = bench.load_report(path)
+    assert loaded == report and loaded.extensions and loaded.scaling.points[0].size == (8, 2, 3, 4)
+    assert bench.markdown_table(loaded) == bench.markdown_table(report)
+
+
+def test_schema_1_files_still_load(tmp_path):
+    row = {
+        "variant": "lstm", "engine": "loop", "size": [100, 64, 64, 128], "mode": "train",
+        "median_ms": 50.0, "min_ms": 45.0, "max_ms": 60.0, "first_ms": 70.0,
+        "per_step_us": 500.0, "ratio": 1.3, "baseline": "nn.LSTM", "gflops": 30.0,
+        "peak_fraction": 0.25, "memory_mib": 23.9, "reps": 5,
+    }  # fmt: skip
+    old = {
+        "device": "cpu", "threads": 2, "torch_version": "2.13.0+cpu", "machine": "x86_64",
+        "peak_gemm_gflops": 120.0,
+        "memory_measure": "bytes saved by autograd for backward (MiB); 0 for forward",
+        "results": [row, {**row, "mode": "forward", "memory_mib": 0.0}],
+    }  # fmt: skip
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    loaded = bench.load_report(path)
+    assert loaded.schema == 1 and loaded.extensions == [] and loaded.scaling is None
+    train, forward = loaded.results
+    assert train.size == (100, 64, 64, 128)
+    assert (train.saved_mib, train.memory_mib) == (23.9, 0.0)  # schema 1 had no CPU peak
+    assert forward.saved_mib is None
+    markdown = bench.markdown_table(loaded)
+    assert "schema 1 file: no warm-up recorded" in markdown
+    assert "| 100,64,64,128 | train | lstm | loop | 50.0 | 45.0–60.0 |" in markdown
+
+
+def test_cli_writes_json_markdown_and_plot(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(bench, "scaling_curves", _tiny_curves)
+    out, png, md = tmp_path / "bench.json", tmp_path / "curves.png", tmp_path / "bench.md"
     code = main([
-        "bench", "--sizes", "5x2x3x4", "--cells", "rnn-tanh,minlstm", "--engines", "native,scan",
-        "--reps", "1", "--json", str(out), "--plot", str(png),
+        "bench", "--sizes", "5x2x3x4", "--cells", "rnn-tanh,minlstm,lstm-cifg",
+        "--engines", "native,scan,loop", "--modes", "train", "--reps", "1",
+        "--json", str(out), "--plot", str(png), "--markdown", str(md),
     ])  # fmt: skip
     assert code == 0
     data = json.loads(out.read_text())
     assert {(r["variant"], r["engine"]) for r in data["results"]} >= {
         ("rnn-tanh", "native"),
         ("minlstm", "scan"),
+        ("lstm-cifg", "loop"),
         ("nn.RNN(tanh)", "torch"),
     }
-    assert png.stat().st_size > 1000
-    markdown = bench.markdown_table(bench.load_report(out))
-    assert markdown.count("\n") == len(data["results"]) + 1
+    assert data["schema"] == bench.SCHEMA
+    needed = bench.extension_families(bench.parse_variants("rnn-tanh,lstm-cifg"), ["loop"], "cpu")
+    assert "lstm" in needed and [w["family"] for w in data["extensions"]] == needed
+    assert data["scaling"]["png"] == str(png) and data["scaling"]["points"]
+    assert png.stat().st_size > 10_000
+    markdown = md.read_text()
+    assert "](curves.png)" in markdown
     assert "| 5,2,3,4 | train | minlstm | scan |" in markdown
-    assert "× torch.nn" in capsys.readouterr().out
+    assert markdown == bench.markdown_table(bench.load_report(out), link_from=tmp_path) + "\n"
+    printed = capsys.readouterr().out
+    assert "× torch.nn" in printed and "C++ kernel warm-up" in printed
+    assert "forward+backward vs T" in printed
 
 
-_real_curves = bench.scaling_curves
+def test_cli_says_when_no_library_is_needed(capsys):
+    code = main(["bench", "--sizes", "5x2x3x4", "--cells", "mingru", "--engines", "scan",
+                 "--modes", "forward", "--reps", "1"])  # fmt: skip
+    assert code == 0
+    assert "No C++ kernel library used in this run" in capsys.readouterr().out
 
 
 def _tiny_curves(path, **kwargs):
-    sweeps = {"T": [4, 8], "H": [2, 4], "B": [1, 2]}
-    return _real_curves(path, base=(8, 2, 3, 4), sweeps=sweeps, **kwargs)
+    kwargs.update(sweeps=TINY_SWEEPS, curves=TINY_CURVES)
+    return _real_curves(path, **kwargs)
+
+
+_real_curves = bench.scaling_curves
 
 
 def test_cli_rejects_bad_arguments(capsys):
     assert main(["bench", "--engines", "warp"]) == 2
     assert "unknown engine" in capsys.readouterr().err
     assert main(["bench", "--sizes", "1x2"]) == 2
+
+
+def test_stderr_is_restored_after_profiling():
+    before = os.fstat(2)
+    assert bench._cpu_peak_mib(lambda: torch.ones(1000) * 2) > 0
+    after = os.fstat(2)
+    assert (before.st_dev, before.st_ino) == (after.st_dev, after.st_ino)

@@ -17,32 +17,49 @@ Measures, per case:
 - GFLOP/s from ``CellSpec.flops_per_step`` (matrix products only; forward + backward counted as
   3x forward, the usual convention) and its fraction of this machine's peak FP32 GEMM rate,
   measured at the start of the run with square ``torch.mm``;
-- memory: on CUDA the peak allocated bytes above the starting point
-  (``torch.cuda.max_memory_allocated``); on CPU torch has no allocator statistics, so we report
-  the bytes of the tensors autograd saves for backward (a ``saved_tensors_hooks`` count of
-  distinct storages), which is the part of training memory that grows with T and differs
-  between engines. It is not process RSS.
+- peak memory: the peak of the bytes torch allocates during one call, above what was allocated
+  when it started: ``torch.cuda.max_memory_allocated`` on CUDA; on CPU (where torch keeps no
+  allocator statistics) the running sum of the allocation and free events the profiler records
+  with ``profile_memory=True``. It is not process RSS. For ``train`` also the bytes of the
+  distinct storages autograd saves for backward (``saved_tensors_hooks``), the part of training
+  memory that grows with T.
 
-No engine uses TorchScript or torch.compile, so there is no compile warm-up to report; the
-first (warm-up) call's time is still recorded as ``first_ms``.
+Warm-up: the loop engine's C++ kernels (:mod:`rnnlab.nn.kernels.extension`) are compiled once
+per machine and loaded once per process. :func:`run_benchmark` loads the libraries its cases
+need *before* timing and reports, per family, whether they are available, the seconds spent
+building or loading and whether they were built or loaded from the cache; after the last case
+it checks that no size or batch made them reload or rebuild (same cached status, library file
+untouched). The first timed call of every case is also kept, as ``first_ms``.
+
+:func:`scaling_curves` times forward+backward against T, H and B at real sizes and draws them
+as a log-log PNG; the points are kept in the report (``BenchReport.scaling``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import platform
 import statistics
+import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor
 
 from rnnlab.nn.cells import CELLS, CellSpec
 from rnnlab.nn.engines import ENGINE_SUPPORTS, ENGINES, LayerOptions, StepMasks
+from rnnlab.nn.engines.loop import CPP_KERNELS
+from rnnlab.nn.kernels import extension
 
+_D = TypeVar("_D")
+SCHEMA = 2
+"""Version of the JSON layout: 2 added extension warm-up, saved bytes and scaling curves."""
 MODES = ("forward", "train")
 SIZES: tuple[tuple[int, int, int, int], ...] = (
     (100, 64, 64, 128),
@@ -83,15 +100,22 @@ class Variant:
         )
 
 
+def _lstm_and_gru_forms(cell: str) -> tuple[Variant, ...]:
+    """The plain cell and its LayerNorm, recurrent-dropout and zoneout forms."""
+    return (
+        Variant(cell),
+        Variant(cell, layer_norm=True),
+        Variant(cell, recurrent_dropout=0.25),
+        Variant(cell, zoneout=0.1),
+    )
+
+
+# Every variant issue 7 sets a target for.
 VARIANTS: tuple[Variant, ...] = (
-    Variant("lstm"),
-    Variant("lstm", layer_norm=True),
-    Variant("lstm", recurrent_dropout=0.25),
-    Variant("lstm", zoneout=0.1),
+    *_lstm_and_gru_forms("lstm"),
     Variant("lstm-peephole"),
     Variant("lstm-cifg"),
-    Variant("gru"),
-    Variant("gru", layer_norm=True),
+    *_lstm_and_gru_forms("gru"),
     Variant("gru-cho"),
     Variant("rnn-tanh"),
     Variant("rnn-relu"),
@@ -111,7 +135,12 @@ QUICK_ENGINES = ("native", "loop", "scan")
 
 @dataclass
 class CaseResult:
-    """One row of the benchmark table (times in milliseconds)."""
+    """One row of the benchmark table (times in milliseconds, memory in MiB).
+
+    ``memory_mib`` is what the report's ``memory_measure`` says (peak bytes allocated during a
+    call in schema 2; bytes saved for backward in schema 1 files). ``saved_mib`` (schema 2) is
+    the bytes autograd saves for backward, None for forward and in older files.
+    """
 
     variant: str
     engine: str
@@ -128,11 +157,58 @@ class CaseResult:
     peak_fraction: float
     memory_mib: float
     reps: int
+    saved_mib: float | None = None
+
+
+@dataclass
+class ExtensionWarmup:
+    """Warm-up of one family's C++ kernel library, paid before any timing.
+
+    Attributes:
+        family: the library (``lstm``, ``gru``, ``rnn``).
+        available: the library is loaded; when False the loop engine ran its PyTorch kernels.
+        seconds: wall time this process spent compiling (``built``) or loading it.
+        built: True when this process compiled it, False when it loaded the cached build.
+        reason: why it is unavailable (None when available).
+        directory: the build cache directory.
+        unchanged_after_run: after the last case, the library was still the one loaded at the
+            start (same cached status, file not rewritten): no size, length or batch rebuilt or
+            reloaded it. None until checked.
+    """
+
+    family: str
+    available: bool
+    seconds: float
+    built: bool
+    reason: str | None
+    directory: str
+    unchanged_after_run: bool | None = None
+
+
+@dataclass
+class ScalingPoint:
+    """Forward+backward time of one curve (``cell/engine``) at one size of a sweep."""
+
+    curve: str
+    axis: str
+    size: tuple[int, int, int, int]
+    median_ms: float
+    min_ms: float
+    max_ms: float
+
+
+@dataclass
+class ScalingCurves:
+    """Time vs T, H and B: the points measured and the PNG they were drawn in."""
+
+    png: str
+    reps: int
+    points: list[ScalingPoint] = field(default_factory=list)
 
 
 @dataclass
 class BenchReport:
-    """The whole run: machine facts and one row per case."""
+    """The whole run: machine facts, extension warm-up, one row per case, scaling curves."""
 
     device: str
     threads: int
@@ -141,10 +217,19 @@ class BenchReport:
     peak_gemm_gflops: float
     memory_measure: str
     results: list[CaseResult] = field(default_factory=list)
+    extensions: list[ExtensionWarmup] = field(default_factory=list)
+    scaling: ScalingCurves | None = None
+    schema: int = SCHEMA
 
     def to_json(self, path: str | Path) -> None:
         """Write the report as JSON (rows under ``results``)."""
         Path(path).write_text(json.dumps(asdict(self), indent=2))
+
+    def add_scaling(self, curves: ScalingCurves, warmups: Iterable[ExtensionWarmup]) -> None:
+        """Attach scaling curves, and the warm-up of any library only the curves needed."""
+        self.scaling = curves
+        known = {w.family for w in self.extensions}
+        self.extensions += [w for w in warmups if w.family not in known]
 
 
 def _sync(device: torch.device) -> None:
@@ -202,6 +287,56 @@ def peak_gemm_gflops(device: torch.device, *, size: int = 1024, reps: int = 3) -
     return 2 * size**3 / min(times) / 1e9
 
 
+def extension_families(
+    variants: Iterable[Variant], engines: Iterable[str] | None, device: str | torch.device
+) -> list[str]:
+    """The C++ kernel libraries the loop engine loads for ``variants`` on ``device``."""
+    variants = list(variants)
+    if torch.device(device).type != "cpu":
+        return []
+    if not any("loop" in applicable_engines(v, engines) for v in variants):
+        return []
+    families = {CPP_KERNELS[v.cell][0] for v in variants if v.cell in CPP_KERNELS}
+    return sorted(families & set(extension.FAMILIES))
+
+
+def _library_files(directory: str) -> dict[str, int]:
+    """Modification times (ns) of the built libraries in an extension cache directory."""
+    if not directory:
+        return {}
+    return {str(p): p.stat().st_mtime_ns for p in Path(directory).glob("*.so")}
+
+
+def warm_up_extensions(families: Iterable[str]) -> list[ExtensionWarmup]:
+    """Load (building if needed) each family's C++ library now, so no timing includes it."""
+    warmups = []
+    for family in families:
+        status = extension.status(family)
+        warmups.append(
+            ExtensionWarmup(
+                family=family,
+                available=status.available,
+                seconds=status.seconds,
+                built=status.built,
+                reason=status.reason,
+                directory=status.directory,
+            )
+        )
+    return warmups
+
+
+@contextlib.contextmanager
+def _libraries_unchanged(warmups: list[ExtensionWarmup]) -> Iterator[None]:
+    """Around a run: afterwards, set ``unchanged_after_run`` of every warm-up."""
+    before = {w.family: (extension.status(w.family), _library_files(w.directory)) for w in warmups}
+    yield
+    for w in warmups:
+        status, files = before[w.family]
+        w.unchanged_after_run = (
+            extension.status(w.family) is status and _library_files(w.directory) == files
+        )
+
+
 def _baseline_module(spec: CellSpec, input_size: int, hidden: int) -> tuple[str, torch.nn.Module]:
     if spec.has_cell_state:
         return "nn.LSTM", torch.nn.LSTM(input_size, hidden)
@@ -229,21 +364,60 @@ class _SavedBytes:
         return sum(self.storages.values()) / 2**20
 
 
-def _measure_memory(call: Callable[[], object], device: torch.device, mode: str) -> float:
-    """MiB: CUDA peak allocated above start; CPU bytes saved for backward (0 for forward)."""
+@contextlib.contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """Discard what C++ code writes to file descriptor 2 (kineto logs profiler start/stop)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _cpu_peak_mib(call: Callable[[], object]) -> float:
+    """Peak of the running sum of the CPU allocations and frees the profiler records in a call."""
+    from torch.profiler import ProfilerActivity, profile
+
+    profiler = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
+    with _stderr_silenced():
+        profiler.__enter__()
+    try:
+        call()
+    finally:
+        with _stderr_silenced():
+            profiler.__exit__(None, None, None)
+    events = profiler.profiler.kineto_results.events()
+    changes = sorted((e.start_ns(), e.nbytes()) for e in events if e.name() == "[memory]")
+    running = peak = 0
+    for _, nbytes in changes:
+        running += nbytes
+        peak = max(peak, running)
+    return peak / 2**20
+
+
+def _measure_memory(
+    call: Callable[[], object], device: torch.device, mode: str
+) -> tuple[float, float | None]:
+    """MiB of one call: peak allocated above the start, and (train) bytes saved for backward."""
     if device.type == "cuda":
         _sync(device)
         torch.cuda.reset_peak_memory_stats(device)
         start = torch.cuda.memory_allocated(device)
         call()
         _sync(device)
-        return (torch.cuda.max_memory_allocated(device) - start) / 2**20
+        peak = (torch.cuda.max_memory_allocated(device) - start) / 2**20
+    else:
+        peak = _cpu_peak_mib(call)
     if mode == "forward":
-        return 0.0
+        return peak, None
     counter = _SavedBytes()
     with torch.autograd.graph.saved_tensors_hooks(counter.pack, lambda t: t):
         call()
-    return counter.mib
+    return peak, counter.mib
 
 
 def _make_inputs(
@@ -286,6 +460,19 @@ def _call(fn: Callable[[], tuple[Tensor, tuple[Tensor, ...]]], mode: str) -> Cal
     return forward if mode == "forward" else train
 
 
+def _engine_call(
+    variant: Variant, engine: str, size: tuple[int, int, int, int], device: torch.device, mode: str
+) -> Callable[[], None]:
+    """One call of ``engine``'s ``run`` for ``variant`` at ``size`` in ``mode`` (fixed inputs)."""
+    x, state, params, masks = _make_inputs(variant, size, device, seed=0)
+    spec, run = CELLS[variant.cell], ENGINES[engine]
+
+    def fn() -> tuple[Tensor, tuple[Tensor, ...]]:
+        return run(spec, x, state, params, lengths=None, reverse=False, masks=masks)
+
+    return _call(fn, mode)
+
+
 def _baseline_fn(
     module: torch.nn.Module, x: Tensor
 ) -> Callable[[], tuple[Tensor, tuple[Tensor, ...]]]:
@@ -317,6 +504,8 @@ def run_benchmark(
 ) -> BenchReport:
     """Time every applicable (variant, engine) at every size and mode.
 
+    The C++ kernel libraries the cases need are loaded first and reported in
+    ``BenchReport.extensions``, so their build or load time is in no case's time.
     ``slow_reps`` is used instead of ``reps`` for the ``reference`` engine, whose per-step
     autograd records make it the slowest by far. ``on_result`` is called after each case
     (progress display).
@@ -325,6 +514,7 @@ def run_benchmark(
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' requested but torch.cuda.is_available() is False")
     variants, sizes, modes = list(variants), list(sizes), list(modes)
+    engines = list(engines) if engines is not None else None
     unknown = [m for m in modes if m not in MODES]
     if unknown:
         raise ValueError(f"unknown mode(s) {unknown}: expected some of {list(MODES)}")
@@ -335,57 +525,72 @@ def run_benchmark(
         machine=f"{platform.machine()} {platform.processor() or ''}".strip(),
         peak_gemm_gflops=peak_gemm_gflops(device),
         memory_measure=(
-            "peak CUDA memory allocated above start (MiB)"
-            if device.type == "cuda"
-            else "bytes saved by autograd for backward (MiB); 0 for forward"
+            "peak bytes allocated during one call above the start (MiB): "
+            + (
+                "torch.cuda.max_memory_allocated"
+                if device.type == "cuda"
+                else "running sum of the profiler's CPU allocation events"
+            )
+            + "; saved: bytes autograd saves for backward (train)"
         ),
+        extensions=warm_up_extensions(extension_families(variants, engines, device)),
     )
-    for size in sizes:
-        steps, batch, input_size, hidden = size
-        for mode in modes:
-            baselines: dict[str, Callable[[], object]] = {}
-            for variant in variants:
-                spec = CELLS[variant.cell]
-                base_name, module = _baseline_module(spec, input_size, hidden)
-                if base_name not in baselines:
-                    module = module.to(device)
-                    x_base = torch.randn(
-                        steps, batch, input_size, device=device, requires_grad=True
-                    )
-                    baselines[base_name] = _call(_baseline_fn(module, x_base), mode)
-                    times, first = time_calls(
-                        baselines[base_name], device, reps=reps, warmup=warmup
-                    )
-                    report.results.append(
-                        _row(base_name, "torch", size, mode, times, first,
-                             statistics.median(times), base_name, spec, device,
-                             report.peak_gemm_gflops, 0.0)
-                    )  # fmt: skip
-                    if on_result:
-                        on_result(report.results[-1])
-                for engine in applicable_engines(variant, engines):
-                    x, state, params, masks = _make_inputs(variant, size, device, seed=0)
-                    run = ENGINES[engine]
-
-                    def fn(spec=spec, run=run, x=x, state=state, params=params, masks=masks):
-                        return run(spec, x, state, params, lengths=None, reverse=False, masks=masks)
-
-                    call = _call(fn, mode)
-                    n = slow_reps if engine == "reference" else reps
-                    _, first = time_calls(call, device, reps=0, warmup=warmup)
-                    # The ratio's torch.nn time is measured alternately with this case.
-                    base_times, times = time_alternately(
-                        [baselines[base_name], call], device, reps=n, warmup=0
-                    )
-                    memory = _measure_memory(call, device, mode)
-                    report.results.append(
-                        _row(variant.name, engine, size, mode, times, first,
-                             statistics.median(base_times),
-                             base_name, spec, device, report.peak_gemm_gflops, memory)
-                    )  # fmt: skip
-                    if on_result:
-                        on_result(report.results[-1])
+    with _libraries_unchanged(report.extensions):
+        for size in sizes:
+            for mode in modes:
+                _time_size_and_mode(
+                    report, variants, size, mode, engines, device, reps, warmup, slow_reps,
+                    on_result,
+                )  # fmt: skip
     return report
+
+
+def _time_size_and_mode(
+    report: BenchReport,
+    variants: list[Variant],
+    size: tuple[int, int, int, int],
+    mode: str,
+    engines: list[str] | None,
+    device: torch.device,
+    reps: int,
+    warmup: int,
+    slow_reps: int,
+    on_result: Callable[[CaseResult], None] | None,
+) -> None:
+    """Append the rows of one (size, mode): each family's torch.nn baseline, then the cases."""
+    steps, batch, input_size, hidden = size
+    baselines: dict[str, Callable[[], object]] = {}
+    for variant in variants:
+        spec = CELLS[variant.cell]
+        base_name, module = _baseline_module(spec, input_size, hidden)
+        if base_name not in baselines:
+            module = module.to(device)
+            x_base = torch.randn(steps, batch, input_size, device=device, requires_grad=True)
+            baselines[base_name] = _call(_baseline_fn(module, x_base), mode)
+            times, first = time_calls(baselines[base_name], device, reps=reps, warmup=warmup)
+            memory = _measure_memory(baselines[base_name], device, mode)
+            report.results.append(
+                _row(base_name, "torch", size, mode, times, first, statistics.median(times),
+                     base_name, spec, report.peak_gemm_gflops, memory)
+            )  # fmt: skip
+            if on_result:
+                on_result(report.results[-1])
+        for engine in applicable_engines(variant, engines):
+            call = _engine_call(variant, engine, size, device, mode)
+            n = slow_reps if engine == "reference" else reps
+            _, first = time_calls(call, device, reps=0, warmup=warmup)
+            # The ratio's torch.nn time is measured alternately with this case.
+            base_times, times = time_alternately(
+                [baselines[base_name], call], device, reps=n, warmup=0
+            )
+            memory = _measure_memory(call, device, mode)
+            report.results.append(
+                _row(variant.name, engine, size, mode, times, first,
+                     statistics.median(base_times), base_name, spec, report.peak_gemm_gflops,
+                     memory)
+            )  # fmt: skip
+            if on_result:
+                on_result(report.results[-1])
 
 
 def _row(
@@ -398,22 +603,15 @@ def _row(
     baseline: float,
     base_name: str,
     spec: CellSpec,
-    device: torch.device,
     peak: float,
-    memory: float,
+    memory: tuple[float, float | None],
 ) -> CaseResult:
     steps, batch, input_size, hidden = size
     median = statistics.median(times)
-    flops = spec.flops_per_step(input_size, hidden) * batch * steps * (3 if mode == "train" else 1)
     if engine == "torch":
         # The baseline row's arithmetic is that of the torch module's own cell.
-        torch_spec = CELLS[{"nn.LSTM": "lstm", "nn.GRU": "gru"}.get(base_name, "rnn-tanh")]
-        flops = (
-            torch_spec.flops_per_step(input_size, hidden)
-            * batch
-            * steps
-            * (3 if mode == "train" else 1)
-        )
+        spec = CELLS[{"nn.LSTM": "lstm", "nn.GRU": "gru"}.get(base_name, "rnn-tanh")]
+    flops = spec.flops_per_step(input_size, hidden) * batch * steps * (3 if mode == "train" else 1)
     gflops = flops / median / 1e9
     return CaseResult(
         variant=name,
@@ -429,9 +627,79 @@ def _row(
         baseline=base_name,
         gflops=gflops,
         peak_fraction=gflops / peak if peak else 0.0,
-        memory_mib=memory,
+        memory_mib=memory[0],
+        saved_mib=memory[1],
         reps=len(times),
     )
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One panel of the scaling curves: ``axis`` (T, H or B) takes ``values`` around ``base``."""
+
+    axis: str
+    base: tuple[int, int, int, int]
+    values: tuple[int, ...]
+
+    def sizes(self) -> list[tuple[int, int, int, int]]:
+        """(T, B, I, H) of every point."""
+        position = {"T": 0, "B": 1, "H": 3}[self.axis]
+        return [
+            tuple(v if k == position else b for k, b in enumerate(self.base))  # type: ignore[misc]
+            for v in self.values
+        ]
+
+
+# Around issue 7's sizes: the long sequence (1000, 16, 1, 64) and the moderate (100, 64, 64, ·).
+SWEEPS: tuple[Sweep, ...] = (
+    Sweep("T", (100, 16, 1, 64), (50, 100, 200, 500, 1000)),
+    Sweep("H", (100, 64, 64, 128), (32, 64, 128, 256, 512)),
+    Sweep("B", (100, 64, 64, 128), (1, 4, 16, 64, 256)),
+)
+QUICK_SWEEPS: tuple[Sweep, ...] = (
+    Sweep("T", (100, 16, 1, 64), (50, 200, 800)),
+    Sweep("H", (100, 16, 64, 128), (32, 128, 512)),
+    Sweep("B", (100, 64, 64, 128), (1, 16, 256)),
+)
+CURVES: tuple[tuple[str, str], ...] = (
+    ("lstm", "native"),
+    ("lstm", "loop"),
+    ("lstm-peephole", "loop"),
+    ("lstm-cifg", "loop"),
+    ("lstm+ln", "loop"),
+    ("gru", "native"),
+    ("gru", "loop"),
+    ("gru-cho", "loop"),
+    ("mingru", "scan"),
+)
+"""(variant, engine) of each scaling curve: torch.nn's fused kernel (``native``) and the fast
+engines of the LSTM forms, the GRU forms and minGRU."""
+
+
+def _curve_styles(lines: Sequence[tuple[Variant, str]]) -> list[dict[str, object]]:
+    """Colour by family (blues LSTM, reds GRU, greens minGRU/minLSTM, darkest first), line
+    style and marker by engine."""
+    import matplotlib
+
+    def family(variant: Variant) -> str:
+        return "min" if variant.cell.startswith("min") else variant.cell.split("-")[0]
+
+    palettes = {"lstm": "Blues", "gru": "Reds", "min": "Greens"}
+    counts = {f: sum(family(v) == f for v, _ in lines) for f in {family(v) for v, _ in lines}}
+    seen: dict[str, int] = {}
+    styles = []
+    for variant, engine in lines:
+        name = family(variant)
+        index = seen[name] = seen.get(name, -1) + 1
+        shade = 0.95 - 0.5 * index / max(counts[name] - 1, 1)
+        styles.append(
+            {
+                "color": matplotlib.colormaps[palettes.get(name, "Greys")](shade),
+                "linestyle": {"native": "-", "loop": "--", "scan": ":"}.get(engine, "-."),
+                "marker": {"native": "o", "loop": "s", "scan": "^"}.get(engine, "x"),
+            }
+        )
+    return styles
 
 
 def scaling_curves(
@@ -439,13 +707,15 @@ def scaling_curves(
     *,
     device: str | torch.device = "cpu",
     reps: int = 3,
-    base: tuple[int, int, int, int] = (100, 16, 32, 64),
-    sweeps: dict[str, list[int]] | None = None,
-) -> dict[str, list[dict[str, float]]]:
-    """Time forward+backward vs T, H and B around ``base`` and save a 3-panel PNG at ``path``.
+    sweeps: Sequence[Sweep] = SWEEPS,
+    curves: Sequence[tuple[str, str]] = CURVES,
+    on_point: Callable[[ScalingPoint], None] | None = None,
+) -> tuple[ScalingCurves, list[ExtensionWarmup]]:
+    """Time forward+backward of each curve along each sweep and draw a log-log PNG at ``path``.
 
-    Curves: ``lstm`` native and loop, ``gru`` native and loop, ``mingru`` scan. ``sweeps`` maps
-    ``"T"``, ``"H"``, ``"B"`` to the values tried. Returns the measured points.
+    Every point is the median and min-max of ``reps`` calls after one untimed call. Curves
+    whose engine is not registered or does not support the variant are skipped. Returns the
+    points and the warm-up of the C++ libraries the curves needed (loaded before any timing).
     """
     import matplotlib
 
@@ -454,52 +724,77 @@ def scaling_curves(
 
     device = torch.device(device)
     lines = [
-        ("lstm", "native"),
-        ("lstm", "loop"),
-        ("gru", "native"),
-        ("gru", "loop"),
-        ("mingru", "scan"),
+        (variant, engine)
+        for variant, engine in ((parse_variants(v)[0], e) for v, e in curves)
+        if engine in applicable_engines(variant, [engine])
     ]
-    sweeps = sweeps or {"T": [32, 64, 128, 256, 512], "H": [32, 64, 128, 256], "B": [4, 16, 64]}
-    points: dict[str, list[dict[str, float]]] = {}
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    for ax, (axis, values) in zip(axes, sweeps.items(), strict=True):
-        for cell, engine in lines:
-            if engine not in ENGINES:
-                continue
-            ms = []
-            for value in values:
-                t, b, i, h = base
-                size = {"T": (value, b, i, h), "H": (t, b, i, value), "B": (t, value, i, h)}[axis]
-                x, state, params, masks = _make_inputs(Variant(cell), size, device, seed=0)
-                spec, run = CELLS[cell], ENGINES[engine]
-
-                def fn(spec=spec, run=run, x=x, state=state, params=params, masks=masks):
-                    return run(spec, x, state, params, lengths=None, reverse=False, masks=masks)
-
-                times, _ = time_calls(_call(fn, "train"), device, reps=reps, warmup=1)
-                ms.append(statistics.median(times) * 1e3)
-                points.setdefault(f"{cell}/{engine}/{axis}", []).append({axis: value, "ms": ms[-1]})
-            ax.plot(values, ms, marker="o", label=f"{cell} ({engine})")
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel(axis)
-        ax.set_ylabel("forward+backward ms (median)")
-        others = {k: v for k, v in zip("TBIH", base, strict=True) if k not in (axis, "I")}
-        ax.set_title(
-            f"time vs {axis} ({', '.join(f'{k}={v}' for k, v in others.items())}, I={base[2]})"
-        )
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend()
-    fig.suptitle(f"rnnlab engines, one layer, {device}, {torch.get_num_threads()} threads")
-    fig.tight_layout()
+    families = sorted({f for v, e in lines for f in extension_families([v], [e], device)})
+    warmups = warm_up_extensions(families)
+    result = ScalingCurves(png=str(path), reps=reps)
+    fig, axes = plt.subplots(1, len(sweeps), figsize=(5.2 * len(sweeps), 4.8), squeeze=False)
+    styles = _curve_styles(lines)
+    with _libraries_unchanged(warmups):
+        for ax, sweep in zip(axes[0], sweeps, strict=True):
+            for (variant, engine), style in zip(lines, styles, strict=True):
+                points = []
+                for size in sweep.sizes():
+                    times, _ = time_calls(
+                        _engine_call(variant, engine, size, device, "train"),
+                        device, reps=reps, warmup=1,
+                    )  # fmt: skip
+                    points.append(
+                        ScalingPoint(
+                            curve=f"{variant.name}/{engine}",
+                            axis=sweep.axis,
+                            size=size,
+                            median_ms=statistics.median(times) * 1e3,
+                            min_ms=min(times) * 1e3,
+                            max_ms=max(times) * 1e3,
+                        )
+                    )
+                    if on_point:
+                        on_point(points[-1])
+                result.points += points
+                ax.plot(
+                    sweep.values,
+                    [p.median_ms for p in points],
+                    label=f"{variant.name} · {engine}",
+                    markersize=4,
+                    **style,
+                )
+                ax.fill_between(
+                    sweep.values,
+                    [p.min_ms for p in points],
+                    [p.max_ms for p in points],
+                    color=style["color"],
+                    alpha=0.15,
+                    linewidth=0,
+                )
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_xticks(sweep.values, [str(v) for v in sweep.values])
+            ax.set_xlabel(sweep.axis)
+            ax.set_ylabel("forward+backward, ms per call (median)")
+            fixed = ", ".join(
+                f"{k}={v}" for k, v in zip("TBIH", sweep.base, strict=True) if k != sweep.axis
+            )
+            ax.set_title(f"time vs {sweep.axis} ({fixed})")
+            ax.grid(True, which="both", alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), frameon=False)
+    fig.suptitle(
+        f"rnnlab engines, one layer, float32, {device}, {torch.get_num_threads()} threads "
+        f"(native = torch.nn's fused kernel; band = min-max of {reps} calls)"
+    )
+    rows = -(-len(labels) // 5)
+    fig.tight_layout(rect=(0, 0.04 + 0.045 * rows, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return points
+    return result, warmups
 
 
 COLUMNS = ("T,B,I,H", "mode", "cell", "engine", "ms", "min–max", "µs/step", "× torch.nn",
-           "GFLOP/s", "% peak", "mem MiB")  # fmt: skip
+           "GFLOP/s", "% peak", "peak MiB", "saved MiB")  # fmt: skip
 
 
 def _cells(r: CaseResult) -> list[str]:
@@ -509,22 +804,100 @@ def _cells(r: CaseResult) -> list[str]:
         f"{r.min_ms:.1f}–{r.max_ms:.1f}", f"{r.per_step_us:.0f}",
         "" if r.ratio is None else f"{r.ratio:.2f}", f"{r.gflops:.1f}",
         f"{100 * r.peak_fraction:.0f}", f"{r.memory_mib:.1f}" if r.memory_mib else "",
+        "" if r.saved_mib is None else f"{r.saved_mib:.1f}",
     ]  # fmt: skip
+
+
+def _title(report: BenchReport) -> str:
+    return (
+        f"rnnlab bench: {report.device}, {report.threads} threads, torch {report.torch_version}, "
+        f"peak FP32 GEMM {report.peak_gemm_gflops:.0f} GFLOP/s (measured in this run)"
+    )
+
+
+def _caption(report: BenchReport) -> str:
+    return (
+        "time: median and min–max over reps; × torch.nn: median / median of the torch.nn "
+        f"module timed alternately with the case, call by call; memory: {report.memory_measure}"
+    )
+
+
+WARMUP_COLUMNS = ("C++ kernels", "available", "seconds", "built or loaded",
+                  "unchanged after run", "reason")  # fmt: skip
+
+
+def _warmup_cells(w: ExtensionWarmup) -> list[str]:
+    """One warm-up row's text, in ``WARMUP_COLUMNS`` order."""
+    unchanged = {None: "", True: "yes", False: "NO"}[w.unchanged_after_run]
+    return [
+        w.family, "yes" if w.available else "no", f"{w.seconds:.3f}",
+        "built" if w.built else ("loaded from cache" if w.available else ""), unchanged,
+        w.reason or "",
+    ]  # fmt: skip
+
+
+WARMUP_NOTE = (
+    "Warm-up, not in any time above: each C++ library is compiled once per machine (cached on "
+    "disk) and loaded once per process; 'unchanged after run' means no size, length or batch "
+    "of the run rebuilt or reloaded it."
+)
+
+
+def _scaling_grid(curves: ScalingCurves, axis: str) -> tuple[list[str], list[list[str]]]:
+    """Header and rows (one per curve, median ms per value) of one sweep."""
+    points = [p for p in curves.points if p.axis == axis]
+    position = {"T": 0, "B": 1, "H": 3}[axis]
+    values = sorted({p.size[position] for p in points})
+    by_curve: dict[str, dict[int, float]] = {}
+    for p in points:
+        by_curve.setdefault(p.curve, {})[p.size[position]] = p.median_ms
+    base = next(p.size for p in points)
+    fixed = ",".join(
+        "·" if k == position else str(v) for k, v in enumerate(base)
+    )  # T,B,I,H with the swept one as ·
+    header = [f"ms at T,B,I,H = {fixed}", *(f"{axis}={v}" for v in values)]
+    rows = [
+        [curve, *(f"{ms[v]:.1f}" if v in ms else "" for v in values)]
+        for curve, ms in by_curve.items()
+    ]
+    return header, rows
+
+
+def _axes(curves: ScalingCurves) -> list[str]:
+    return list(dict.fromkeys(p.axis for p in curves.points))
+
+
+def print_report(report: BenchReport, console) -> None:  # console: rich.console.Console
+    """Print the warm-up table, the results table and the scaling points with rich."""
+    from rich.table import Table
+
+    if report.extensions:
+        warm = Table(title="C++ kernel warm-up (paid before timing)", caption=WARMUP_NOTE)
+        for column in WARMUP_COLUMNS:
+            warm.add_column(column, justify="right" if column == "seconds" else "left")
+        for w in report.extensions:
+            warm.add_row(*_warmup_cells(w))
+        console.print(warm)
+    else:
+        console.print("No C++ kernel library used in this run (nothing to warm up).")
+    console.print(results_table(report))
+    if report.scaling:
+        for axis in _axes(report.scaling):
+            header, rows = _scaling_grid(report.scaling, axis)
+            grid = Table(title=f"forward+backward vs {axis} (median of {report.scaling.reps})")
+            for i, column in enumerate(header):
+                grid.add_column(column, justify="left" if i == 0 else "right")
+            for row in rows:
+                grid.add_row(*row)
+            console.print(grid)
+        console.print(f"scaling curves: {report.scaling.png}")
 
 
 def results_table(report: BenchReport, title: str | None = None):  # -> rich.table.Table
     """The report as a rich table (one row per case, baselines marked ``torch``)."""
     from rich.table import Table
 
-    table = Table(
-        title=title
-        or (
-            f"rnnlab bench: {report.device}, {report.threads} threads, "
-            f"torch {report.torch_version}, peak FP32 GEMM {report.peak_gemm_gflops:.0f} GFLOP/s"
-        ),
-        caption="time: median and min–max over reps; × torch.nn: median / median of the torch.nn "
-        f"module timed alternately with the case, call by call; mem: {report.memory_measure}",
-    )
+    table = Table(title=title or _title(report), caption=_caption(report))
     for column in COLUMNS:
         left = column in ("mode", "cell", "engine")
         table.add_column(column, justify="left" if left else "right", no_wrap=True)
@@ -538,7 +911,10 @@ def results_table(report: BenchReport, title: str | None = None):  # -> rich.tab
 
 
 def parse_variants(text: str) -> list[Variant]:
-    """Parse ``lstm,gru+ln,lstm+rd0.25,lstm+zo0.1`` into variants; ValueError names bad parts."""
+    """Parse ``lstm,gru+ln,lstm+rd0.25,lstm+zo0.1`` into variants; ValueError names bad parts.
+
+    ``rd`` and ``zo`` without a number mean 0.25 and 0.1.
+    """
     variants = []
     for part in (p.strip() for p in text.split(",") if p.strip()):
         cell, *extras = part.split("+")
@@ -606,15 +982,62 @@ def plan(
     }
 
 
-def markdown_table(report: BenchReport) -> str:
-    """The report as a Markdown table (for docs and issue notes)."""
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(_cells(r)) + " |" for r in report.results]
+def _markdown_rows(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def markdown_table(report: BenchReport, *, link_from: str | Path | None = None) -> str:
+    """The report in Markdown (for docs and issue notes): machine, warm-up, table, curves.
+
+    ``link_from`` is the folder the Markdown will be saved in, so the scaling PNG's link is
+    relative to it (default: the current directory).
+    """
+    lines = [f"**{_title(report)}**", ""]
+    if report.extensions:
+        lines += _markdown_rows(WARMUP_COLUMNS, map(_warmup_cells, report.extensions))
+        lines += ["", WARMUP_NOTE]
+    elif report.schema >= 2:
+        lines.append("No C++ kernel library used in this run (nothing to warm up).")
+    else:
+        lines.append(f"(schema {report.schema} file: no warm-up recorded)")
+    lines += ["", *_markdown_rows(COLUMNS, map(_cells, report.results)), "", _caption(report)]
+    if report.scaling:
+        link = os.path.relpath(report.scaling.png, Path(link_from or "."))
+        lines += ["", f"![time vs T, H and B, forward+backward]({Path(link).as_posix()})"]
+        for axis in _axes(report.scaling):
+            lines += ["", *_markdown_rows(*_scaling_grid(report.scaling, axis))]
     return "\n".join(lines)
 
 
+def _dataclass_from(cls: type[_D], data: dict[str, Any]) -> _D:
+    """``cls(**data)``, ignoring keys that ``cls`` does not have (files from newer versions)."""
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
 def load_report(path: str | Path) -> BenchReport:
-    """Read a report written by :meth:`BenchReport.to_json`."""
+    """Read a report written by :meth:`BenchReport.to_json` (any schema; 1 had no ``schema``)."""
     data = json.loads(Path(path).read_text())
-    rows = [CaseResult(**{**row, "size": tuple(row["size"])}) for row in data.pop("results")]
-    return BenchReport(**data, results=rows)
+    rows = [
+        _dataclass_from(CaseResult, {**row, "size": tuple(row["size"])})
+        for row in data.pop("results")
+    ]
+    warmups = [_dataclass_from(ExtensionWarmup, w) for w in data.pop("extensions", [])]
+    scaling = data.pop("scaling", None)
+    if scaling is not None:
+        points = [
+            _dataclass_from(ScalingPoint, {**p, "size": tuple(p["size"])})
+            for p in scaling.pop("points")
+        ]
+        scaling = _dataclass_from(ScalingCurves, {**scaling, "points": points})
+    data.setdefault("schema", 1)
+    if data["schema"] == 1 and data["memory_measure"].startswith("bytes saved"):
+        # Schema 1 on CPU had no peak memory: its memory column was the saved bytes.
+        data["memory_measure"] = "no peak memory on CPU in schema 1; saved: bytes autograd saves"
+        for row in rows:
+            row.saved_mib = row.memory_mib if row.mode == "train" else None
+            row.memory_mib = 0.0
+    return _dataclass_from(
+        BenchReport, {**data, "results": rows, "extensions": warmups, "scaling": scaling}
+    )

@@ -1,8 +1,9 @@
-"""``rnnlab bench [--quick] [--json PATH] [--plot PNG] [--device cpu|cuda]``: engine speed table."""
+"""``rnnlab bench [--quick] [--json PATH] [--markdown PATH] [--plot PNG] [--device cpu|cuda]``."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -12,18 +13,29 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="time every cell and engine against torch.nn (same run, same machine)",
         description="Times one recurrent layer per cell variant and engine at (T, B, I, H) = "
         "(100, 64, 64, 128), (100, 64, 256, 256), (1000, 16, 1, 64), forward (inference) and "
-        "forward+backward, with the torch.nn module of the same family timed in the same run. "
-        "Prints median and min-max time, time per step, ratio to torch.nn, GFLOP/s and the "
-        "fraction of this machine's peak FP32 GEMM rate, and memory.",
+        "forward+backward, with the torch.nn module of the same family timed alternately in "
+        "the same run. Prints the C++ kernels' warm-up (build or load, paid before timing), "
+        "then median and min-max time per call, time per step, ratio to torch.nn, GFLOP/s and "
+        "the fraction of this machine's peak FP32 GEMM rate (measured in the run), and peak "
+        "memory.",
     )
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="a subset (5 cells, fast engines, one size, 3 reps) that runs in under a minute",
+        help="a subset (5 cells, fast engines, one size, 3 reps) that runs in under a minute "
+        "(plus, the very first time on a machine, compiling the C++ kernels, reported apart)",
     )
-    parser.add_argument("--json", metavar="PATH", help="also write the table as JSON")
+    parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     parser.add_argument(
-        "--plot", metavar="PNG", help="also time scaling curves (vs T, H, B) and save them"
+        "--markdown",
+        metavar="PATH",
+        help="also write the report as Markdown (warm-up, table, and the curves with --plot)",
+    )
+    parser.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="also time forward+backward vs T, H and B at real sizes (a few minutes; "
+        "with --quick, fewer points) and draw them, log-log, in PNG",
     )
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument(
@@ -32,7 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--cells",
         default=None,
-        help="comma-separated cell variants, e.g. lstm,gru+ln (default: all)",
+        help="comma-separated cell variants, e.g. lstm,gru+ln,lstm+rd0.25,gru+zo "
+        "(default: every variant issue 7 targets)",
     )
     parser.add_argument(
         "--engines", default=None, help="comma-separated engines (default: every applicable one)"
@@ -52,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the benchmark and print the table."""
+    """Run the benchmark (and the scaling curves) and print / write the report."""
     import torch
     from rich.console import Console
 
@@ -83,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
         )
     console = Console()
     if not console.is_terminal:
-        console = Console(width=150)
-    with console.status("timing...") as status:
+        console = Console(width=160)
+    with console.status("loading the C++ kernels, then timing...") as status:
         report = bench.run_benchmark(
             **plan,
             device=args.device,
@@ -93,12 +106,22 @@ def run(args: argparse.Namespace) -> int:
                 f"timed {r.variant} / {r.engine} at {r.size} {r.mode}"
             ),
         )
-    console.print(bench.results_table(report))
+    if args.plot:
+        with console.status("timing scaling curves...") as status:
+            curves, warmups = bench.scaling_curves(
+                args.plot,
+                device=args.device,
+                reps=2 if args.quick else 3,
+                sweeps=bench.QUICK_SWEEPS if args.quick else bench.SWEEPS,
+                on_point=lambda p: status.update(f"timed {p.curve} at {p.size}"),
+            )
+        report.add_scaling(curves, warmups)
+    bench.print_report(report, console)
     if args.json:
         report.to_json(args.json)
         console.print(f"wrote {args.json}")
-    if args.plot:
-        with console.status("timing scaling curves..."):
-            bench.scaling_curves(args.plot, device=args.device, reps=2 if args.quick else 3)
-        console.print(f"wrote {args.plot}")
+    if args.markdown:
+        markdown = bench.markdown_table(report, link_from=Path(args.markdown).parent)
+        Path(args.markdown).write_text(markdown + "\n")
+        console.print(f"wrote {args.markdown}")
     return 0
