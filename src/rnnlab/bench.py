@@ -291,12 +291,13 @@ def extension_families(
     variants: Iterable[Variant], engines: Iterable[str] | None, device: str | torch.device
 ) -> list[str]:
     """The C++ kernel libraries the loop engine loads for ``variants`` on ``device``."""
-    variants = list(variants)
     if torch.device(device).type != "cpu":
         return []
-    if not any("loop" in applicable_engines(v, engines) for v in variants):
-        return []
-    families = {CPP_KERNELS[v.cell][0] for v in variants if v.cell in CPP_KERNELS}
+    families = {
+        CPP_KERNELS[v.cell][0]
+        for v in variants
+        if v.cell in CPP_KERNELS and "loop" in applicable_engines(v, engines)
+    }
     return sorted(families & set(extension.FAMILIES))
 
 
@@ -403,21 +404,22 @@ def _measure_memory(
     call: Callable[[], object], device: torch.device, mode: str
 ) -> tuple[float, float | None]:
     """MiB of one call: peak allocated above the start, and (train) bytes saved for backward."""
+    counter = _SavedBytes()
+
+    def counted_call() -> None:
+        with torch.autograd.graph.saved_tensors_hooks(counter.pack, lambda t: t):
+            call()
+
     if device.type == "cuda":
         _sync(device)
         torch.cuda.reset_peak_memory_stats(device)
         start = torch.cuda.memory_allocated(device)
-        call()
+        counted_call()
         _sync(device)
         peak = (torch.cuda.max_memory_allocated(device) - start) / 2**20
     else:
-        peak = _cpu_peak_mib(call)
-    if mode == "forward":
-        return peak, None
-    counter = _SavedBytes()
-    with torch.autograd.graph.saved_tensors_hooks(counter.pack, lambda t: t):
-        call()
-    return peak, counter.mib
+        peak = _cpu_peak_mib(counted_call)
+    return peak, None if mode == "forward" else counter.mib
 
 
 def _make_inputs(
@@ -677,8 +679,8 @@ engines of the LSTM forms, the GRU forms and minGRU."""
 
 
 def _curve_styles(lines: Sequence[tuple[Variant, str]]) -> list[dict[str, object]]:
-    """Colour by family (blues LSTM, reds GRU, greens minGRU/minLSTM, darkest first), line
-    style and marker by engine."""
+    """Colour by family (blues LSTM, reds GRU, greens minGRU/minLSTM, darkest first), a
+    marker per curve of the family, line style by engine."""
     import matplotlib
 
     def family(variant: Variant) -> str:
@@ -696,7 +698,7 @@ def _curve_styles(lines: Sequence[tuple[Variant, str]]) -> list[dict[str, object
             {
                 "color": matplotlib.colormaps[palettes.get(name, "Greys")](shade),
                 "linestyle": {"native": "-", "loop": "--", "scan": ":"}.get(engine, "-."),
-                "marker": {"native": "o", "loop": "s", "scan": "^"}.get(engine, "x"),
+                "marker": "osD^vPX*"[index % 8],
             }
         )
     return styles

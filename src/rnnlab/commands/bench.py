@@ -106,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
                 f"timed {r.variant} / {r.engine} at {r.size} {r.mode}"
             ),
         )
+    if args.json:  # saved now, so interrupting the curves loses nothing of the table
+        report.to_json(args.json)
     if args.plot:
         with console.status("timing scaling curves...") as status:
             curves, warmups = bench.scaling_curves(
