@@ -50,6 +50,16 @@ def test_rows_have_baselines_ratios_and_memory(report):
         assert (r.saved_mib is None) == (r.mode == "forward")
     assert all(r.saved_mib > 0 for r in rows if r.mode == "train")
     assert report.peak_gemm_gflops > 0 and report.schema == bench.SCHEMA
+    assert report.cpus == os.cpu_count() and len(report.load_average) == 2
+
+
+def test_a_busy_machine_is_flagged(report):
+    busy = dataclasses.replace(report, cpus=2, load_average=[1.5, 5.25])
+    assert "load average reached 5.2 on 2 CPUs" in bench.busy_warning(busy)
+    assert "load average reached 5.2" in bench.markdown_table(busy)
+    assert "load average 1.5 → 5.2 on 2 CPUs" in bench.markdown_table(busy)
+    assert bench.busy_warning(dataclasses.replace(busy, load_average=[0.4, 1.9])) is None
+    assert bench.busy_warning(dataclasses.replace(busy, load_average=None)) is None
 
 
 def test_warm_up_lists_the_loop_engines_libraries_as_extension_status_says(report):

@@ -208,7 +208,12 @@ class ScalingCurves:
 
 @dataclass
 class BenchReport:
-    """The whole run: machine facts, extension warm-up, one row per case, scaling curves."""
+    """The whole run: machine facts, extension warm-up, one row per case, scaling curves.
+
+    ``load_average`` is the machine's 1-minute load average at the start and the end of the
+    table's timing (None where the OS has none): above ``cpus`` other processes competed for
+    the cores, and times (not so much the alternately measured ratios) are unreliable.
+    """
 
     device: str
     threads: int
@@ -220,6 +225,8 @@ class BenchReport:
     extensions: list[ExtensionWarmup] = field(default_factory=list)
     scaling: ScalingCurves | None = None
     schema: int = SCHEMA
+    cpus: int | None = None
+    load_average: list[float] | None = None
 
     def to_json(self, path: str | Path) -> None:
         """Write the report as JSON (rows under ``results``)."""
@@ -536,7 +543,9 @@ def run_benchmark(
             + "; saved: bytes autograd saves for backward (train)"
         ),
         extensions=warm_up_extensions(extension_families(variants, engines, device)),
+        cpus=os.cpu_count(),
     )
+    load_start = _load_average()
     with _libraries_unchanged(report.extensions):
         for size in sizes:
             for mode in modes:
@@ -544,7 +553,17 @@ def run_benchmark(
                     report, variants, size, mode, engines, device, reps, warmup, slow_reps,
                     on_result,
                 )  # fmt: skip
+    if load_start is not None:
+        report.load_average = [load_start, _load_average() or 0.0]
     return report
+
+
+def _load_average() -> float | None:
+    """The 1-minute load average, or None where the OS does not report one."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 def _time_size_and_mode(
@@ -811,9 +830,25 @@ def _cells(r: CaseResult) -> list[str]:
 
 
 def _title(report: BenchReport) -> str:
+    load = ""
+    if report.load_average:
+        start, end = report.load_average
+        load = f", load average {start:.1f} → {end:.1f} on {report.cpus} CPUs"
     return (
         f"rnnlab bench: {report.device}, {report.threads} threads, torch {report.torch_version}, "
-        f"peak FP32 GEMM {report.peak_gemm_gflops:.0f} GFLOP/s (measured in this run)"
+        f"peak FP32 GEMM {report.peak_gemm_gflops:.0f} GFLOP/s (measured in this run){load}"
+    )
+
+
+def busy_warning(report: BenchReport) -> str | None:
+    """A warning when other processes loaded the machine during the run, else None."""
+    if not report.load_average or not report.cpus or max(report.load_average) <= report.cpus:
+        return None
+    return (
+        f"Warning: the load average reached {max(report.load_average):.1f} on {report.cpus} "
+        "CPUs: other processes competed for the cores, so times are unreliable (a multi-thread "
+        "kernel waits for every descheduled thread); ratios were measured alternately, call by "
+        "call, but carry the noise too. Rerun on an idle machine, or with --threads 1."
     )
 
 
@@ -883,6 +918,8 @@ def print_report(report: BenchReport, console) -> None:  # console: rich.console
     else:
         console.print("No C++ kernel library used in this run (nothing to warm up).")
     console.print(results_table(report))
+    if warning := busy_warning(report):
+        console.print(warning, style="bold yellow")
     if report.scaling:
         for axis in _axes(report.scaling):
             header, rows = _scaling_grid(report.scaling, axis)
@@ -996,6 +1033,8 @@ def markdown_table(report: BenchReport, *, link_from: str | Path | None = None) 
     relative to it (default: the current directory).
     """
     lines = [f"**{_title(report)}**", ""]
+    if warning := busy_warning(report):
+        lines += [warning, ""]
     if report.extensions:
         lines += _markdown_rows(WARMUP_COLUMNS, map(_warmup_cells, report.extensions))
         lines += ["", WARMUP_NOTE]
