@@ -4,7 +4,7 @@ Usage: ``python benchmarks/engines.py OUT_DIR [--quick] [--device cuda] [--threa
 Same library as ``rnnlab bench``. Writes, in one go, ``OUT_DIR/bench.json`` (every row, the
 C++ kernels' warm-up and the scaling points), ``OUT_DIR/scaling.png`` (time vs T, H and B,
 forward+backward, log-log) and ``OUT_DIR/bench.md`` (warm-up, table, the PNG and its points,
-for docs/performance.md). Re-render a saved run with ``--render``.
+for docs/performance.md). ``--render`` redraws the Markdown and PNG of a saved run.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ def main() -> None:
     json_path = args.out_dir / "bench.json"
     if args.render:
         report = bench.load_report(json_path)
+        if report.scaling:  # the PNG beside the JSON, wherever the run was first written
+            report.scaling.png = str(args.out_dir / "scaling.png")
+            bench.draw_scaling(report.scaling)
     else:
         if args.threads:
             torch.set_num_threads(args.threads)

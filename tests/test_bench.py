@@ -171,6 +171,10 @@ def test_scaling_curves_write_a_png_and_keep_every_point(tmp_path, report):
         w.family for w in warmups if w.family not in families
     ]
 
+    again = tmp_path / "again.png"
+    bench.draw_scaling(curves, again)  # redrawn from the points alone, as from a JSON file
+    assert again.stat().st_size > 10_000
+
     markdown = bench.markdown_table(report, link_from=tmp_path)
     assert "![time vs T, H and B, forward+backward](curves.png)" in markdown
     assert "| mingru/scan |" in markdown and "| T=4 | T=8 |" in markdown

@@ -5,8 +5,8 @@ through the engine's ``run`` function (the contract of :mod:`rnnlab.nn.engines.b
 what a ``Recurrent`` layer calls per layer and direction. Its baseline is the torch.nn module of
 the cell's family (``nn.LSTM`` for the LSTM forms, ``nn.GRU`` for the GRU forms and minGRU /
 minLSTM, ``nn.RNN`` for the Elman forms and IndRNN) at the same (T, B, I, H), timed in the same
-process just before the cases of that size and mode, so ratios compare like with like even on a
-busy machine.
+process alternately with the case, call by call, so ratios compare like with like even on a busy
+machine.
 
 Measures, per case:
 
@@ -199,11 +199,13 @@ class ScalingPoint:
 
 @dataclass
 class ScalingCurves:
-    """Time vs T, H and B: the points measured and the PNG they were drawn in."""
+    """Time vs T, H and B: the points measured (in sweep order) and the PNG drawn from them."""
 
     png: str
     reps: int
     points: list[ScalingPoint] = field(default_factory=list)
+    device: str = "cpu"
+    threads: int = 0
 
 
 @dataclass
@@ -654,6 +656,10 @@ def _row(
     )
 
 
+_AXIS_POSITION = {"T": 0, "B": 1, "H": 3}
+"""Index in (T, B, I, H) of each axis a sweep can vary."""
+
+
 @dataclass(frozen=True)
 class Sweep:
     """One panel of the scaling curves: ``axis`` (T, H or B) takes ``values`` around ``base``."""
@@ -664,7 +670,7 @@ class Sweep:
 
     def sizes(self) -> list[tuple[int, int, int, int]]:
         """(T, B, I, H) of every point."""
-        position = {"T": 0, "B": 1, "H": 3}[self.axis]
+        position = _AXIS_POSITION[self.axis]
         return [
             tuple(v if k == position else b for k, b in enumerate(self.base))  # type: ignore[misc]
             for v in self.values
@@ -738,11 +744,6 @@ def scaling_curves(
     whose engine is not registered or does not support the variant are skipped. Returns the
     points and the warm-up of the C++ libraries the curves needed (loaded before any timing).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     device = torch.device(device)
     lines = [
         (variant, engine)
@@ -751,19 +752,18 @@ def scaling_curves(
     ]
     families = sorted({f for v, e in lines for f in extension_families([v], [e], device)})
     warmups = warm_up_extensions(families)
-    result = ScalingCurves(png=str(path), reps=reps)
-    fig, axes = plt.subplots(1, len(sweeps), figsize=(5.2 * len(sweeps), 4.8), squeeze=False)
-    styles = _curve_styles(lines)
+    result = ScalingCurves(
+        png=str(path), reps=reps, device=str(device), threads=torch.get_num_threads()
+    )
     with _libraries_unchanged(warmups):
-        for ax, sweep in zip(axes[0], sweeps, strict=True):
-            for (variant, engine), style in zip(lines, styles, strict=True):
-                points = []
+        for sweep in sweeps:
+            for variant, engine in lines:
                 for size in sweep.sizes():
                     times, _ = time_calls(
                         _engine_call(variant, engine, size, device, "train"),
                         device, reps=reps, warmup=1,
                     )  # fmt: skip
-                    points.append(
+                    result.points.append(
                         ScalingPoint(
                             curve=f"{variant.name}/{engine}",
                             axis=sweep.axis,
@@ -774,44 +774,71 @@ def scaling_curves(
                         )
                     )
                     if on_point:
-                        on_point(points[-1])
-                result.points += points
-                ax.plot(
-                    sweep.values,
-                    [p.median_ms for p in points],
-                    label=f"{variant.name} · {engine}",
-                    markersize=4,
-                    **style,
-                )
-                ax.fill_between(
-                    sweep.values,
-                    [p.min_ms for p in points],
-                    [p.max_ms for p in points],
-                    color=style["color"],
-                    alpha=0.15,
-                    linewidth=0,
-                )
-            ax.set_xscale("log", base=2)
-            ax.set_yscale("log")
-            ax.set_xticks(sweep.values, [str(v) for v in sweep.values])
-            ax.set_xlabel(sweep.axis)
-            ax.set_ylabel("forward+backward, ms per call (median)")
-            fixed = ", ".join(
-                f"{k}={v}" for k, v in zip("TBIH", sweep.base, strict=True) if k != sweep.axis
+                        on_point(result.points[-1])
+    draw_scaling(result)
+    return result, warmups
+
+
+def draw_scaling(curves: ScalingCurves, path: str | Path | None = None) -> None:
+    """Draw the points as one log-log panel per swept axis, in ``path`` (default ``curves.png``).
+
+    Lines are medians, bands min-max.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(dict.fromkeys(p.curve for p in curves.points))
+    lines = [(parse_variants(n.rsplit("/", 1)[0])[0], n.rsplit("/", 1)[1]) for n in names]
+    styles = dict(zip(names, _curve_styles(lines), strict=True))
+    axes_names = _axes(curves)
+    fig, axes = plt.subplots(
+        1, len(axes_names), figsize=(5.2 * len(axes_names), 4.8), squeeze=False
+    )
+    for ax, axis in zip(axes[0], axes_names, strict=True):
+        position = _AXIS_POSITION[axis]
+        for name in names:
+            points = [p for p in curves.points if p.axis == axis and p.curve == name]
+            values = [p.size[position] for p in points]
+            variant, engine = name.rsplit("/", 1)
+            ax.plot(
+                values,
+                [p.median_ms for p in points],
+                label=f"{variant} · {engine}",
+                markersize=4,
+                **styles[name],
             )
-            ax.set_title(f"time vs {sweep.axis} ({fixed})")
-            ax.grid(True, which="both", alpha=0.3)
+            ax.fill_between(
+                values,
+                [p.min_ms for p in points],
+                [p.max_ms for p in points],
+                color=styles[name]["color"],
+                alpha=0.15,
+                linewidth=0,
+            )
+        values = sorted({p.size[position] for p in curves.points if p.axis == axis})
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(values, [str(v) for v in values])
+        ax.set_xlabel(axis)
+        ax.set_ylabel("forward+backward, ms per call (median)")
+        base = next(p.size for p in curves.points if p.axis == axis)
+        fixed = ", ".join(
+            f"{k}={v}" for i, (k, v) in enumerate(zip("TBIH", base, strict=True)) if i != position
+        )
+        ax.set_title(f"time vs {axis} ({fixed})")
+        ax.grid(True, which="both", alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), frameon=False)
     fig.suptitle(
-        f"rnnlab engines, one layer, float32, {device}, {torch.get_num_threads()} threads "
-        f"(native = torch.nn's fused kernel; band = min-max of {reps} calls)"
+        f"rnnlab engines, one layer, float32, {curves.device}, {_threads(curves.threads)} "
+        f"(native = torch.nn's fused kernel; band = min-max of {curves.reps} calls)"
     )
     rows = -(-len(labels) // 5)
     fig.tight_layout(rect=(0, 0.04 + 0.045 * rows, 1, 1))
-    fig.savefig(path, dpi=110)
+    fig.savefig(path or curves.png, dpi=110)
     plt.close(fig)
-    return result, warmups
 
 
 COLUMNS = ("T,B,I,H", "mode", "cell", "engine", "ms", "min–max", "µs/step", "× torch.nn",
@@ -829,13 +856,17 @@ def _cells(r: CaseResult) -> list[str]:
     ]  # fmt: skip
 
 
+def _threads(count: int) -> str:
+    return f"{count} thread" + ("s" if count != 1 else "")
+
+
 def _title(report: BenchReport) -> str:
     load = ""
     if report.load_average:
         start, end = report.load_average
         load = f", load average {start:.1f} → {end:.1f} on {report.cpus} CPUs"
     return (
-        f"rnnlab bench: {report.device}, {report.threads} threads, torch {report.torch_version}, "
+        f"rnnlab bench: {report.device}, {_threads(report.threads)}, torch {report.torch_version}, "
         f"peak FP32 GEMM {report.peak_gemm_gflops:.0f} GFLOP/s (measured in this run){load}"
     )
 
@@ -848,7 +879,8 @@ def busy_warning(report: BenchReport) -> str | None:
         f"Warning: the load average reached {max(report.load_average):.1f} on {report.cpus} "
         "CPUs: other processes competed for the cores, so times are unreliable (a multi-thread "
         "kernel waits for every descheduled thread); ratios were measured alternately, call by "
-        "call, but carry the noise too. Rerun on an idle machine, or with --threads 1."
+        "call, but carry the noise too. Rerun on an idle machine"
+        + (", or with --threads 1." if report.threads > 1 else ".")
     )
 
 
@@ -883,7 +915,7 @@ WARMUP_NOTE = (
 def _scaling_grid(curves: ScalingCurves, axis: str) -> tuple[list[str], list[list[str]]]:
     """Header and rows (one per curve, median ms per value) of one sweep."""
     points = [p for p in curves.points if p.axis == axis]
-    position = {"T": 0, "B": 1, "H": 3}[axis]
+    position = _AXIS_POSITION[axis]
     values = sorted({p.size[position] for p in points})
     by_curve: dict[str, dict[int, float]] = {}
     for p in points:

@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--plot",
         metavar="PNG",
         help="also time forward+backward vs T, H and B at real sizes (a few minutes; "
-        "with --quick, fewer points) and draw them, log-log, in PNG",
+        "with --quick, fewer points, about a minute) and draw them, log-log, in PNG",
     )
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument(
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
             curves, warmups = bench.scaling_curves(
                 args.plot,
                 device=args.device,
-                reps=2 if args.quick else 3,
+                reps=args.reps or (2 if args.quick else 3),
                 sweeps=bench.QUICK_SWEEPS if args.quick else bench.SWEEPS,
                 on_point=lambda p: status.update(f"timed {p.curve} at {p.size}"),
             )
