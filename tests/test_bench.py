@@ -269,8 +269,19 @@ def test_cli_rejects_bad_arguments(capsys):
     assert main(["bench", "--sizes", "1x2"]) == 2
 
 
-def test_stderr_is_restored_after_profiling():
+def test_cpu_peak_memory_is_the_peak_of_live_allocations():
+    mib = 2**18  # float32 elements in one MiB
+
+    def held() -> None:
+        blocks = [torch.empty(mib) for _ in range(3)]  # all three alive at once
+        del blocks
+
+    def one_at_a_time() -> None:
+        for _ in range(3):
+            torch.empty(mib)  # freed before the next
+
     before = os.fstat(2)
-    assert bench._cpu_peak_mib(lambda: torch.ones(1000) * 2) > 0
-    after = os.fstat(2)
+    assert bench._cpu_peak_mib(held) == pytest.approx(3.0, abs=0.05)
+    assert bench._cpu_peak_mib(one_at_a_time) == pytest.approx(1.0, abs=0.05)
+    after = os.fstat(2)  # the profiler's log was silenced, and stderr put back
     assert (before.st_dev, before.st_ino) == (after.st_dev, after.st_ino)

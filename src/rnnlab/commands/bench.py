@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--cells",
         default=None,
         help="comma-separated cell variants, e.g. lstm,gru+ln,lstm+rd0.25,gru+zo "
-        "(default: every variant issue 7 targets)",
+        "(default: every cell, plus lstm and gru with +ln, +rd and +zo)",
     )
     parser.add_argument(
         "--engines", default=None, help="comma-separated engines (default: every applicable one)"
