@@ -47,8 +47,11 @@ def test_rows_have_baselines_ratios_and_memory(report):
         assert r.per_step_us == pytest.approx(r.median_ms * 1e3 / TINY[0])
         assert r.gflops > 0 and r.peak_fraction == pytest.approx(r.gflops / report.peak_gemm_gflops)
         assert r.memory_mib > 0  # every call allocates at least its output
+        assert (r.path in ("cpp", "fused", "generic")) == (r.engine == "loop")
         assert (r.saved_mib is None) == (r.mode == "forward")
     assert all(r.saved_mib > 0 for r in rows if r.mode == "train")
+    lstm_loop = {r.path for r in rows if (r.variant, r.engine) == ("lstm", "loop")}
+    assert lstm_loop == {"cpp" if extension.status("lstm").available else "fused"}
     assert report.peak_gemm_gflops > 0 and report.schema == bench.SCHEMA
     assert report.cpus == os.cpu_count() and len(report.load_average) == 2
 

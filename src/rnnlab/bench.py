@@ -54,7 +54,7 @@ from torch import Tensor
 
 from rnnlab.nn.cells import CELLS, CellSpec
 from rnnlab.nn.engines import ENGINE_SUPPORTS, ENGINES, LayerOptions, StepMasks
-from rnnlab.nn.engines.loop import CPP_KERNELS
+from rnnlab.nn.engines.loop import CPP_KERNELS, kernel_path
 from rnnlab.nn.kernels import extension
 
 _D = TypeVar("_D")
@@ -139,7 +139,8 @@ class CaseResult:
 
     ``memory_mib`` is what the report's ``memory_measure`` says (peak bytes allocated during a
     call in schema 2; bytes saved for backward in schema 1 files). ``saved_mib`` (schema 2) is
-    the bytes autograd saves for backward, None for forward and in older files.
+    the bytes autograd saves for backward, None for forward and in older files. ``path``
+    (schema 2) is the loop engine's path (``cpp``, ``fused`` or ``generic``), else None.
     """
 
     variant: str
@@ -158,6 +159,7 @@ class CaseResult:
     memory_mib: float
     reps: int
     saved_mib: float | None = None
+    path: str | None = None
 
 
 @dataclass
@@ -473,15 +475,17 @@ def _call(fn: Callable[[], tuple[Tensor, tuple[Tensor, ...]]], mode: str) -> Cal
 
 def _engine_call(
     variant: Variant, engine: str, size: tuple[int, int, int, int], device: torch.device, mode: str
-) -> Callable[[], None]:
-    """One call of ``engine``'s ``run`` for ``variant`` at ``size`` in ``mode`` (fixed inputs)."""
+) -> tuple[Callable[[], None], str | None]:
+    """One call of ``engine``'s ``run`` for ``variant`` at ``size`` in ``mode`` (fixed inputs),
+    and for the loop engine the path it takes (``cpp``, ``fused`` or ``generic``)."""
     x, state, params, masks = _make_inputs(variant, size, device, seed=0)
     spec, run = CELLS[variant.cell], ENGINES[engine]
 
     def fn() -> tuple[Tensor, tuple[Tensor, ...]]:
         return run(spec, x, state, params, lengths=None, reverse=False, masks=masks)
 
-    return _call(fn, mode)
+    path = kernel_path(spec, params, masks, x) if engine == "loop" else None
+    return _call(fn, mode), path
 
 
 def _baseline_fn(
@@ -599,7 +603,7 @@ def _time_size_and_mode(
             if on_result:
                 on_result(report.results[-1])
         for engine in applicable_engines(variant, engines):
-            call = _engine_call(variant, engine, size, device, mode)
+            call, path = _engine_call(variant, engine, size, device, mode)
             n = slow_reps if engine == "reference" else reps
             _, first = time_calls(call, device, reps=0, warmup=warmup)
             # The ratio's torch.nn time is measured alternately with this case.
@@ -607,11 +611,11 @@ def _time_size_and_mode(
                 [baselines[base_name], call], device, reps=n, warmup=0
             )
             memory = _measure_memory(call, device, mode)
-            report.results.append(
-                _row(variant.name, engine, size, mode, times, first,
-                     statistics.median(base_times), base_name, spec, report.peak_gemm_gflops,
-                     memory)
-            )  # fmt: skip
+            row = _row(variant.name, engine, size, mode, times, first,
+                       statistics.median(base_times), base_name, spec, report.peak_gemm_gflops,
+                       memory)  # fmt: skip
+            row.path = path
+            report.results.append(row)
             if on_result:
                 on_result(report.results[-1])
 
@@ -760,7 +764,7 @@ def scaling_curves(
             for variant, engine in lines:
                 for size in sweep.sizes():
                     times, _ = time_calls(
-                        _engine_call(variant, engine, size, device, "train"),
+                        _engine_call(variant, engine, size, device, "train")[0],
                         device, reps=reps, warmup=1,
                     )  # fmt: skip
                     result.points.append(
@@ -848,7 +852,8 @@ COLUMNS = ("T,B,I,H", "mode", "cell", "engine", "ms", "min–max", "µs/step", "
 def _cells(r: CaseResult) -> list[str]:
     """One row's text, in ``COLUMNS`` order."""
     return [
-        ",".join(map(str, r.size)), r.mode, r.variant, r.engine, f"{r.median_ms:.1f}",
+        ",".join(map(str, r.size)), r.mode, r.variant,
+        f"{r.engine} ({r.path})" if r.path else r.engine, f"{r.median_ms:.1f}",
         f"{r.min_ms:.1f}–{r.max_ms:.1f}", f"{r.per_step_us:.0f}",
         "" if r.ratio is None else f"{r.ratio:.2f}", f"{r.gflops:.1f}",
         f"{100 * r.peak_fraction:.0f}", f"{r.memory_mib:.1f}" if r.memory_mib else "",
