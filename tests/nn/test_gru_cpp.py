@@ -54,12 +54,7 @@ def _case(cell, dtype, *, layer_norm=False, bias=True, dropout=False, zoneout=Fa
 def _reference(spec, leaves, rec_mask, zoneout, lengths):
     """Eager loop over the cell's step function, zoneout and lengths as the loop engine's
     generic path applies them."""
-    params = {
-        name: leaves[key]
-        for name, key in [("weight_hh", "weight_hh"), ("bias_hh", "bias_hh")]
-        + [("ln_hh_weight", "ln_hh_weight")]
-        if leaves[key] is not None
-    }
+    params = {k: v for k, v in leaves.items() if k not in ("xp", "h0") and v is not None}
     h = leaves["h0"]
     outputs = []
     for t, xw in enumerate(leaves["xp"].unbind(0)):
@@ -153,3 +148,12 @@ def test_shape_errors_are_reported():
         gru_family_sequence(xp, h0, torch.zeros(3 * H, H + 1))
     with pytest.raises(RuntimeError, match="batch_sizes needs one entry per step"):
         gru_family_sequence(xp, h0, torch.zeros(3 * H, H), config=GRUConfig(batch_sizes=(B,)))
+
+
+def test_expanded_output_gradient_of_a_plain_sum():
+    # hs.sum() hands the backward a stride-0 gradient; the kernel must not read it as dense.
+    spec, leaves, *masks = _case("gru", torch.float64, **VARIANTS["ragged"])
+    (got,) = torch.autograd.grad(_kernel(spec, leaves, *masks).sum(), leaves["xp"])
+    hs = _kernel(spec, leaves, *masks)
+    (want,) = torch.autograd.grad((hs * torch.ones_like(hs)).sum(), leaves["xp"])
+    torch.testing.assert_close(got, want, rtol=0, atol=0)

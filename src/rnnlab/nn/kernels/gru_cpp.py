@@ -1,4 +1,4 @@
-"""GRU-family recurrence (gru, gru-cho) through the C++ extension (:mod:`rnnlab.nn.kernels.extension`).
+"""GRU-family recurrence (gru, gru-cho) through the C++ extension (:mod:`.extension`).
 
 One autograd node per sequence: ``gru_forward`` runs every step in C++ (the torch form does one
 GEMM and one fused gate pass per step; the Cho form two of each, since its second product needs

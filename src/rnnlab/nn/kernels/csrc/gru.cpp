@@ -146,7 +146,8 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
         T* rn = rn_base + r * hidden;
         if (ln) {
           T* rh = rec_base + r * gh;
-          for (int64_t g = 0; g < 3; ++g) rs_base[r * 3 + g] = normalize_inplace(rh + g * hidden, hidden);
+          for (int64_t g = 0; g < 3; ++g)
+            rs_base[r * 3 + g] = normalize_inplace(rh + g * hidden, hidden);
           for (int64_t j = 0; j < 2 * hidden; ++j) a[j] = sigmoid(x[j] + rh[j] * ln_w[j] + b_hh[j]);
           for (int64_t j = 2 * hidden; j < gh; ++j) rn[j - 2 * hidden] = rh[j] * ln_w[j] + b_hh[j];
         } else {
@@ -166,7 +167,8 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
         const T* x = xp_t + r * gh;
         T* rh = rec_base + r * rec_width;
         if (ln) {
-          for (int64_t g = 0; g < 2; ++g) rs_base[r * 3 + g] = normalize_inplace(rh + g * hidden, hidden);
+          for (int64_t g = 0; g < 2; ++g)
+            rs_base[r * 3 + g] = normalize_inplace(rh + g * hidden, hidden);
           for (int64_t j = 0; j < rec_width; ++j) a[j] = sigmoid(x[j] + rh[j] * ln_w[j] + b_hh[j]);
         } else {
           for (int64_t j = 0; j < rec_width; ++j) a[j] = sigmoid(x[j] + rh[j] + b_hh[j]);
@@ -206,6 +208,24 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
   return saved;
 }
 
+// Gradients of the LayerNorm gain and of b_hh over rows [0, n) of one step: they are
+// Σ dR_post * R_hat and Σ dR_post, where dR_post is the gradient of R after LayerNorm and
+// bias. Summed while the step is in cache, in double (T * B terms per sum).
+template <typename T>
+inline void accumulate_gains(int64_t n, int64_t width, const T* post, int64_t post_stride,
+                             const T* rec_hat, int64_t rec_stride, double* bias, double* gain) {
+  for (int64_t r = 0; r < n; ++r) {
+    const T* p = post + r * post_stride;
+    if (bias) {
+      for (int64_t j = 0; j < width; ++j) bias[j] += p[j];
+    }
+    if (gain) {
+      const T* x = rec_hat + r * rec_stride;
+      for (int64_t j = 0; j < width; ++j) gain[j] += double(p[j]) * double(x[j]);
+    }
+  }
+}
+
 template <typename T>
 std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
                                       at::TensorList saved, const GruOptions& o) {
@@ -220,12 +240,18 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
 
   // dxp: gradient of xp. drec: of the recurrent GEMM outputs (before LayerNorm), the rows of
   // grad W_hh; torch (T, B, 3H), Cho r, z (T, B, 2H) and n in drec_n (T, B, H). dpost: of R
-  // after LayerNorm and bias (for their gains' gradients); for Cho it is dxp itself.
+  // after LayerNorm and bias, one step (torch form with LayerNorm; otherwise it is drec, or
+  // for Cho dxp).
   at::Tensor dh = at::zeros({batch, hidden}, opts);
   at::Tensor dxp = buffer(acts, {steps, batch, gh}, ragged);
   at::Tensor drec = buffer(acts, {steps, batch, o.cho ? rz : gh}, ragged);
   at::Tensor drec_n = o.cho ? buffer(acts, {steps, batch, hidden}, ragged) : empty;
-  at::Tensor dpost = o.cho ? dxp : ln ? buffer(acts, {steps, batch, gh}, ragged) : drec;
+  at::Tensor dpost = !o.cho && ln ? at::empty({batch, gh}, opts) : empty;
+  const bool bias = has(o.bias_hh);
+  at::Tensor grad_bias = at::zeros({bias ? gh : 0}, opts.dtype(at::kDouble));
+  at::Tensor grad_ln = at::zeros({ln ? gh : 0}, opts.dtype(at::kDouble));
+  double* gbias_p = bias ? grad_bias.data_ptr<double>() : nullptr;
+  double* gln_p = ln ? grad_ln.data_ptr<double>() : nullptr;
   at::Tensor dq = o.cho ? at::empty({batch, hidden}, opts) : empty;
   at::Tensor dhin = drop ? at::empty({batch, hidden}, opts) : empty;
 
@@ -233,7 +259,9 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
   const T* mask = drop ? o.rec_mask->data_ptr<T>() : nullptr;
   const T* zmask = zone ? o.zoneout->data_ptr<T>() : nullptr;
   const T* ln_w = ln ? o.ln_hh->data_ptr<T>() : nullptr;
-  const T* gh_p = has(grad_hs) ? grad_hs->data_ptr<T>() : nullptr;
+  // The gradient of hs.sum() is an expanded (stride 0) tensor.
+  const at::Tensor grad_hs_dense = has(grad_hs) ? grad_hs->contiguous() : empty;
+  const T* gh_p = has(grad_hs) ? grad_hs_dense.data_ptr<T>() : nullptr;
   const T* hs_p = hs.data_ptr<T>();
   const T* acts_p = acts.data_ptr<T>();
   const T* rec_p = ln ? saved[kRec].data_ptr<T>() : nullptr;
@@ -244,7 +272,6 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
   T* dxp_p = dxp.data_ptr<T>();
   T* drec_p = drec.data_ptr<T>();
   T* drn_p = o.cho ? drec_n.data_ptr<T>() : nullptr;
-  T* dpost_p = dpost.data_ptr<T>();
   T* dq_p = o.cho ? dq.data_ptr<T>() : nullptr;
   T* dhin_p = drop ? dhin.data_ptr<T>() : nullptr;
 
@@ -286,7 +313,7 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
         const T* a = acts_p + row_g;
         const T* rn = rn_p + off_h + r * hidden;
         T* dx = dxp_p + row_g;
-        T* dp = dpost_p + row_g;
+        T* dp = ln ? dpost.data_ptr<T>() + r * gh : drec_p + row_g;
         through_state(r, dx);
         // n = tanh(xp_n + r R_n): dR_n = dn_pre r, dr_pre = dn_pre R_n r (1 - r).
         for (int64_t j = 0; j < hidden; ++j) {
@@ -296,8 +323,12 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
           dp[hidden + j] = dx[hidden + j];
           dp[2 * hidden + j] = dn_pre * a[j];
         }
-        if (ln) through_norm(dp, rec_p + row_g, rs_p + (t * batch + r) * 3, ln_w, 3, drec_p + row_g);
+        if (ln) {
+          through_norm(dp, rec_p + row_g, rs_p + (t * batch + r) * 3, ln_w, 3, drec_p + row_g);
+        }
       });
+      accumulate_gains(n, gh, ln ? dpost.data_ptr<T>() : drec_p + off_g, gh,
+                       ln ? rec_p + off_g : nullptr, gh, gbias_p, gln_p);
     } else {
       for_rows(n, hidden, [&](int64_t r) {
         const int64_t row_g = off_g + r * gh, row_h = off_h + r * hidden;
@@ -332,6 +363,10 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
           for (int64_t j = 0; j < hidden; ++j) dhi[j] += dqr[j] * a[j];
         }
       });
+      accumulate_gains(n, rz, dxp_p + off_g, gh, ln ? rec_p + t * batch * rz : nullptr, rz, gbias_p,
+                       gln_p);
+      accumulate_gains(n, hidden, dxp_p + off_g + rz, gh, ln ? rn_p + off_h : nullptr, hidden,
+                       bias ? gbias_p + rz : nullptr, ln ? gln_p + rz : nullptr);
     }
     // dh~ (+)= dR W_hh (Cho: the r, z blocks), then dh_{t-1} += dh~ * m.
     const T* drec_t = drec_p + t * batch * drec.size(2);
@@ -345,18 +380,14 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
   }
 
   const at::Tensor inputs = (drop ? saved[kHin] : hs.narrow(0, 0, steps)).reshape({-1, hidden});
-  at::Tensor grad_w = drec.reshape({-1, drec.size(2)}).t().mm(inputs);
+  at::Tensor grad_w = at::empty({gh, hidden}, opts);
+  at::Tensor grad_w_rec = grad_w.narrow(0, 0, drec.size(2));  // Cho: the r, z blocks
+  at::mm_out(grad_w_rec, drec.reshape({-1, drec.size(2)}).t(), inputs);
   if (o.cho) {
-    grad_w = at::cat({grad_w, drec_n.reshape({-1, hidden}).t().mm(saved[kQ].reshape({-1, hidden}))});
+    at::Tensor grad_w_n = grad_w.narrow(0, rz, hidden);
+    at::mm_out(grad_w_n, drec_n.reshape({-1, hidden}).t(), saved[kQ].reshape({-1, hidden}));
   }
-  at::Tensor grad_ln = empty, grad_bias = empty;
-  if (has(o.bias_hh)) grad_bias = dpost.sum({0, 1});
-  if (ln) {
-    grad_ln = o.cho ? at::cat({(dpost.narrow(2, 0, rz) * saved[kRec]).sum({0, 1}),
-                               (dpost.narrow(2, rz, hidden) * saved[kRecN]).sum({0, 1})})
-                    : (dpost * saved[kRec]).sum({0, 1});
-  }
-  return {dxp, dh, grad_w, grad_ln, grad_bias};
+  return {dxp, dh, grad_w, grad_ln.to(acts.scalar_type()), grad_bias.to(acts.scalar_type())};
 }
 
 std::vector<at::Tensor> gru_forward(const at::Tensor& xp, const at::Tensor& h0,
