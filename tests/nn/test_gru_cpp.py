@@ -13,6 +13,7 @@ if extension.ops("gru") is None:
         f"C++ GRU kernels unavailable: {extension.status('gru').reason}", allow_module_level=True
     )
 
+from rnnlab.nn.kernels import gru_cpp
 from rnnlab.nn.kernels.gru_cpp import GRUConfig, gru_family_sequence
 
 T, B, H = 7, 4, 5
@@ -113,12 +114,25 @@ def test_kernel_equals_step_function_float32(cell, variant):
 
 
 @pytest.mark.parametrize("cell", ["gru", "gru-cho"])
-def test_inference_without_saved_steps_gives_the_same_states(cell):
+def test_inference_keeps_one_step_and_gives_the_same_states(cell, monkeypatch):
     spec, leaves, *masks = _case(cell, torch.float32, **VARIANTS["everything"])
+    library, keeps = extension.ops("gru"), []
+
+    class Spy:  # records the `keep` flag of each forward call
+        def __getattr__(self, name):
+            return getattr(library, name)
+
+        def gru_forward(self, *args):
+            keeps.append(args[-1])
+            return library.gru_forward(*args)
+
+    monkeypatch.setattr(gru_cpp, "ops", lambda family: Spy())
     with torch.no_grad():
         hs = _kernel(spec, leaves, *masks)
-    assert not hs.requires_grad
-    torch.testing.assert_close(hs, _kernel(spec, leaves, *masks).detach(), rtol=0, atol=0)
+    trained = _kernel(spec, leaves, *masks)
+    assert keeps == [False, True]
+    assert not hs.requires_grad and trained.requires_grad
+    torch.testing.assert_close(hs, trained.detach(), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("cell", ["gru", "gru-cho"])

@@ -58,14 +58,12 @@ class _GRUFamily(torch.autograd.Function):
         rec_mask: Tensor | None,
         zoneout: Tensor | None,
     ) -> Tensor:
-        keep = any(ctx.needs_input_grad)
         saved = ops("gru").gru_forward(
             xp, h0, weight_hh, list(config.batch_sizes), rec_mask, zoneout, ln_hh, bias_hh,
-            config.cho, keep,
+            config.cho, True,
         )  # fmt: skip
-        if keep:
-            ctx.batch_sizes, ctx.cho = list(config.batch_sizes), config.cho
-            ctx.save_for_backward(weight_hh, bias_hh, ln_hh, rec_mask, zoneout, *saved)
+        ctx.batch_sizes, ctx.cho = list(config.batch_sizes), config.cho
+        ctx.save_for_backward(weight_hh, bias_hh, ln_hh, rec_mask, zoneout, *saved)
         return saved[0][1:]
 
     @staticmethod
@@ -118,11 +116,16 @@ def gru_family_sequence(
         raise RuntimeError("the C++ GRU kernels are not available; see extension.status('gru')")
     steps, batch, _ = xp.shape
     hidden = h0.shape[-1]
-    return _GRUFamily.apply(
-        xp.contiguous(), h0.contiguous(), weight_hh.contiguous(),
-        None if bias_hh is None else bias_hh.contiguous(),
-        None if ln_hh is None else ln_hh.contiguous(),
-        config,
-        _dense(config.rec_mask, (batch, hidden), xp),
-        _dense(config.zoneout, (steps, batch, hidden), xp),
+    tensors = (xp, h0, weight_hh, bias_hh, ln_hh)
+    xp, h0, weight_hh, bias_hh, ln_hh = (None if t is None else t.contiguous() for t in tensors)
+    rec_mask = _dense(config.rec_mask, (batch, hidden), xp)
+    zoneout = _dense(config.zoneout, (steps, batch, hidden), xp)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
+        return _GRUFamily.apply(xp, h0, weight_hh, bias_hh, ln_hh, config, rec_mask, zoneout)
+    # Inference: no autograd node, and the kernel reuses one step of scratch instead of
+    # keeping every step's activations (needs_input_grad cannot tell: it ignores no_grad).
+    saved = ops("gru").gru_forward(
+        xp, h0, weight_hh, list(config.batch_sizes), rec_mask, zoneout, ln_hh, bias_hh,
+        config.cho, False,
     )  # fmt: skip
+    return saved[0][1:]
