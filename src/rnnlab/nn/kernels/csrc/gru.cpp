@@ -4,15 +4,15 @@
 // cho.1-4), gate order r, z, n as in torch.
 //
 //   torch form (gru), ONE GEMM per step:
-//     R = rec(h~ W_hh^T)                 rec(y) = y + b_hh, or LN_g(y) * w_ln + b_hh (LayerNorm
-//     r = σ(xp_r + R_r)                  per gate block)
+//     R = rec(u W_hh^T)                  rec(y) = y + b_hh, or LN(y) * w_ln + b_hh with LN per
+//     r = σ(xp_r + R_r)                  gate block (LayerNorm)
 //     z = σ(xp_z + R_z)
 //     n = tanh(xp_n + r R_n)
 //   Cho form (gru-cho), TWO GEMMs per step (the second needs r):
-//     [R_r, R_z] = rec(h~ W_rz^T)        r, z as above
-//     n = tanh(xp_n + rec(q W_n^T)),     q = r h~
-//   both:  h̃_t = (1 - z) n + z h_{t-1};  zoneout: h_t = m_t h_{t-1} + (1 - m_t) h̃_t
-// where h~ = h_{t-1} * m (variational recurrent dropout; the carried h_{t-1} is not dropped).
+//     [R_r, R_z] = rec(u W_rz^T)         r, z as above
+//     n = tanh(xp_n + rec(q W_n^T)),     q = r u
+//   both:  h' = (1 - z) n + z h_{t-1};  zoneout: h_t = m_t h_{t-1} + (1 - m_t) h', else h_t = h'
+// where u = h_{t-1} * m (variational recurrent dropout: the carried h_{t-1} is not dropped).
 // xp is the caller's input projection with b_ih (cells.project_input); b_hh is added here
 // because the torch form gates b_hn by r.
 #include <torch/library.h>
@@ -35,14 +35,15 @@ struct GruOptions {
 inline bool has(const std::optional<at::Tensor>& t) { return t.has_value() && t->defined(); }
 
 // Saved tensors, in this order, between forward and backward.
+//   kHs     (T + 1, B, H) h_0 .. h_T
 //   kActs   (T, B, 3H) r, z, n
 //   kRec    LayerNorm only: the normalised recurrent projection, torch (T, B, 3H), Cho
 //           (T, B, 2H) for r, z; Cho without LayerNorm: one step of GEMM scratch
 //   kRecN   torch: R_n (T, B, H) after LayerNorm and bias (dr needs it); Cho: the normalised
 //           n projection (T, B, H) with LayerNorm, else one step of GEMM scratch
 //   kRstd   (T, B, 3) LayerNorm reciprocal std per gate block
-//   kHin    (T, B, H) h~ = h_{t-1} * m (recurrent dropout)
-//   kQ      (T, B, H) q = r h~ (Cho)
+//   kHin    (T, B, H) u = h_{t-1} * m (recurrent dropout)
+//   kQ      (T, B, H) q = r u (Cho)
 enum Saved { kHs, kActs, kRec, kRecN, kRstd, kHin, kQ, kNumSaved };
 
 void check_inputs(const at::Tensor& xp, const at::Tensor& h0, const GruOptions& o) {
@@ -74,7 +75,7 @@ void check_inputs(const at::Tensor& xp, const at::Tensor& h0, const GruOptions& 
               "gru_forward: bias_hh must be (3H,)");
 }
 
-// h̃ = (1 - z) n + z h_{t-1}, then zoneout; one row.
+// h' = (1 - z) n + z h_{t-1}, then zoneout; one row.
 template <typename T>
 inline void new_state(const T* z, const T* cand, const T* hp, const T* zm, int64_t hidden, T* h) {
   if (zm) {
@@ -282,7 +283,7 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
       const T* g = gh_p + off_h;
       for (int64_t j = 0; j < batch * hidden; ++j) dh_p[j] += g[j];
     }
-    // Through h̃ = (1 - z) n + z h_{t-1} (and zoneout): the n and z pre-activation gradients;
+    // Through h' = (1 - z) n + z h_{t-1} (and zoneout): the n and z pre-activation gradients;
     // dh becomes the direct part of dh_{t-1}.
     auto through_state = [&](int64_t r, T* dx) {
       const int64_t row_h = off_h + r * hidden;
@@ -341,7 +342,7 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
           std::copy(dx + 2 * hidden, dx + gh, drn_p + row_h);
         }
       });
-      // dq = dR_n W_n; then q = r h~ gives dr and part of dh~.
+      // dq = dR_n W_n; then q = r u gives dr and part of du.
       gemm(false, n, hidden, hidden, drn_p + off_h, w_p + 2 * hidden * hidden, T(0), dq_p);
       for_rows(n, rz, [&](int64_t r) {
         const int64_t row_g = off_g + r * gh, row_h = off_h + r * hidden;
@@ -368,7 +369,7 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
       accumulate_gains(n, hidden, dxp_p + off_g + rz, gh, ln ? rn_p + off_h : nullptr, hidden,
                        bias ? gbias_p + rz : nullptr, ln ? gln_p + rz : nullptr);
     }
-    // dh~ (+)= dR W_hh (Cho: the r, z blocks), then dh_{t-1} += dh~ * m.
+    // du (+)= dR W_hh (Cho: the r, z blocks), then dh_{t-1} += du * m.
     const T* drec_t = drec_p + t * batch * drec.size(2);
     const int64_t width = o.cho ? rz : gh;
     if (drop) {
