@@ -171,3 +171,34 @@ def test_expanded_output_gradient_of_a_plain_sum():
     hs = _kernel(spec, leaves, *masks)
     (want,) = torch.autograd.grad((hs * torch.ones_like(hs)).sum(), leaves["xp"])
     torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("cell", ["gru", "gru-cho"])
+def test_rows_split_across_threads(cell):
+    # Enough rows (> 16384 / H per step) that the gate passes run on two threads.
+    torch.set_num_threads(2)  # the suite's fixture restores one thread afterwards
+    gen = torch.Generator().manual_seed(6)
+    steps, batch, hidden = 3, 2100, 8
+    lengths = torch.randint(1, steps + 1, (batch,), generator=gen).sort(descending=True).values
+    leaves = {
+        "xp": torch.randn(steps, batch, 3 * hidden, generator=gen, dtype=torch.float64),
+        "h0": torch.randn(batch, hidden, generator=gen, dtype=torch.float64),
+        "weight_hh": torch.randn(3 * hidden, hidden, generator=gen, dtype=torch.float64) * 0.3,
+        "bias_hh": torch.randn(3 * hidden, generator=gen, dtype=torch.float64),
+        "ln_hh_weight": torch.rand(3 * hidden, generator=gen, dtype=torch.float64) + 0.5,
+    }
+    leaves = {k: v.requires_grad_() for k, v in leaves.items()}
+    sizes = tuple(int((lengths > t).sum()) for t in range(steps))
+    hs = gru_family_sequence(
+        leaves["xp"],
+        leaves["h0"],
+        leaves["weight_hh"],
+        bias_hh=leaves["bias_hh"],
+        ln_hh=leaves["ln_hh_weight"],
+        config=GRUConfig(batch_sizes=sizes, cho=cell == "gru-cho"),
+    )
+    got = [hs, *torch.autograd.grad(hs.square().sum(), list(leaves.values()))]
+    want_hs = _reference(CELLS[cell], leaves, None, None, lengths.tolist())
+    want = [want_hs, *torch.autograd.grad(want_hs.square().sum(), list(leaves.values()))]
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-10)
