@@ -51,12 +51,12 @@ def block_norm(x: Tensor, weight: Tensor, blocks: int) -> Tensor:
 
 
 def project_input(spec: CellSpec, x: Tensor, params: dict[str, Tensor]) -> Tensor:
-    """Input projection ``x W_ih^T + b_ih`` for all steps; LayerNorm'd per gate when enabled."""
+    """``x W_ih^T + b_ih`` of all steps, LayerNorm'd per gate if on (one fused F.layer_norm)."""
     if "ln_ih_weight" not in params:
         return F.linear(x, params["weight_ih"], params.get("bias_ih"))
-    projected = block_norm(
-        F.linear(x, params["weight_ih"]), params["ln_ih_weight"], spec.gate_blocks
-    )
+    blocks = F.linear(x, params["weight_ih"]).unflatten(-1, (spec.gate_blocks, -1))
+    normed = F.layer_norm(blocks, blocks.shape[-1:], eps=LAYER_NORM_EPS)
+    projected = normed.flatten(-2) * params["ln_ih_weight"]
     return projected if "bias_ih" not in params else projected + params["bias_ih"]
 
 

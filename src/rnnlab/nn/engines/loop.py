@@ -34,6 +34,7 @@ from rnnlab.nn.engines.base import LayerOptions, StepMasks, register_engine
 from rnnlab.nn.engines.native import reverse_within
 from rnnlab.nn.kernels import extension
 from rnnlab.nn.kernels.gru import gru_sequence
+from rnnlab.nn.kernels.gru_cpp import GRUConfig, gru_family_sequence
 from rnnlab.nn.kernels.lstm import lstm_sequence
 from rnnlab.nn.kernels.lstm_cpp import LSTMConfig, lstm_family_sequence
 from rnnlab.nn.kernels.rnn import rnn_sequence
@@ -117,6 +118,32 @@ def _lstm_cpp(
     return hs, (hs[-1], c_last)
 
 
+def _gru_cpp(
+    spec: CellSpec,
+    x: Tensor,
+    state: State,
+    params: dict[str, Tensor],
+    masks: StepMasks,
+    batch_sizes: list[int],
+) -> tuple[Tensor, State]:
+    config = GRUConfig(
+        batch_sizes=tuple(batch_sizes),
+        rec_mask=masks.recurrent,
+        zoneout=None if masks.zoneout is None else masks.zoneout[0],
+        cho=spec.name == "gru-cho",
+    )
+    # b_hh is never folded into xp: the torch form multiplies b_hn by the reset gate.
+    hs = gru_family_sequence(
+        project_input(spec, x, params),
+        state[0],
+        params["weight_hh"],
+        bias_hh=params.get("bias_hh"),
+        ln_hh=params.get("ln_hh_weight"),
+        config=config,
+    )
+    return hs, (hs[-1],)
+
+
 def _rnn_cpp(
     spec: CellSpec,
     x: Tensor,
@@ -147,6 +174,8 @@ CPP_KERNELS: dict[str, tuple[str, CppRunner]] = {
     "lstm": ("lstm", _lstm_cpp),
     "lstm-peephole": ("lstm", _lstm_cpp),
     "lstm-cifg": ("lstm", _lstm_cpp),
+    "gru": ("gru", _gru_cpp),
+    "gru-cho": ("gru", _gru_cpp),
     "rnn-tanh": ("rnn", _rnn_cpp),
     "rnn-relu": ("rnn", _rnn_cpp),
     "indrnn": ("rnn", _rnn_cpp),

@@ -31,7 +31,16 @@ from typing import Any
 
 import torch
 
-__all__ = ["FAMILIES", "ExtensionStatus", "ops", "refuse_double_backward", "status"]
+__all__ = [
+    "FAMILIES",
+    "ExtensionStatus",
+    "contiguous",
+    "dense",
+    "needs_autograd",
+    "ops",
+    "refuse_double_backward",
+    "status",
+]
 
 SOURCES_DIR = Path(__file__).with_name("csrc")
 FAMILIES = tuple(sorted(path.stem for path in SOURCES_DIR.glob("*.cpp")))
@@ -164,3 +173,28 @@ def refuse_double_backward() -> None:
             "the loop engine's C++ kernels support first derivatives only (create_graph=True "
             "asks for more): use engine='reference' for higher-order gradients"
         )
+
+
+def needs_autograd(*tensors: torch.Tensor | None) -> bool:
+    """Whether a kernel call must record an autograd node (grad mode on, some input needs it).
+
+    Inference calls skip the node and let the kernel reuse one step of scratch instead of
+    keeping every step's activations (``ctx.needs_input_grad`` cannot tell: it ignores
+    ``torch.no_grad``).
+    """
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def dense(
+    mask: torch.Tensor | None, shape: tuple[int, ...], like: torch.Tensor
+) -> torch.Tensor | None:
+    """``mask`` broadcast to ``shape`` as a contiguous tensor of ``like``'s dtype (the kernels
+    read masks element by element)."""
+    if mask is None:
+        return None
+    return mask.to(like.dtype).expand(shape).contiguous()
+
+
+def contiguous(*tensors: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
+    """Each tensor made contiguous (the kernels index raw memory), None kept."""
+    return tuple(None if t is None else t.contiguous() for t in tensors)

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from rnnlab.nn.kernels.extension import ops
+from rnnlab.nn.kernels.extension import (
+    contiguous,
+    dense,
+    needs_autograd,
+    ops,
+    refuse_double_backward,
+)
 
 __all__ = ["GRUConfig", "gru_family_sequence"]
 
@@ -37,12 +43,23 @@ class GRUConfig:
     cho: bool = False
 
 
-def _dense(mask: Tensor | None, shape: tuple[int, ...], like: Tensor) -> Tensor | None:
-    """``mask`` expanded to ``shape`` as a contiguous tensor of ``like``'s dtype (the kernel
-    reads it element by element)."""
-    if mask is None:
-        return None
-    return mask.to(like.dtype).expand(shape).contiguous()
+def _forward(
+    xp: Tensor,
+    h0: Tensor,
+    weight_hh: Tensor,
+    bias_hh: Tensor | None,
+    ln_hh: Tensor | None,
+    config: GRUConfig,
+    rec_mask: Tensor | None,
+    zoneout: Tensor | None,
+    *,
+    keep: bool,
+) -> list[Tensor]:
+    """The C++ forward; ``keep`` stores every step's activations for the backward."""
+    return ops("gru").gru_forward(
+        xp, h0, weight_hh, list(config.batch_sizes), rec_mask, zoneout, ln_hh, bias_hh,
+        config.cho, keep,
+    )  # fmt: skip
 
 
 class _GRUFamily(torch.autograd.Function):
@@ -58,16 +75,14 @@ class _GRUFamily(torch.autograd.Function):
         rec_mask: Tensor | None,
         zoneout: Tensor | None,
     ) -> Tensor:
-        saved = ops("gru").gru_forward(
-            xp, h0, weight_hh, list(config.batch_sizes), rec_mask, zoneout, ln_hh, bias_hh,
-            config.cho, True,
-        )  # fmt: skip
+        saved = _forward(xp, h0, weight_hh, bias_hh, ln_hh, config, rec_mask, zoneout, keep=True)
         ctx.batch_sizes, ctx.cho = list(config.batch_sizes), config.cho
         ctx.save_for_backward(weight_hh, bias_hh, ln_hh, rec_mask, zoneout, *saved)
         return saved[0][1:]
 
     @staticmethod
     def backward(ctx, grad_hs: Tensor | None):  # type: ignore[override]
+        refuse_double_backward()
         weight_hh, bias_hh, ln_hh, rec_mask, zoneout, *saved = ctx.saved_tensors
         dxp, dh0, dw, dln, dbias = ops("gru").gru_backward(
             grad_hs, saved, weight_hh, ctx.batch_sizes, rec_mask, zoneout, ln_hh, bias_hh,
@@ -117,15 +132,10 @@ def gru_family_sequence(
     steps, batch, _ = xp.shape
     hidden = h0.shape[-1]
     tensors = (xp, h0, weight_hh, bias_hh, ln_hh)
-    xp, h0, weight_hh, bias_hh, ln_hh = (None if t is None else t.contiguous() for t in tensors)
-    rec_mask = _dense(config.rec_mask, (batch, hidden), xp)
-    zoneout = _dense(config.zoneout, (steps, batch, hidden), xp)
-    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
+    xp, h0, weight_hh, bias_hh, ln_hh = contiguous(*tensors)
+    rec_mask = dense(config.rec_mask, (batch, hidden), xp)
+    zoneout = dense(config.zoneout, (steps, batch, hidden), xp)
+    if needs_autograd(*tensors):
         return _GRUFamily.apply(xp, h0, weight_hh, bias_hh, ln_hh, config, rec_mask, zoneout)
-    # Inference: no autograd node, and the kernel reuses one step of scratch instead of
-    # keeping every step's activations (needs_input_grad cannot tell: it ignores no_grad).
-    saved = ops("gru").gru_forward(
-        xp, h0, weight_hh, list(config.batch_sizes), rec_mask, zoneout, ln_hh, bias_hh,
-        config.cho, False,
-    )  # fmt: skip
-    return saved[0][1:]
+    # Inference: no autograd node, one step of scratch instead of every step's activations.
+    return _forward(xp, h0, weight_hh, bias_hh, ln_hh, config, rec_mask, zoneout, keep=False)[0][1:]

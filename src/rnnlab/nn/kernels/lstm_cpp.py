@@ -8,12 +8,18 @@ per gate block and of the cell), variational recurrent dropout and zoneout.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
 
-from rnnlab.nn.kernels.extension import ops, refuse_double_backward
+from rnnlab.nn.kernels.extension import (
+    contiguous,
+    dense,
+    needs_autograd,
+    ops,
+    refuse_double_backward,
+)
 
 __all__ = ["LSTMConfig", "lstm_family_sequence"]
 
@@ -24,8 +30,8 @@ class LSTMConfig:
 
     Attributes:
         batch_sizes: active rows per step (non-increasing), or () for all rows at every step.
-        rec_mask: (B, H) recurrent-dropout mask (already scaled), or None.
-        zoneout: (2, T, B, H) keep-masks of h and c, or None.
+        rec_mask: recurrent-dropout mask (already scaled) broadcastable to (B, H), or None.
+        zoneout: keep-masks of h and c broadcastable to (2, T, B, H), or None.
         cifg: coupled input-forget gate (gates i, g, o).
     """
 
@@ -33,6 +39,26 @@ class LSTMConfig:
     rec_mask: Tensor | None = None
     zoneout: Tensor | None = None
     cifg: bool = False
+
+
+def _forward(
+    xp: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    weight_hh: Tensor,
+    peephole: Tensor | None,
+    ln_hh: Tensor | None,
+    bias_hh: Tensor | None,
+    ln_c: Tensor | None,
+    config: LSTMConfig,
+    *,
+    keep: bool,
+) -> list[Tensor]:
+    """The C++ forward; ``keep`` stores every step's activations for the backward."""
+    return ops("lstm").lstm_forward(
+        xp, h0, c0, weight_hh, list(config.batch_sizes), peephole, config.rec_mask,
+        config.zoneout, ln_hh, bias_hh, ln_c, config.cifg, keep,
+    )  # fmt: skip
 
 
 class _LSTMFamily(torch.autograd.Function):
@@ -49,16 +75,10 @@ class _LSTMFamily(torch.autograd.Function):
         ln_c: Tensor | None,
         config: LSTMConfig,
     ) -> tuple[Tensor, Tensor]:
-        keep = any(ctx.needs_input_grad)
-        saved = ops("lstm").lstm_forward(
-            xp, h0, c0, weight_hh, list(config.batch_sizes), peephole, config.rec_mask,
-            config.zoneout, ln_hh, bias_hh, ln_c, config.cifg, keep,
-        )  # fmt: skip
-        hs, cs = saved[0], saved[1]
-        if keep:
-            ctx.config = config
-            ctx.save_for_backward(weight_hh, peephole, ln_hh, ln_c, *saved)
-        return hs[1:], cs[-1]
+        saved = _forward(xp, h0, c0, weight_hh, peephole, ln_hh, bias_hh, ln_c, config, keep=True)
+        ctx.config = config
+        ctx.save_for_backward(weight_hh, peephole, ln_hh, ln_c, *saved)
+        return saved[0][1:], saved[1][-1]
 
     @staticmethod
     def backward(ctx, grad_hs: Tensor | None, grad_c_last: Tensor | None):  # type: ignore[override]
@@ -111,7 +131,15 @@ def lstm_family_sequence(
         ``(hs, c_last)``: hs (T, B, H) the state after each step (rows past their length
         repeat their last state), c_last (B, H) the final cell state.
     """
-    return _LSTMFamily.apply(
-        xp.contiguous(), h0.contiguous(), c0.contiguous(), weight_hh.contiguous(),
-        peephole, ln_hh, bias_hh, ln_c, config,
-    )  # fmt: skip
+    steps, batch, _ = xp.shape
+    hidden = h0.shape[-1]
+    config = replace(
+        config,
+        rec_mask=dense(config.rec_mask, (batch, hidden), xp),
+        zoneout=dense(config.zoneout, (2, steps, batch, hidden), xp),
+    )
+    tensors = contiguous(xp, h0, c0, weight_hh, peephole, ln_hh, bias_hh, ln_c)
+    if needs_autograd(*tensors):
+        return _LSTMFamily.apply(*tensors, config)
+    saved = _forward(*tensors, config, keep=False)
+    return saved[0][1:], saved[1][-1]

@@ -14,7 +14,13 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from rnnlab.nn.kernels.extension import ops, refuse_double_backward
+from rnnlab.nn.kernels.extension import (
+    contiguous,
+    dense,
+    needs_autograd,
+    ops,
+    refuse_double_backward,
+)
 
 __all__ = ["RNNConfig", "rnn_family_sequence"]
 
@@ -40,12 +46,23 @@ class RNNConfig:
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {self.nonlinearity!r}")
 
 
-def _dense(mask: Tensor | None, shape: tuple[int, ...], like: Tensor) -> Tensor | None:
-    """``mask`` expanded to ``shape`` as a contiguous tensor of ``like``'s dtype (the kernel
-    reads it element by element)."""
-    if mask is None:
-        return None
-    return mask.to(like.dtype).expand(shape).contiguous()
+def _forward(
+    xp: Tensor,
+    h0: Tensor,
+    weight_hh: Tensor,
+    ln_hh: Tensor | None,
+    bias_hh: Tensor | None,
+    config: RNNConfig,
+    rec_mask: Tensor | None,
+    zoneout: Tensor | None,
+    *,
+    keep: bool,
+) -> list[Tensor]:
+    """The C++ forward; ``keep`` stores every step's activations for the backward."""
+    return ops("rnn").rnn_forward(
+        xp, h0, weight_hh, list(config.batch_sizes), rec_mask, zoneout, ln_hh, bias_hh,
+        config.nonlinearity == "relu", keep,
+    )  # fmt: skip
 
 
 class _RNNFamily(torch.autograd.Function):
@@ -61,15 +78,9 @@ class _RNNFamily(torch.autograd.Function):
         rec_mask: Tensor | None,
         zoneout: Tensor | None,
     ) -> Tensor:
-        keep = any(ctx.needs_input_grad)
-        relu = config.nonlinearity == "relu"
-        saved = ops("rnn").rnn_forward(
-            xp, h0, weight_hh, list(config.batch_sizes), rec_mask, zoneout, ln_hh, bias_hh,
-            relu, keep,
-        )  # fmt: skip
-        if keep:
-            ctx.batch_sizes, ctx.relu = list(config.batch_sizes), relu
-            ctx.save_for_backward(weight_hh, ln_hh, bias_hh, rec_mask, zoneout, *saved)
+        saved = _forward(xp, h0, weight_hh, ln_hh, bias_hh, config, rec_mask, zoneout, keep=True)
+        ctx.batch_sizes, ctx.relu = list(config.batch_sizes), config.nonlinearity == "relu"
+        ctx.save_for_backward(weight_hh, ln_hh, bias_hh, rec_mask, zoneout, *saved)
         return saved[0][1:]
 
     @staticmethod
@@ -119,8 +130,11 @@ def rnn_family_sequence(
         state.
     """
     steps, batch, hidden = xp.shape
-    return _RNNFamily.apply(
-        xp.contiguous(), h0.contiguous(), weight_hh.contiguous(), ln_hh, bias_hh, config,
-        _dense(config.rec_mask, (batch, hidden), xp),
-        _dense(config.zoneout, (steps, batch, hidden), xp),
-    )  # fmt: skip
+    tensors = contiguous(xp, h0, weight_hh, ln_hh, bias_hh)
+    masks = (
+        dense(config.rec_mask, (batch, hidden), xp),
+        dense(config.zoneout, (steps, batch, hidden), xp),
+    )
+    if needs_autograd(*tensors):
+        return _RNNFamily.apply(*tensors, config, *masks)
+    return _forward(*tensors, config, *masks, keep=False)[0][1:]

@@ -187,7 +187,9 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
   auto empty = at::empty({0}, acts.options());
 
   at::Tensor dh = at::zeros({batch, hidden}, acts.options());
-  at::Tensor dc = has(grad_c_last) ? grad_c_last->clone() : at::zeros_like(dh);
+  // Output gradients may be expanded (the gradient of a plain .sum() has stride 0).
+  at::Tensor dc = has(grad_c_last) ? grad_c_last->contiguous().clone() : at::zeros_like(dh);
+  const at::Tensor grad_hs_dense = has(grad_hs) ? grad_hs->contiguous() : empty;
   at::Tensor dpre = at::zeros({steps, batch, gh}, acts.options());  // grad of xp
   at::Tensor drec = ln ? at::zeros({steps, batch, gh}, acts.options()) : dpre;
   at::Tensor du = lnc ? at::zeros({steps, batch, hidden}, acts.options()) : empty;
@@ -197,7 +199,7 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
   const T* zmask = zone ? o.zoneout->data_ptr<T>() : nullptr;
   const T* ln_w = ln ? o.ln_hh->data_ptr<T>() : nullptr;
   const T* lnc_w = lnc ? o.ln_c->data_ptr<T>() : nullptr;
-  const T* gh_p = has(grad_hs) ? grad_hs->data_ptr<T>() : nullptr;
+  const T* gh_p = has(grad_hs) ? grad_hs_dense.data_ptr<T>() : nullptr;
   const T* cs_p = cs.data_ptr<T>();
   const T* cn_p = zone ? saved[kCNew].data_ptr<T>() : cs_p + batch * hidden;
   const T* acts_p = acts.data_ptr<T>();

@@ -168,7 +168,9 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
   const T* mask = drop ? o.rec_mask->data_ptr<T>() : nullptr;
   const T* zmask = zone ? o.zoneout->data_ptr<T>() : nullptr;
   const T* ln_w = ln ? o.ln_hh->data_ptr<T>() : nullptr;
-  const T* gh_p = has(grad_hs) ? grad_hs->data_ptr<T>() : nullptr;
+  // The output gradient may be expanded (the gradient of a plain .sum() has stride 0).
+  const at::Tensor grad_hs_dense = has(grad_hs) ? grad_hs->contiguous() : empty;
+  const T* gh_p = has(grad_hs) ? grad_hs_dense.data_ptr<T>() : nullptr;
   const T* hs_p = hs.data_ptr<T>();
   // h^_t, whose activation derivative we need: stored apart only under zoneout.
   const T* hnew_p = zone ? saved[kHNew].data_ptr<T>() : hs_p + bh;
