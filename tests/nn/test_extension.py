@@ -116,3 +116,29 @@ def test_double_backward_is_refused_not_silently_wrong():
     # Without the guard, the gradient would silently have no graph through the recurrence.
     with pytest.raises(RuntimeError, match="first derivatives only"):
         torch.autograd.grad(out.sum(), params["weight_hh"], create_graph=True)
+
+
+@pytest.mark.parametrize("name", ["lstm-peephole", "gru-cho", "rnn-tanh"])
+def test_plain_sum_loss_and_inference_match_the_reference(name):
+    # out.sum() sends an expanded (stride-0) gradient into the kernels' backward; under
+    # no_grad the kernels take their inference path (one step of scratch, no autograd node).
+    spec = CELLS[name]
+    gen = torch.Generator().manual_seed(3)
+    shapes = spec.param_shapes(3, 4)
+    params = {k: torch.randn(s, generator=gen, dtype=torch.float64) for k, s in shapes.items()}
+    for p in params.values():
+        p.requires_grad_()
+    x = torch.randn(6, 2, 3, generator=gen, dtype=torch.float64)
+    state = tuple(torch.zeros(2, s, dtype=torch.float64) for s in spec.state_sizes(4))
+    # No lengths: the output is the kernel's own output, so its gradient arrives expanded.
+    kwargs = {"lengths": None, "reverse": False, "masks": NO_MASKS}
+    grads, outputs = [], []
+    for engine in ("loop", "reference"):
+        out, _ = ENGINES[engine](spec, x, state, params, **kwargs)
+        grads.append(torch.autograd.grad(out.sum(), list(params.values())))
+        with torch.no_grad():
+            outputs.append(ENGINES[engine](spec, x, state, params, **kwargs)[0])
+    for got, want in zip(grads[0], grads[1], strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-10, atol=1e-10)
+    assert outputs[0].grad_fn is None
