@@ -142,3 +142,11 @@ def test_plain_sum_loss_and_inference_match_the_reference(name):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-10, atol=1e-10)
     assert outputs[0].grad_fn is None
+
+
+def test_a_new_build_removes_the_older_builds_of_its_family(tmp_path):
+    current = tmp_path / "rnnlab_lstm-new"
+    for name in ("rnnlab_lstm-old", "rnnlab_lstm-new", "rnnlab_gru-old"):
+        (tmp_path / name).mkdir()
+    extension._remove_stale_builds("rnnlab_lstm", current)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rnnlab_gru-old", "rnnlab_lstm-new"]

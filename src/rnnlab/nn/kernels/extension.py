@@ -142,7 +142,15 @@ def _load(family: str) -> ExtensionStatus:
         reason = f"build failed: {first_error.strip()[:300]}"
         warnings.warn(f"rnnlab: C++ kernels unavailable ({reason}); using PyTorch", stacklevel=3)
         return ExtensionStatus(False, time.perf_counter() - start, True, reason, str(directory))
+    _remove_stale_builds(name, directory)
     return ExtensionStatus(True, time.perf_counter() - start, True, None, str(directory))
+
+
+def _remove_stale_builds(name: str, current: Path) -> None:
+    """Delete this family's builds of older sources (each source edit or upgrade adds one)."""
+    for old in current.parent.glob(f"{name}-*"):
+        if old != current:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def status(family: str) -> ExtensionStatus:
