@@ -142,13 +142,7 @@ inline at::Tensor buffer(const at::Tensor& like, at::IntArrayRef shape, bool zer
   return zero ? at::zeros(shape, like.options()) : at::empty(shape, like.options());
 }
 
-inline const void* maybe_data(const std::optional<at::Tensor>& t) {
-  return t.has_value() && t->defined() ? t->data_ptr() : nullptr;
-}
-
-template <typename T>
-inline const T* opt_ptr(const std::optional<at::Tensor>& t) {
-  return static_cast<const T*>(maybe_data(t));
-}
+// Whether an optional tensor argument (``Tensor?`` in an op schema) was given.
+inline bool has(const std::optional<at::Tensor>& t) { return t.has_value() && t->defined(); }
 
 }  // namespace rnnlab

@@ -32,8 +32,6 @@ struct GruOptions {
   bool cho;
 };
 
-inline bool has(const std::optional<at::Tensor>& t) { return t.has_value() && t->defined(); }
-
 // Saved tensors, in this order, between forward and backward.
 //   kHs     (T + 1, B, H) h_0 .. h_T
 //   kActs   (T, B, 3H) r, z, n

@@ -29,8 +29,6 @@ struct LstmOptions {
   bool cifg;
 };
 
-inline bool has(const std::optional<at::Tensor>& t) { return t.has_value() && t->defined(); }
-
 // Saved tensors, in this order, between forward and backward.
 enum Saved { kHs, kCs, kActs, kTanhU, kCNew, kRecHat, kRstdHh, kCHat, kRstdC, kHin, kNumSaved };
 

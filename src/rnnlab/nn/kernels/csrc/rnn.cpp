@@ -26,8 +26,6 @@ struct RnnOptions {
   bool relu;
 };
 
-inline bool has(const std::optional<at::Tensor>& t) { return t.has_value() && t->defined(); }
-
 template <typename T>
 inline T activate(T x, bool relu) {
   return relu ? (x < T(0) ? T(0) : x) : std::tanh(x);  // relu keeps NaN, as torch.relu
