@@ -145,4 +145,25 @@ inline at::Tensor buffer(const at::Tensor& like, at::IntArrayRef shape, bool zer
 // Whether an optional tensor argument (``Tensor?`` in an op schema) was given.
 inline bool has(const std::optional<at::Tensor>& t) { return t.has_value() && t->defined(); }
 
+// sum[j] += Σ_{r < n} a[r, j] * b[r, j] over rows of stride a_stride, b_stride, in double: a
+// parameter gradient summed over one step's rows while the step is in cache (T * B terms).
+template <typename T>
+inline void accumulate_rows(int64_t n, int64_t width, const T* a, int64_t a_stride, const T* b,
+                            int64_t b_stride, double* sum) {
+  for (int64_t r = 0; r < n; ++r) {
+    const T* ar = a + r * a_stride;
+    const T* br = b + r * b_stride;
+    for (int64_t j = 0; j < width; ++j) sum[j] += double(ar[j]) * double(br[j]);
+  }
+}
+
+// sum[j] += Σ_{r < n} a[r, j], in double.
+template <typename T>
+inline void accumulate_rows(int64_t n, int64_t width, const T* a, int64_t a_stride, double* sum) {
+  for (int64_t r = 0; r < n; ++r) {
+    const T* ar = a + r * a_stride;
+    for (int64_t j = 0; j < width; ++j) sum[j] += ar[j];
+  }
+}
+
 }  // namespace rnnlab

@@ -3,13 +3,18 @@
 // (h_{t-1} W_hh^T, torch's BLAS) and ONE fused pass over the gates. Equations: docs/equations.md
 // (lstm.1-6, peep.1-6, cifg.1-5), gate order i, f, g, o as in torch (cifg: i, g, o).
 //
-//   pre = xp_t + R_t                 R_t = h~ W_hh^T, or LN_g(h~ W_hh^T) * w_ln + b_hh (LayerNorm)
+//   pre = X_t + R_t + b             X_t = xp_t, or LN_g(xp_t) * w_ih (input LayerNorm, ln_ih)
+//                                   R_t = h~ W_hh^T, or LN_g(h~ W_hh^T) * w_hh (LayerNorm, ln_hh)
+//                                   b = b_ih + b_hh (those given)
 //   i = σ(pre_i + w_ci c_{t-1})      f = σ(pre_f + w_cf c_{t-1})  (cifg: f = 1 - i)
 //   g = tanh(pre_g)                  c~ = f c_{t-1} + i g
 //   o = σ(pre_o + w_co c~)           h~_t = o tanh(u),  u = c~ or LN(c~) * w_c + b_c
 //   zoneout: h_t = z_h h_{t-1} + (1 - z_h) h~_t, c_t = z_c c_{t-1} + (1 - z_c) c~
 // where h~ = h_{t-1} * m (variational recurrent dropout) and the peephole terms exist only for
-// lstm-peephole. The caller folds b_ih (+ b_hh without LayerNorm) into xp.
+// lstm-peephole and LN_g normalises each gate block of H values (no gain). Without LayerNorm
+// the caller may fold the biases into xp instead. With ln_ih, xp is the raw x W_ih^T and the
+// backward returns its gradient through the LayerNorm. Parameter gradients that are sums over
+// steps and rows (gains, biases, peepholes) are summed per step, in double, while it is in cache.
 #include <torch/library.h>
 
 #include "common.h"
@@ -23,14 +28,18 @@ struct LstmOptions {
   const std::optional<at::Tensor>& peephole;   // (3, H): w_ci, w_cf, w_co
   const std::optional<at::Tensor>& rec_mask;   // (B, H)
   const std::optional<at::Tensor>& zoneout;    // (2, T, B, H): keep-masks of h and c
+  const std::optional<at::Tensor>& ln_ih;      // (G*H,) LayerNorm gain of X_t
   const std::optional<at::Tensor>& ln_hh;      // (G*H,) LayerNorm gain of R_t
-  const std::optional<at::Tensor>& bias_hh;    // (G*H,) added after LayerNorm
+  const std::optional<at::Tensor>& bias;       // (G*H,) b added to pre (forward only)
+  bool biased;                                 // whether there is a b (its gradient is wanted)
   const std::optional<at::Tensor>& ln_c;       // (2, H): LayerNorm gain and bias of c
   bool cifg;
 };
 
 // Saved tensors, in this order, between forward and backward.
-enum Saved { kHs, kCs, kActs, kTanhU, kCNew, kRecHat, kRstdHh, kCHat, kRstdC, kHin, kNumSaved };
+enum Saved {
+  kHs, kCs, kActs, kTanhU, kCNew, kRecHat, kRstdHh, kCHat, kRstdC, kHin, kInHat, kRstdIh, kNumSaved
+};
 
 template <typename T>
 std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
@@ -38,7 +47,7 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
   const int64_t steps = xp.size(0), batch = xp.size(1), gh = xp.size(2);
   const int64_t hidden = h0.size(1), gates = gh / hidden;
   const bool peep = has(o.peephole), drop = has(o.rec_mask), zone = has(o.zoneout);
-  const bool ln = has(o.ln_hh), lnc = has(o.ln_c);
+  const bool ln = has(o.ln_hh), lnc = has(o.ln_c), ln_in = has(o.ln_ih);
   const bool ragged = !o.batch_sizes.empty() && o.batch_sizes.back() < batch;
   const int64_t kept = keep ? steps : 1;  // inference reuses one step of scratch
   auto empty = at::empty({0}, xp.options());
@@ -56,6 +65,9 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
   at::Tensor c_hat = lnc ? buffer(xp, {kept, batch, hidden}, ragged) : empty;
   at::Tensor rstd_c = lnc ? buffer(xp, {kept, batch}, ragged) : empty;
   at::Tensor hin = drop ? buffer(xp, {kept, batch, hidden}, ragged) : empty;
+  at::Tensor in_hat = ln_in ? buffer(xp, {kept, batch, gh}, ragged) : empty;
+  at::Tensor rstd_ih = ln_in ? buffer(xp, {kept, batch, gates}, ragged) : empty;
+  const at::Tensor bias = has(o.bias) ? *o.bias : at::zeros({gh}, xp.options());
   const T* w_p = o.weight_hh.data_ptr<T>();
   T* acts_p = acts.data_ptr<T>();
   T* rec_p = ln ? rec_hat.data_ptr<T>() : nullptr;
@@ -65,7 +77,8 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
   const T* mask = drop ? o.rec_mask->data_ptr<T>() : nullptr;
   const T* zmask = zone ? o.zoneout->data_ptr<T>() : nullptr;
   const T* ln_w = ln ? o.ln_hh->data_ptr<T>() : nullptr;
-  const T* b_hh = has(o.bias_hh) ? o.bias_hh->data_ptr<T>() : nullptr;
+  const T* in_w = ln_in ? o.ln_ih->data_ptr<T>() : nullptr;
+  const T* b = bias.data_ptr<T>();
   const T* lnc_w = lnc ? o.ln_c->data_ptr<T>() : nullptr;
   const T* xp_p = xp.data_ptr<T>();
   T* hs_p = hs.data_ptr<T>();
@@ -83,6 +96,8 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
     }
     if (ln) {
       gemm(true, n, gh, hidden, h_in, w_p, T(0), rec_p + k * batch * gh);
+    } else if (ln_in) {
+      gemm(true, n, gh, hidden, h_in, w_p, T(0), a_base);  // X_t and b added per row below
     } else {
       std::copy(xp_p + t * batch * gh, xp_p + (t * batch + n) * gh, a_base);
       gemm(true, n, gh, hidden, h_in, w_p, T(1), a_base);
@@ -91,6 +106,8 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
     T* cn_base = zone ? cnew.data_ptr<T>() + k * batch * hidden : cs_p + (t + 1) * batch * hidden;
     T* rh_base = ln ? rec_p + k * batch * gh : nullptr;
     T* rs_base = ln ? rstd_hh.data_ptr<T>() + k * batch * gates : nullptr;
+    T* xh_base = ln_in ? in_hat.data_ptr<T>() + k * batch * gh : nullptr;
+    T* ri_base = ln_in ? rstd_ih.data_ptr<T>() + k * batch * gates : nullptr;
     T* ch_base = lnc ? c_hat.data_ptr<T>() + k * batch * hidden : nullptr;
     T* rc_base = lnc ? rstd_c.data_ptr<T>() + k * batch : nullptr;
     const T* hp_base = hs_p + t * batch * hidden;
@@ -103,12 +120,27 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
 
     for_rows(n, gh, [&](int64_t r) {
       T* a = a_base + r * gh;
+      const T* x = xp_t + r * gh;
+      T* xh = ln_in ? xh_base + r * gh : nullptr;
+      T* rh = ln ? rh_base + r * gh : nullptr;
+      if (ln_in) {
+        std::copy(x, x + gh, xh);
+        for (int64_t g = 0; g < gates; ++g)
+          ri_base[r * gates + g] = normalize_inplace(xh + g * hidden, hidden);
+      }
       if (ln) {
-        T* rh = rh_base + r * gh;
-        const T* x = xp_t + r * gh;
         for (int64_t g = 0; g < gates; ++g)
           rs_base[r * gates + g] = normalize_inplace(rh + g * hidden, hidden);
-        for (int64_t j = 0; j < gh; ++j) a[j] = x[j] + rh[j] * ln_w[j] + (b_hh ? b_hh[j] : T(0));
+      }
+      // pre = X_t + R_t + b; without ln_hh the GEMM already put R_t (and without ln_ih xp) in a.
+      if (ln && ln_in) {
+        for (int64_t j = 0; j < gh; ++j) a[j] = xh[j] * in_w[j] + rh[j] * ln_w[j] + b[j];
+      } else if (ln) {
+        for (int64_t j = 0; j < gh; ++j) a[j] = x[j] + rh[j] * ln_w[j] + b[j];
+      } else if (ln_in) {
+        for (int64_t j = 0; j < gh; ++j) a[j] += xh[j] * in_w[j] + b[j];
+      } else if (o.biased) {
+        for (int64_t j = 0; j < gh; ++j) a[j] += b[j];
       }
       const T* cp = cp_base + r * hidden;
       T* ig = a;                                  // i (and f right after it, unless cifg)
@@ -168,6 +200,8 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
   saved[kCHat] = c_hat;
   saved[kRstdC] = rstd_c;
   saved[kHin] = hin;
+  saved[kInHat] = in_hat;
+  saved[kRstdIh] = rstd_ih;
   return saved;
 }
 
@@ -181,21 +215,37 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
   const int64_t steps = acts.size(0), batch = acts.size(1), gh = acts.size(2);
   const int64_t hidden = hs.size(2), gates = gh / hidden;
   const bool peep = has(o.peephole), drop = has(o.rec_mask), zone = has(o.zoneout);
-  const bool ln = has(o.ln_hh), lnc = has(o.ln_c);
-  auto empty = at::empty({0}, acts.options());
+  const bool ln = has(o.ln_hh), lnc = has(o.ln_c), ln_in = has(o.ln_ih);
+  const bool ragged = !o.batch_sizes.empty() && o.batch_sizes.back() < batch;
+  const auto opts = acts.options();
+  auto empty = at::empty({0}, opts);
 
-  at::Tensor dh = at::zeros({batch, hidden}, acts.options());
+  at::Tensor dh = at::zeros({batch, hidden}, opts);
   // Output gradients may be expanded (the gradient of a plain .sum() has stride 0).
   at::Tensor dc = has(grad_c_last) ? grad_c_last->contiguous().clone() : at::zeros_like(dh);
   const at::Tensor grad_hs_dense = has(grad_hs) ? grad_hs->contiguous() : empty;
-  at::Tensor dpre = at::zeros({steps, batch, gh}, acts.options());  // grad of xp
-  at::Tensor drec = ln ? at::zeros({steps, batch, gh}, acts.options()) : dpre;
-  at::Tensor du = lnc ? at::zeros({steps, batch, hidden}, acts.options()) : empty;
-  at::Tensor dhin = drop ? at::empty({batch, hidden}, acts.options()) : empty;
+  // dxp: the gradient of xp (returned). dpre: of pre, which is dxp without ln_ih; with ln_ih it
+  // is kept for all steps only when it is also drec. drec: of h~ W_hh^T, the rows of grad W_hh.
+  at::Tensor dxp = buffer(acts, {steps, batch, gh}, ragged);
+  const bool dpre_one_step = ln_in && ln;
+  at::Tensor dpre = !ln_in ? dxp
+                    : dpre_one_step ? at::empty({batch, gh}, opts)
+                                    : buffer(acts, {steps, batch, gh}, ragged);
+  at::Tensor drec = ln ? buffer(acts, {steps, batch, gh}, ragged) : dpre;
+  at::Tensor du = lnc ? at::empty({batch, hidden}, opts) : empty;  // of u, one step
+  at::Tensor dhin = drop ? at::empty({batch, hidden}, opts) : empty;
+  // Sums over steps and rows, in double.
+  const auto sum_opts = opts.dtype(at::kDouble);
+  at::Tensor grad_bias = at::zeros({o.biased ? gh : 0}, sum_opts);
+  at::Tensor grad_ln = at::zeros({ln ? gh : 0}, sum_opts);
+  at::Tensor grad_ln_ih = at::zeros({ln_in ? gh : 0}, sum_opts);
+  at::Tensor grad_peep = at::zeros({peep ? 3 : 0, hidden}, sum_opts);
+  at::Tensor grad_lnc = at::zeros({lnc ? 2 : 0, hidden}, sum_opts);
 
   const T* peep_w = peep ? o.peephole->data_ptr<T>() : nullptr;
   const T* zmask = zone ? o.zoneout->data_ptr<T>() : nullptr;
   const T* ln_w = ln ? o.ln_hh->data_ptr<T>() : nullptr;
+  const T* in_w = ln_in ? o.ln_ih->data_ptr<T>() : nullptr;
   const T* lnc_w = lnc ? o.ln_c->data_ptr<T>() : nullptr;
   const T* gh_p = has(grad_hs) ? grad_hs_dense.data_ptr<T>() : nullptr;
   const T* cs_p = cs.data_ptr<T>();
@@ -204,20 +254,29 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
   const T* tu_p = saved[kTanhU].data_ptr<T>();
   const T* rh_p = ln ? saved[kRecHat].data_ptr<T>() : nullptr;
   const T* rs_p = ln ? saved[kRstdHh].data_ptr<T>() : nullptr;
+  const T* xh_p = ln_in ? saved[kInHat].data_ptr<T>() : nullptr;
+  const T* ri_p = ln_in ? saved[kRstdIh].data_ptr<T>() : nullptr;
   const T* ch_p = lnc ? saved[kCHat].data_ptr<T>() : nullptr;
   const T* rc_p = lnc ? saved[kRstdC].data_ptr<T>() : nullptr;
   T* dh_p = dh.data_ptr<T>();
   T* dc_p = dc.data_ptr<T>();
+  T* dxp_p = dxp.data_ptr<T>();
   T* dpre_p = dpre.data_ptr<T>();
   T* drec_p = drec.data_ptr<T>();
   T* du_p = lnc ? du.data_ptr<T>() : nullptr;
   T* dhin_p = drop ? dhin.data_ptr<T>() : nullptr;
+  double* gbias_p = o.biased ? grad_bias.data_ptr<double>() : nullptr;
+  double* gln_p = ln ? grad_ln.data_ptr<double>() : nullptr;
+  double* glnin_p = ln_in ? grad_ln_ih.data_ptr<double>() : nullptr;
+  double* gpeep_p = peep ? grad_peep.data_ptr<double>() : nullptr;
+  double* glnc_p = lnc ? grad_lnc.data_ptr<double>() : nullptr;
   const T* mask = drop ? o.rec_mask->data_ptr<T>() : nullptr;
   const T* w_p = o.weight_hh.data_ptr<T>();
 
   for (int64_t t = steps - 1; t >= 0; --t) {
     const int64_t n = o.batch_sizes.empty() ? batch : o.batch_sizes[t];
     const int64_t off_h = t * batch * hidden, off_g = t * batch * gh;
+    T* dpre_t = dpre_p + (dpre_one_step ? 0 : off_g);
     if (gh_p) {
       const T* g = gh_p + off_h;
       for (int64_t j = 0; j < batch * hidden; ++j) dh_p[j] += g[j];
@@ -229,11 +288,10 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
       const T* gg = a + (o.cifg ? 1 : 2) * hidden;
       const T* og = a + (gates - 1) * hidden;
       const T* cp = cs_p + row_h;
-      const T* cn = cn_p + row_h;
       const T* tu = tu_p + row_h;
       T* dhr = dh_p + r * hidden;
       T* dcr = dc_p + r * hidden;
-      T* dp = dpre_p + row_g;
+      T* dp = dpre_t + r * gh;
       T* dpi = dp;
       T* dpg = dp + (o.cifg ? 1 : 2) * hidden;
       T* dpo = dp + (gates - 1) * hidden;
@@ -247,8 +305,7 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
         dpg[j] = dhn * tu[j];                            // do (dpg is scratch here)
       }
       if (lnc) {
-        T* dur = du_p + row_h;
-        std::copy(dpo, dpo + hidden, dur);
+        std::copy(dpo, dpo + hidden, du_p + r * hidden);
         for (int64_t j = 0; j < hidden; ++j) dpo[j] *= lnc_w[j];
         normalize_backward(dpo, ch_p + row_h, rc_p[t * batch + r], hidden, dpo);
       }
@@ -277,6 +334,7 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
         dcr[j] = dc_prev;
         dhr[j] = zone ? dhr[j] * zh[j] : T(0);
       }
+      // Through the LayerNorms of R_t and X_t, per gate block.
       if (ln) {
         T* dr = drec_p + row_g;
         for (int64_t j = 0; j < gh; ++j) dr[j] = dp[j] * ln_w[j];
@@ -284,7 +342,30 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
           normalize_backward(dr + g * hidden, rh_p + row_g + g * hidden,
                              rs_p[(t * batch + r) * gates + g], hidden, dr + g * hidden);
       }
+      if (ln_in) {
+        T* dx = dxp_p + row_g;
+        for (int64_t j = 0; j < gh; ++j) dx[j] = dp[j] * in_w[j];
+        for (int64_t g = 0; g < gates; ++g)
+          normalize_backward(dx + g * hidden, xh_p + row_g + g * hidden,
+                             ri_p[(t * batch + r) * gates + g], hidden, dx + g * hidden);
+      }
     });
+    // Parameter gradients of this step: db = Σ dpre, dw_hh_ln = Σ dpre R^_t,
+    // dw_ih_ln = Σ dpre X^_t, dw_ci = Σ dpre_i c_{t-1}, dw_cf = Σ dpre_f c_{t-1},
+    // dw_co = Σ dpre_o c~_t, and of the cell LayerNorm Σ du c^, Σ du.
+    if (o.biased) accumulate_rows(n, gh, dpre_t, gh, gbias_p);
+    if (ln) accumulate_rows(n, gh, dpre_t, gh, rh_p + off_g, gh, gln_p);
+    if (ln_in) accumulate_rows(n, gh, dpre_t, gh, xh_p + off_g, gh, glnin_p);
+    if (peep) {
+      accumulate_rows(n, hidden, dpre_t, gh, cs_p + off_h, hidden, gpeep_p);
+      accumulate_rows(n, hidden, dpre_t + hidden, gh, cs_p + off_h, hidden, gpeep_p + hidden);
+      accumulate_rows(n, hidden, dpre_t + 3 * hidden, gh, cn_p + off_h, hidden,
+                      gpeep_p + 2 * hidden);
+    }
+    if (lnc) {
+      accumulate_rows(n, hidden, du_p, hidden, ch_p + off_h, hidden, glnc_p);
+      accumulate_rows(n, hidden, du_p, hidden, glnc_p + hidden);
+    }
     // dh_{t-1} += (dR_t W_hh) * m
     const T* drec_t = drec_p + off_g;
     if (drop) {
@@ -297,23 +378,9 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
 
   const at::Tensor inputs = drop ? saved[kHin] : hs.narrow(0, 0, steps);
   at::Tensor grad_w = drec.reshape({steps * batch, gh}).t().mm(inputs.reshape({steps * batch, hidden}));
-  at::Tensor grad_peep = empty, grad_ln = empty, grad_bias = empty, grad_lnc = empty;
-  if (peep) {
-    // dw_ci = Σ dpre_i c_{t-1}, dw_cf = Σ dpre_f c_{t-1}, dw_co = Σ dpre_o c~_t
-    at::Tensor c_prev = cs.narrow(0, 0, steps);
-    at::Tensor c_new = zone ? saved[kCNew] : cs.narrow(0, 1, steps);
-    grad_peep = at::stack({(dpre.narrow(2, 0, hidden) * c_prev).sum({0, 1}),
-                           (dpre.narrow(2, hidden, hidden) * c_prev).sum({0, 1}),
-                           (dpre.narrow(2, 3 * hidden, hidden) * c_new).sum({0, 1})});
-  }
-  if (ln) {
-    grad_ln = (dpre * saved[kRecHat]).sum({0, 1});
-    grad_bias = dpre.sum({0, 1});
-  }
-  if (lnc) {
-    grad_lnc = at::stack({(du * saved[kCHat]).sum({0, 1}), du.sum({0, 1})});
-  }
-  return {dpre, dh, dc, grad_w, grad_peep, grad_ln, grad_bias, grad_lnc};
+  const auto dtype = acts.scalar_type();
+  return {dxp, dh, dc, grad_w, grad_peep.to(dtype), grad_ln.to(dtype), grad_bias.to(dtype),
+          grad_lnc.to(dtype), grad_ln_ih.to(dtype)};
 }
 
 std::vector<at::Tensor> lstm_forward(const at::Tensor& xp, const at::Tensor& h0,
@@ -322,16 +389,24 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& xp, const at::Tensor& h0,
                                      const std::optional<at::Tensor>& peephole,
                                      const std::optional<at::Tensor>& rec_mask,
                                      const std::optional<at::Tensor>& zoneout,
+                                     const std::optional<at::Tensor>& ln_ih,
+                                     const std::optional<at::Tensor>& bias_ih,
                                      const std::optional<at::Tensor>& ln_hh,
                                      const std::optional<at::Tensor>& bias_hh,
                                      const std::optional<at::Tensor>& ln_c, bool cifg, bool keep) {
-  LstmOptions o{weight_hh, batch_sizes, peephole, rec_mask, zoneout, ln_hh, bias_hh, ln_c, cifg};
+  std::optional<at::Tensor> bias;  // b = b_ih + b_hh, of those given
+  if (has(bias_ih)) bias = *bias_ih;
+  if (has(bias_hh)) bias = bias ? *bias + *bias_hh : *bias_hh;
+  LstmOptions o{weight_hh, batch_sizes, peephole, rec_mask, zoneout, ln_ih,
+                ln_hh,     bias,        bias.has_value(), ln_c,  cifg};
   std::vector<at::Tensor> out;
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "rnnlab_lstm_forward",
                              [&] { out = forward_impl<scalar_t>(xp, h0, c0, o, keep); });
   return out;
 }
 
+// Returns the gradients of xp, h0, c0, W_hh, the peepholes, ln_hh, b (= of b_ih and of b_hh;
+// when `bias`), ln_c and ln_ih; those of absent inputs are empty.
 std::vector<at::Tensor> lstm_backward(const std::optional<at::Tensor>& grad_hs,
                                       const std::optional<at::Tensor>& grad_c_last,
                                       at::TensorList saved, const at::Tensor& weight_hh,
@@ -339,10 +414,12 @@ std::vector<at::Tensor> lstm_backward(const std::optional<at::Tensor>& grad_hs,
                                       const std::optional<at::Tensor>& peephole,
                                       const std::optional<at::Tensor>& rec_mask,
                                       const std::optional<at::Tensor>& zoneout,
-                                      const std::optional<at::Tensor>& ln_hh,
+                                      const std::optional<at::Tensor>& ln_ih,
+                                      const std::optional<at::Tensor>& ln_hh, bool bias,
                                       const std::optional<at::Tensor>& ln_c, bool cifg) {
   const std::optional<at::Tensor> no_bias;
-  LstmOptions o{weight_hh, batch_sizes, peephole, rec_mask, zoneout, ln_hh, no_bias, ln_c, cifg};
+  LstmOptions o{weight_hh, batch_sizes, peephole, rec_mask, zoneout, ln_ih,
+                ln_hh,     no_bias,     bias,     ln_c,     cifg};
   std::vector<at::Tensor> out;
   AT_DISPATCH_FLOATING_TYPES(saved[kActs].scalar_type(), "rnnlab_lstm_backward",
                              [&] { out = backward_impl<scalar_t>(grad_hs, grad_c_last, saved, o); });
@@ -355,12 +432,12 @@ std::vector<at::Tensor> lstm_backward(const std::optional<at::Tensor>& grad_hs,
 TORCH_LIBRARY_FRAGMENT(rnnlab, m) {
   m.def(
       "lstm_forward(Tensor xp, Tensor h0, Tensor c0, Tensor weight_hh, int[] batch_sizes, "
-      "Tensor? peephole, Tensor? rec_mask, Tensor? zoneout, Tensor? ln_hh, Tensor? bias_hh, "
-      "Tensor? ln_c, bool cifg, bool keep) -> Tensor[]");
+      "Tensor? peephole, Tensor? rec_mask, Tensor? zoneout, Tensor? ln_ih, Tensor? bias_ih, "
+      "Tensor? ln_hh, Tensor? bias_hh, Tensor? ln_c, bool cifg, bool keep) -> Tensor[]");
   m.def(
       "lstm_backward(Tensor? grad_hs, Tensor? grad_c_last, Tensor[] saved, Tensor weight_hh, "
-      "int[] batch_sizes, Tensor? peephole, Tensor? rec_mask, Tensor? zoneout, Tensor? ln_hh, "
-      "Tensor? ln_c, bool cifg) -> Tensor[]");
+      "int[] batch_sizes, Tensor? peephole, Tensor? rec_mask, Tensor? zoneout, Tensor? ln_ih, "
+      "Tensor? ln_hh, bool bias, Tensor? ln_c, bool cifg) -> Tensor[]");
 }
 
 TORCH_LIBRARY_IMPL(rnnlab, CPU, m) {

@@ -1,0 +1,228 @@
+"""The C++ LSTM-family kernel with the input LayerNorm fused in equals the reference engine.
+
+The loop engine's runner for these cells is replaced by :func:`fused_ln_runner`, which hands the
+kernel the raw input projection with ``ln_ih`` and ``bias_ih``, so every case runs the real
+engine path (sorting, lengths, masks) against ``ENGINES["reference"]``.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rnnlab.nn.cells import CELLS, CellSpec, State
+from rnnlab.nn.engines import ENGINES, NO_MASKS, StepMasks, loop
+from rnnlab.nn.kernels import extension
+
+if extension.ops("lstm") is None:
+    pytest.skip(
+        f"C++ LSTM kernels unavailable: {extension.status('lstm').reason}", allow_module_level=True
+    )
+
+from rnnlab.nn.kernels.lstm_cpp import LSTMConfig, lstm_family_sequence
+
+T, B, I, H = 6, 3, 4, 5
+LSTM_CELLS = ("lstm", "lstm-peephole", "lstm-cifg")
+
+
+def fused_ln_runner(
+    spec: CellSpec,
+    x: torch.Tensor,
+    state: State,
+    params: dict[str, torch.Tensor],
+    masks: StepMasks,
+    batch_sizes: list[int],
+) -> tuple[torch.Tensor, State]:
+    """The loop engine's C++ runner for the LSTM family with the input LayerNorm in the kernel."""
+    ln_ih = params.get("ln_ih_weight")
+    if ln_ih is not None:
+        # The kernel normalises the raw projection and adds both biases itself.
+        xp = F.linear(x, params["weight_ih"])
+        bias_ih, bias_hh = params.get("bias_ih"), params.get("bias_hh")
+    else:
+        xp, bias_hh = loop._input_projection(spec, x, params)
+        bias_ih = None
+    peephole = None
+    if spec.peepholes:
+        peephole = torch.stack([params["weight_ci"], params["weight_cf"], params["weight_co"]])
+    ln_c = None
+    if "ln_c_weight" in params:
+        ln_c = torch.stack([params["ln_c_weight"], params["ln_c_bias"]])
+    rec_mask = masks.recurrent
+    if rec_mask is not None:
+        rec_mask = rec_mask.to(x.dtype).expand(x.shape[1], -1).contiguous()
+    config = LSTMConfig(
+        batch_sizes=tuple(batch_sizes),
+        rec_mask=rec_mask,
+        zoneout=loop._zoneout_stack(masks, *x.shape[:2], x.dtype),
+        cifg=spec.name == "lstm-cifg",
+    )
+    hs, c_last = lstm_family_sequence(
+        xp,
+        state[0],
+        state[1],
+        params["weight_hh"],
+        peephole=peephole,
+        ln_ih=ln_ih,
+        bias_ih=bias_ih,
+        ln_hh=params.get("ln_hh_weight"),
+        bias_hh=bias_hh,
+        ln_c=ln_c,
+        config=config,
+    )
+    return hs, (hs[-1], c_last)
+
+
+@pytest.fixture(autouse=True)
+def fused_runner(monkeypatch):
+    """Route the LSTM cells of the loop engine through :func:`fused_ln_runner`, counting calls."""
+    calls = []
+
+    def counted(*args):
+        calls.append(args[0].name)
+        return fused_ln_runner(*args)
+
+    for name in LSTM_CELLS:
+        monkeypatch.setitem(loop.CPP_KERNELS, name, ("lstm", counted))
+    return calls
+
+
+def _inputs(spec, dtype, layer_norm, seed=0):
+    """x, state and parameters; layer_norm "input" keeps only the input LayerNorm."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def rand(*shape):
+        return (torch.randn(*shape, generator=gen, dtype=dtype) * 0.5).requires_grad_()
+
+    shapes = spec.param_shapes(I, H, layer_norm=bool(layer_norm))
+    params = {k: rand(*s) for k, s in shapes.items()}
+    if layer_norm == "input":
+        for name in ("ln_hh_weight", "ln_c_weight", "ln_c_bias"):
+            del params[name]
+    x = rand(T, B, I)
+    state = tuple(rand(B, s) for s in spec.state_sizes(H))
+    return x, state, params
+
+
+def _masks(spec, kind, dtype):
+    gen = torch.Generator().manual_seed(2)
+    if kind == "zoneout":
+        return StepMasks(
+            zoneout=tuple(
+                (torch.rand(T, 1, s, generator=gen) < 0.3).to(dtype) for s in spec.state_sizes(H)
+            )
+        )
+    if kind == "recurrent":
+        return StepMasks(recurrent=(torch.rand(B, H, generator=gen) < 0.7).to(dtype) / 0.7)
+    return NO_MASKS
+
+
+def _run_with_grads(engine, spec, x, state, params, **kwargs):
+    output, final = ENGINES[engine](spec, x, state, params, **kwargs)
+    gen = torch.Generator().manual_seed(1)
+    loss = (output * torch.randn(output.shape, generator=gen, dtype=output.dtype)).sum()
+    for s in final:
+        loss = loss + (s * torch.randn(s.shape, generator=gen, dtype=s.dtype)).sum()
+    inputs = [x, *state, *params.values()]
+    grads = torch.autograd.grad(loss, inputs)
+    return [output, *final], list(grads)
+
+
+def _assert_engines_agree(spec, x, state, params, tol, **kwargs):
+    got, got_grads = _run_with_grads("loop", spec, x, state, params, **kwargs)
+    want, want_grads = _run_with_grads("reference", spec, x, state, params, **kwargs)
+    names = ["output", "h", "c", "x", "h0", "c0", *params]
+    for name, g, w in zip(names, got + got_grads, want + want_grads, strict=True):
+        torch.testing.assert_close(g, w, rtol=tol, atol=tol, msg=lambda m, n=name: f"{n}: {m}")
+
+
+@pytest.mark.parametrize("name", LSTM_CELLS)
+@pytest.mark.parametrize("layer_norm", [False, True, "input"])
+@pytest.mark.parametrize("kind", ["none", "zoneout", "recurrent"])
+@pytest.mark.parametrize(("lengths", "reverse"), [(None, False), ([2, T, 1], True)])
+def test_engine_path_matches_reference_float64(
+    name, layer_norm, kind, lengths, reverse, fused_runner
+):
+    spec = CELLS[name]
+    x, state, params = _inputs(spec, torch.float64, layer_norm)
+    assert loop.kernel_path(spec, params, NO_MASKS, x) == "cpp"
+    kwargs = {
+        "lengths": None if lengths is None else torch.tensor(lengths),
+        "reverse": reverse,
+        "masks": _masks(spec, kind, torch.float64),
+    }
+    _assert_engines_agree(spec, x, state, params, 1e-10, **kwargs)
+    assert fused_runner == [name]
+
+
+@pytest.mark.parametrize("name", LSTM_CELLS)
+@pytest.mark.parametrize("kind", ["none", "zoneout"])
+def test_engine_path_matches_reference_float32(name, kind):
+    spec = CELLS[name]
+    x, state, params = _inputs(spec, torch.float32, True, seed=3)
+    kwargs = {
+        "lengths": torch.tensor([T, 4, 1]),
+        "reverse": False,
+        "masks": _masks(spec, kind, torch.float32),
+    }
+    _assert_engines_agree(spec, x, state, params, 1e-5, **kwargs)
+
+
+@pytest.mark.parametrize("name", LSTM_CELLS)
+def test_inference_and_plain_sum_loss_match_reference(name):
+    # no_grad: the kernel keeps one step of scratch (also for the input LayerNorm); out.sum()
+    # sends an expanded (stride-0) output gradient into the backward.
+    spec = CELLS[name]
+    x, state, params = _inputs(spec, torch.float64, True, seed=5)
+    kwargs = {"lengths": None, "reverse": False, "masks": NO_MASKS}
+    outputs, grads = [], []
+    for engine in ("loop", "reference"):
+        out, _ = ENGINES[engine](spec, x, state, params, **kwargs)
+        grads.append(torch.autograd.grad(out.sum(), list(params.values())))
+        with torch.no_grad():
+            outputs.append(ENGINES[engine](spec, x, state, params, **kwargs)[0])
+    for got, want in zip(grads[0], grads[1], strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-10, atol=1e-10)
+    assert outputs[0].grad_fn is None
+
+
+@pytest.mark.parametrize(
+    ("cifg", "ln_ih", "ln_hh"), [(False, True, True), (True, True, False), (False, False, False)]
+)
+def test_kernel_gradcheck_float64(cifg, ln_ih, ln_hh):
+    # Every differentiable input at once, ragged rows, dropout and zoneout; the last case has
+    # separate biases without any LayerNorm.
+    gen = torch.Generator().manual_seed(7)
+    steps, batch, hidden, gates = 4, 3, 3, 3 if cifg else 4
+
+    def rand(*shape):
+        return torch.randn(*shape, generator=gen, dtype=torch.float64).requires_grad_()
+
+    leaves = {
+        "xp": rand(steps, batch, gates * hidden),
+        "h0": rand(batch, hidden),
+        "c0": rand(batch, hidden),
+        "weight_hh": rand(gates * hidden, hidden),
+        "peephole": None if cifg else rand(3, hidden),
+        "ln_ih": rand(gates * hidden) if ln_ih else None,
+        "bias_ih": rand(gates * hidden),
+        "ln_hh": rand(gates * hidden) if ln_hh else None,
+        "bias_hh": rand(gates * hidden),
+        "ln_c": rand(2, hidden) if ln_ih else None,
+    }
+    config = LSTMConfig(
+        batch_sizes=(3, 3, 2, 1),
+        rec_mask=(torch.rand(batch, hidden, generator=gen) < 0.7).double() / 0.7,
+        zoneout=(torch.rand(2, steps, 1, hidden, generator=gen) < 0.3).double(),
+        cifg=cifg,
+    )
+    names = [k for k, v in leaves.items() if v is not None]
+
+    def fn(*tensors):
+        given = dict(zip(names, tensors, strict=True))
+        xp, h0, c0, weight_hh = (given.pop(k) for k in ("xp", "h0", "c0", "weight_hh"))
+        return lstm_family_sequence(xp, h0, c0, weight_hh, **given, config=config)
+
+    assert torch.autograd.gradcheck(fn, tuple(leaves[k] for k in names))
