@@ -3,18 +3,23 @@
 // matrix products and fused passes for the gate maths. Equations: docs/equations.md (gru.1-4,
 // cho.1-4), gate order r, z, n as in torch.
 //
+//   X = in(xp_t)                         in(y) = y + b_ih, or LN(y) * w_ih + b_ih with LN per
+//                                        gate block (input LayerNorm); without ln_ih and
+//                                        bias_ih, X = xp_t
 //   torch form (gru), ONE GEMM per step:
-//     R = rec(u W_hh^T)                  rec(y) = y + b_hh, or LN(y) * w_ln + b_hh with LN per
-//     r = σ(xp_r + R_r)                  gate block (LayerNorm)
-//     z = σ(xp_z + R_z)
-//     n = tanh(xp_n + r R_n)
+//     R = rec(u W_hh^T)                  rec(y) = y + b_hh, or LN(y) * w_hh + b_hh with LN per
+//     r = σ(X_r + R_r)                   gate block (recurrent LayerNorm)
+//     z = σ(X_z + R_z)
+//     n = tanh(X_n + r R_n)
 //   Cho form (gru-cho), TWO GEMMs per step (the second needs r):
 //     [R_r, R_z] = rec(u W_rz^T)         r, z as above
-//     n = tanh(xp_n + rec(q W_n^T)),     q = r u
+//     n = tanh(X_n + rec(q W_n^T)),      q = r u
 //   both:  h' = (1 - z) n + z h_{t-1};  zoneout: h_t = m_t h_{t-1} + (1 - m_t) h', else h_t = h'
 // where u = h_{t-1} * m (variational recurrent dropout: the carried h_{t-1} is not dropped).
-// xp is the caller's input projection with b_ih (cells.project_input); b_hh is added here
-// because the torch form gates b_hn by r.
+// xp is the caller's input projection of all steps, x W_ih^T (one GEMM); in() runs per step
+// here so that the input LayerNorm needs no autograd graph of its own. The caller may instead
+// fold b_ih into xp when there is no input LayerNorm. b_hh is added here because the torch
+// form gates b_hn by r.
 #include <torch/library.h>
 
 #include "common.h"
@@ -29,7 +34,11 @@ struct GruOptions {
   const std::optional<at::Tensor>& zoneout;    // (T, B, H): keep-mask of h
   const std::optional<at::Tensor>& ln_hh;      // (3H,) LayerNorm gain of the recurrent term
   const std::optional<at::Tensor>& bias_hh;    // (3H,)
+  const std::optional<at::Tensor>& ln_ih;      // (3H,) LayerNorm gain of xp
+  const std::optional<at::Tensor>& bias_ih;    // (3H,)
   bool cho;
+  // Whether X differs from xp (in() above).
+  bool input_affine() const { return has(ln_ih) || has(bias_ih); }
 };
 
 // Saved tensors, in this order, between forward and backward.
@@ -42,7 +51,9 @@ struct GruOptions {
 //   kRstd   (T, B, 3) LayerNorm reciprocal std per gate block
 //   kHin    (T, B, H) u = h_{t-1} * m (recurrent dropout)
 //   kQ      (T, B, H) q = r u (Cho)
-enum Saved { kHs, kActs, kRec, kRecN, kRstd, kHin, kQ, kNumSaved };
+//   kXhat   (T, B, 3H) input LayerNorm only: the normalised xp
+//   kRstdIn (T, B, 3) input LayerNorm reciprocal std per gate block
+enum Saved { kHs, kActs, kRec, kRecN, kRstd, kHin, kQ, kXhat, kRstdIn, kNumSaved };
 
 void check_inputs(const at::Tensor& xp, const at::Tensor& h0, const GruOptions& o) {
   TORCH_CHECK(xp.dim() == 3 && h0.dim() == 2 && xp.size(1) == h0.size(0) &&
@@ -58,7 +69,7 @@ void check_inputs(const at::Tensor& xp, const at::Tensor& h0, const GruOptions& 
     TORCH_CHECK(t->is_contiguous() && t->scalar_type() == xp.scalar_type(),
                 "gru_forward: every tensor must be contiguous with xp's dtype");
   }
-  for (const auto* t : {&o.rec_mask, &o.zoneout, &o.ln_hh, &o.bias_hh}) {
+  for (const auto* t : {&o.rec_mask, &o.zoneout, &o.ln_hh, &o.bias_hh, &o.ln_ih, &o.bias_ih}) {
     TORCH_CHECK(!has(*t) || ((*t)->is_contiguous() && (*t)->scalar_type() == xp.scalar_type()),
                 "gru_forward: every tensor must be contiguous with xp's dtype");
   }
@@ -68,9 +79,10 @@ void check_inputs(const at::Tensor& xp, const at::Tensor& h0, const GruOptions& 
               "gru_forward: rec_mask must be (B, H)");
   TORCH_CHECK(!has(o.zoneout) || o.zoneout->numel() == steps * batch * hidden,
               "gru_forward: zoneout must be (T, B, H)");
-  TORCH_CHECK(!has(o.ln_hh) || o.ln_hh->numel() == 3 * hidden, "gru_forward: ln_hh must be (3H,)");
-  TORCH_CHECK(!has(o.bias_hh) || o.bias_hh->numel() == 3 * hidden,
-              "gru_forward: bias_hh must be (3H,)");
+  for (const auto* t : {&o.ln_hh, &o.bias_hh, &o.ln_ih, &o.bias_ih}) {
+    TORCH_CHECK(!has(*t) || (*t)->numel() == 3 * hidden,
+                "gru_forward: ln_hh, bias_hh, ln_ih and bias_ih must be (3H,)");
+  }
 }
 
 // h' = (1 - z) n + z h_{t-1}, then zoneout; one row.
@@ -92,6 +104,7 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
   const int64_t steps = xp.size(0), batch = xp.size(1), gh = xp.size(2);
   const int64_t hidden = h0.size(1);
   const bool drop = has(o.rec_mask), zone = has(o.zoneout), ln = has(o.ln_hh);
+  const bool affine = o.input_affine(), ln_in = has(o.ln_ih);
   const bool ragged = !o.batch_sizes.empty() && o.batch_sizes.back() < batch;
   const int64_t kept = keep ? steps : 1;  // inference reuses one step of scratch
   const int64_t kept_ln = ln ? kept : 1;  // Cho's GEMM outputs outlive a step only for LN
@@ -107,15 +120,22 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
   at::Tensor rstd = ln ? buffer(xp, {kept, batch, 3}, ragged) : empty;
   at::Tensor hin = drop ? buffer(xp, {kept, batch, hidden}, ragged) : empty;
   at::Tensor q = o.cho ? buffer(xp, {kept, batch, hidden}, ragged) : empty;
+  at::Tensor xhat = ln_in ? buffer(xp, {kept, batch, gh}, ragged) : empty;
+  at::Tensor rstd_in = ln_in ? buffer(xp, {kept, batch, 3}, ragged) : empty;
+  at::Tensor x_in = affine ? at::empty({batch, gh}, xp.options()) : empty;  // X of one step
   // A zero bias keeps the gate loops free of branches.
   at::Tensor bias = has(o.bias_hh) ? *o.bias_hh : at::zeros({gh}, xp.options());
+  at::Tensor bias_in = has(o.bias_ih) ? *o.bias_ih : at::zeros({gh}, xp.options());
 
   const T* w_p = o.weight_hh.data_ptr<T>();
   const T* mask = drop ? o.rec_mask->data_ptr<T>() : nullptr;
   const T* zmask = zone ? o.zoneout->data_ptr<T>() : nullptr;
   const T* ln_w = ln ? o.ln_hh->data_ptr<T>() : nullptr;
   const T* b_hh = bias.data_ptr<T>();
+  const T* ln_in_w = ln_in ? o.ln_ih->data_ptr<T>() : nullptr;
+  const T* b_ih = bias_in.data_ptr<T>();
   const T* xp_p = xp.data_ptr<T>();
+  T* x_in_p = affine ? x_in.data_ptr<T>() : nullptr;
   T* hs_p = hs.data_ptr<T>();
 
   for (int64_t t = 0; t < steps; ++t) {
@@ -130,6 +150,25 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
     T* h_base = hs_p + (t + 1) * batch * hidden;
     const T* zm_base = zone ? zmask + t * batch * hidden : nullptr;
     const T* xp_t = xp_p + t * batch * gh;
+    const T* x_step = affine ? x_in_p : xp_t;  // X of this step
+    T* xh_base = ln_in ? xhat.data_ptr<T>() + k * batch * gh : nullptr;
+    T* rsi_base = ln_in ? rstd_in.data_ptr<T>() + k * batch * 3 : nullptr;
+    // X of row r (its first gate pass computes it).
+    auto input_row = [&](int64_t r) -> const T* {
+      const T* x = xp_t + r * gh;
+      if (!affine) return x;
+      T* xi = x_in_p + r * gh;
+      if (ln_in) {
+        T* xh = xh_base + r * gh;
+        std::copy(x, x + gh, xh);
+        for (int64_t g = 0; g < 3; ++g)
+          rsi_base[r * 3 + g] = normalize_inplace(xh + g * hidden, hidden);
+        for (int64_t j = 0; j < gh; ++j) xi[j] = xh[j] * ln_in_w[j] + b_ih[j];
+      } else {
+        for (int64_t j = 0; j < gh; ++j) xi[j] = x[j] + b_ih[j];
+      }
+      return xi;
+    };
     const T* h_in = hp_base;
     if (drop) {
       T* hin_t = hin.data_ptr<T>() + k * batch * hidden;
@@ -141,7 +180,7 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
       gemm(true, n, gh, hidden, h_in, w_p, T(0), ln ? rec_base : a_base);
       for_rows(n, gh, [&](int64_t r) {
         T* a = a_base + r * gh;
-        const T* x = xp_t + r * gh;
+        const T* x = input_row(r);
         T* rn = rn_base + r * hidden;
         if (ln) {
           T* rh = rec_base + r * gh;
@@ -163,7 +202,7 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
       gemm(true, n, rec_width, hidden, h_in, w_p, T(0), rec_base);
       for_rows(n, rec_width, [&](int64_t r) {
         T* a = a_base + r * gh;
-        const T* x = xp_t + r * gh;
+        const T* x = input_row(r);
         T* rh = rec_base + r * rec_width;
         if (ln) {
           for (int64_t g = 0; g < 2; ++g)
@@ -179,7 +218,7 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
       gemm(true, n, hidden, hidden, q_base, w_p + 2 * hidden * hidden, T(0), rn_base);
       for_rows(n, hidden, [&](int64_t r) {
         T* a = a_base + r * gh;
-        const T* x = xp_t + r * gh + 2 * hidden;
+        const T* x = x_step + r * gh + 2 * hidden;
         T* rn = rn_base + r * hidden;
         const T* lw = ln ? ln_w + 2 * hidden : nullptr;
         const T* b = b_hh + 2 * hidden;
@@ -204,6 +243,8 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
   saved[kRstd] = rstd;
   saved[kHin] = hin;
   saved[kQ] = q;
+  saved[kXhat] = xhat;
+  saved[kRstdIn] = rstd_in;
   return saved;
 }
 
@@ -233,24 +274,32 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
   const int64_t steps = acts.size(0), batch = acts.size(1), gh = acts.size(2);
   const int64_t hidden = hs.size(2), rz = 2 * hidden;
   const bool drop = has(o.rec_mask), zone = has(o.zoneout), ln = has(o.ln_hh);
+  const bool affine = o.input_affine(), ln_in = has(o.ln_ih);
   const bool ragged = !o.batch_sizes.empty() && o.batch_sizes.back() < batch;
   const auto opts = acts.options();
   auto empty = at::empty({0}, opts);
 
-  // dxp: gradient of xp. drec: of the recurrent GEMM outputs (before LayerNorm), the rows of
-  // grad W_hh; torch (T, B, 3H), Cho r, z (T, B, 2H) and n in drec_n (T, B, H). dpost: of R
-  // after LayerNorm and bias, one step (torch form with LayerNorm; otherwise it is drec, or
-  // for Cho dxp).
+  // dxp: gradient of xp. dx_in: of X, one step (input LayerNorm; otherwise X's gradient is
+  // dxp). drec: of the recurrent GEMM outputs (before LayerNorm), the rows of grad W_hh; torch
+  // (T, B, 3H), Cho r, z (T, B, 2H) and n in drec_n (T, B, H). dpost: of R after LayerNorm
+  // and bias, one step (torch form with LayerNorm; otherwise it is drec, or for Cho dX).
   at::Tensor dh = at::zeros({batch, hidden}, opts);
   at::Tensor dxp = buffer(acts, {steps, batch, gh}, ragged);
   at::Tensor drec = buffer(acts, {steps, batch, o.cho ? rz : gh}, ragged);
   at::Tensor drec_n = o.cho ? buffer(acts, {steps, batch, hidden}, ragged) : empty;
   at::Tensor dpost = !o.cho && ln ? at::empty({batch, gh}, opts) : empty;
-  const bool bias = has(o.bias_hh);
-  at::Tensor grad_bias = at::zeros({bias ? gh : 0}, opts.dtype(at::kDouble));
-  at::Tensor grad_ln = at::zeros({ln ? gh : 0}, opts.dtype(at::kDouble));
+  at::Tensor dx_in = ln_in ? at::empty({batch, gh}, opts) : empty;
+  const bool bias = has(o.bias_hh), bias_in = has(o.bias_ih);
+  // Gain and bias gradients are summed in double over T * B rows.
+  const auto accumulator = [&](bool on) {
+    return at::zeros({on ? gh : 0}, opts.dtype(at::kDouble));
+  };
+  at::Tensor grad_bias = accumulator(bias), grad_ln = accumulator(ln);
+  at::Tensor grad_bias_in = accumulator(bias_in), grad_ln_in = accumulator(ln_in);
   double* gbias_p = bias ? grad_bias.data_ptr<double>() : nullptr;
   double* gln_p = ln ? grad_ln.data_ptr<double>() : nullptr;
+  double* gbias_in_p = bias_in ? grad_bias_in.data_ptr<double>() : nullptr;
+  double* gln_in_p = ln_in ? grad_ln_in.data_ptr<double>() : nullptr;
   at::Tensor dq = o.cho ? at::empty({batch, hidden}, opts) : empty;
   at::Tensor dhin = drop ? at::empty({batch, hidden}, opts) : empty;
 
@@ -258,6 +307,9 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
   const T* mask = drop ? o.rec_mask->data_ptr<T>() : nullptr;
   const T* zmask = zone ? o.zoneout->data_ptr<T>() : nullptr;
   const T* ln_w = ln ? o.ln_hh->data_ptr<T>() : nullptr;
+  const T* ln_in_w = ln_in ? o.ln_ih->data_ptr<T>() : nullptr;
+  const T* xhat_p = ln_in ? saved[kXhat].data_ptr<T>() : nullptr;
+  const T* rsi_p = ln_in ? saved[kRstdIn].data_ptr<T>() : nullptr;
   // The gradient of hs.sum() is an expanded (stride 0) tensor.
   const at::Tensor grad_hs_dense = has(grad_hs) ? grad_hs->contiguous() : empty;
   const T* gh_p = has(grad_hs) ? grad_hs_dense.data_ptr<T>() : nullptr;
@@ -277,6 +329,7 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
   for (int64_t t = steps - 1; t >= 0; --t) {
     const int64_t n = o.batch_sizes.empty() ? batch : o.batch_sizes[t];
     const int64_t off_h = t * batch * hidden, off_g = t * batch * gh;
+    T* dx_step = ln_in ? dx_in.data_ptr<T>() : dxp_p + off_g;  // dX of this step
     if (gh_p) {
       const T* g = gh_p + off_h;
       for (int64_t j = 0; j < batch * hidden; ++j) dh_p[j] += g[j];
@@ -305,13 +358,21 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
       for (int64_t g = 0; g < blocks; ++g)
         normalize_backward(dr + g * hidden, rec_hat + g * hidden, rstd[g], hidden, dr + g * hidden);
     };
+    // dxp of row r from its finished dX (input LayerNorm).
+    auto through_input_norm = [&](int64_t r) {
+      if (ln_in) {
+        const int64_t row_g = off_g + r * gh;
+        through_norm(dx_step + r * gh, xhat_p + row_g, rsi_p + (t * batch + r) * 3, ln_in_w, 3,
+                     dxp_p + row_g);
+      }
+    };
 
     if (!o.cho) {
       for_rows(n, gh, [&](int64_t r) {
         const int64_t row_g = off_g + r * gh;
         const T* a = acts_p + row_g;
         const T* rn = rn_p + off_h + r * hidden;
-        T* dx = dxp_p + row_g;
+        T* dx = dx_step + r * gh;
         T* dp = ln ? dpost.data_ptr<T>() + r * gh : drec_p + row_g;
         through_state(r, dx);
         // n = tanh(xp_n + r R_n): dR_n = dn_pre r, dr_pre = dn_pre R_n r (1 - r).
@@ -325,13 +386,14 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
         if (ln) {
           through_norm(dp, rec_p + row_g, rs_p + (t * batch + r) * 3, ln_w, 3, drec_p + row_g);
         }
+        through_input_norm(r);
       });
       accumulate_gains(n, gh, ln ? dpost.data_ptr<T>() : drec_p + off_g, gh,
                        ln ? rec_p + off_g : nullptr, gh, gbias_p, gln_p);
     } else {
       for_rows(n, hidden, [&](int64_t r) {
-        const int64_t row_g = off_g + r * gh, row_h = off_h + r * hidden;
-        T* dx = dxp_p + row_g;
+        const int64_t row_h = off_h + r * hidden;
+        T* dx = dx_step + r * gh;
         through_state(r, dx);
         if (ln) {
           through_norm(dx + 2 * hidden, rn_p + row_h, rs_p + (t * batch + r) * 3 + 2,
@@ -347,7 +409,7 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
         const T* a = acts_p + row_g;
         const T* hi = hin_p + row_h;
         const T* dqr = dq_p + r * hidden;
-        T* dx = dxp_p + row_g;
+        T* dx = dx_step + r * gh;
         for (int64_t j = 0; j < hidden; ++j) dx[j] = dqr[j] * hi[j] * a[j] * (T(1) - a[j]);
         T* dr = drec_p + (t * batch + r) * rz;
         if (ln) {
@@ -361,11 +423,16 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
         } else {
           for (int64_t j = 0; j < hidden; ++j) dhi[j] += dqr[j] * a[j];
         }
+        through_input_norm(r);
       });
-      accumulate_gains(n, rz, dxp_p + off_g, gh, ln ? rec_p + t * batch * rz : nullptr, rz, gbias_p,
+      accumulate_gains(n, rz, dx_step, gh, ln ? rec_p + t * batch * rz : nullptr, rz, gbias_p,
                        gln_p);
-      accumulate_gains(n, hidden, dxp_p + off_g + rz, gh, ln ? rn_p + off_h : nullptr, hidden,
+      accumulate_gains(n, hidden, dx_step + rz, gh, ln ? rn_p + off_h : nullptr, hidden,
                        bias ? gbias_p + rz : nullptr, ln ? gln_p + rz : nullptr);
+    }
+    if (affine) {
+      accumulate_gains(n, gh, dx_step, gh, ln_in ? xhat_p + off_g : nullptr, gh, gbias_in_p,
+                       gln_in_p);
     }
     // du (+)= dR W_hh (Cho: the r, z blocks), then dh_{t-1} += du * m.
     const T* drec_t = drec_p + t * batch * drec.size(2);
@@ -386,7 +453,9 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
     at::Tensor grad_w_n = grad_w.narrow(0, rz, hidden);
     at::mm_out(grad_w_n, drec_n.reshape({-1, hidden}).t(), saved[kQ].reshape({-1, hidden}));
   }
-  return {dxp, dh, grad_w, grad_ln.to(acts.scalar_type()), grad_bias.to(acts.scalar_type())};
+  const auto type = acts.scalar_type();
+  return {dxp,          dh, grad_w, grad_ln.to(type), grad_bias.to(type), grad_ln_in.to(type),
+          grad_bias_in.to(type)};
 }
 
 std::vector<at::Tensor> gru_forward(const at::Tensor& xp, const at::Tensor& h0,
@@ -394,8 +463,10 @@ std::vector<at::Tensor> gru_forward(const at::Tensor& xp, const at::Tensor& h0,
                                     const std::optional<at::Tensor>& rec_mask,
                                     const std::optional<at::Tensor>& zoneout,
                                     const std::optional<at::Tensor>& ln_hh,
-                                    const std::optional<at::Tensor>& bias_hh, bool cho, bool keep) {
-  GruOptions o{weight_hh, batch_sizes, rec_mask, zoneout, ln_hh, bias_hh, cho};
+                                    const std::optional<at::Tensor>& bias_hh,
+                                    const std::optional<at::Tensor>& ln_ih,
+                                    const std::optional<at::Tensor>& bias_ih, bool cho, bool keep) {
+  GruOptions o{weight_hh, batch_sizes, rec_mask, zoneout, ln_hh, bias_hh, ln_ih, bias_ih, cho};
   check_inputs(xp, h0, o);
   std::vector<at::Tensor> out;
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "rnnlab_gru_forward",
@@ -409,10 +480,12 @@ std::vector<at::Tensor> gru_backward(const std::optional<at::Tensor>& grad_hs,
                                      const std::optional<at::Tensor>& rec_mask,
                                      const std::optional<at::Tensor>& zoneout,
                                      const std::optional<at::Tensor>& ln_hh,
-                                     const std::optional<at::Tensor>& bias_hh, bool cho) {
+                                     const std::optional<at::Tensor>& bias_hh,
+                                     const std::optional<at::Tensor>& ln_ih,
+                                     const std::optional<at::Tensor>& bias_ih, bool cho) {
   TORCH_CHECK(saved.size() == kNumSaved, "gru_backward: expected the ", kNumSaved,
               " tensors gru_forward saved");
-  GruOptions o{weight_hh, batch_sizes, rec_mask, zoneout, ln_hh, bias_hh, cho};
+  GruOptions o{weight_hh, batch_sizes, rec_mask, zoneout, ln_hh, bias_hh, ln_ih, bias_ih, cho};
   std::vector<at::Tensor> out;
   AT_DISPATCH_FLOATING_TYPES(saved[kActs].scalar_type(), "rnnlab_gru_backward",
                              [&] { out = backward_impl<scalar_t>(grad_hs, saved, o); });
@@ -425,10 +498,12 @@ std::vector<at::Tensor> gru_backward(const std::optional<at::Tensor>& grad_hs,
 TORCH_LIBRARY_FRAGMENT(rnnlab, m) {
   m.def(
       "gru_forward(Tensor xp, Tensor h0, Tensor weight_hh, int[] batch_sizes, Tensor? rec_mask, "
-      "Tensor? zoneout, Tensor? ln_hh, Tensor? bias_hh, bool cho, bool keep) -> Tensor[]");
+      "Tensor? zoneout, Tensor? ln_hh, Tensor? bias_hh, Tensor? ln_ih, Tensor? bias_ih, bool cho, "
+      "bool keep) -> Tensor[]");
   m.def(
       "gru_backward(Tensor? grad_hs, Tensor[] saved, Tensor weight_hh, int[] batch_sizes, "
-      "Tensor? rec_mask, Tensor? zoneout, Tensor? ln_hh, Tensor? bias_hh, bool cho) -> Tensor[]");
+      "Tensor? rec_mask, Tensor? zoneout, Tensor? ln_hh, Tensor? bias_hh, Tensor? ln_ih, "
+      "Tensor? bias_ih, bool cho) -> Tensor[]");
 }
 
 TORCH_LIBRARY_IMPL(rnnlab, CPU, m) {
