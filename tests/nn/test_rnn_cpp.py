@@ -1,12 +1,16 @@
 """The C++ Elman-family kernels (csrc/rnn.cpp) equal the cells' step functions in an eager loop:
-outputs and every gradient, for rnn-tanh, rnn-relu and indrnn with each option."""
+outputs and every gradient, for rnn-tanh, rnn-relu and indrnn with each option; and the loop
+engine running them (input LayerNorm inside the kernel) equals the reference engine."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from rnnlab.nn.cells import CELLS, project_input
+from rnnlab.nn.engines import ENGINES, NO_MASKS, StepMasks
+from rnnlab.nn.engines import loop as loop_engine
 from rnnlab.nn.kernels import extension
 from rnnlab.nn.kernels.rnn_cpp import RNNConfig, rnn_family_sequence
 
@@ -61,14 +65,14 @@ def _reference(spec, x, h0, params, rec_mask, zoneout, lengths):
 
 
 def _kernel(spec, x, h0, params, rec_mask, zoneout, lengths, *, fold_bias=True):
-    """The C++ kernel as the loop engine calls it: b_hh folded into xp unless LayerNorm."""
-    ln_hh = params.get("ln_hh_weight")
-    bias_hh = params.get("bias_hh")
-    if ln_hh is None and bias_hh is not None and fold_bias:
-        xp = project_input(spec, x, {**params, "bias_ih": params["bias_ih"] + bias_hh})
-        bias_hh = None
-    else:
-        xp = project_input(spec, x, params)
+    """The C++ kernel on the raw projection x W_ih^T, with LayerNorm and biases inside it;
+    without LayerNorm and with ``fold_bias``, the biases folded into xp instead."""
+    ln_ih, ln_hh = params.get("ln_ih_weight"), params.get("ln_hh_weight")
+    bias_ih, bias_hh = params.get("bias_ih"), params.get("bias_hh")
+    xp = F.linear(x, params["weight_ih"])
+    if ln_ih is None and ln_hh is None and fold_bias:
+        xp = xp + bias_ih + (0 if bias_hh is None else bias_hh)
+        bias_ih = bias_hh = None
     batch_sizes = (
         () if lengths is None else tuple((lengths[None] > torch.arange(T)[:, None]).sum(1).tolist())
     )
@@ -79,7 +83,14 @@ def _kernel(spec, x, h0, params, rec_mask, zoneout, lengths, *, fold_bias=True):
         nonlinearity=_nonlinearity(spec.name),
     )
     return rnn_family_sequence(
-        xp, h0, params["weight_hh"], ln_hh=ln_hh, bias_hh=bias_hh, config=config
+        xp,
+        h0,
+        params["weight_hh"],
+        ln_hh=ln_hh,
+        bias_hh=bias_hh,
+        ln_ih=ln_ih,
+        bias_ih=bias_ih,
+        config=config,
     )
 
 
@@ -112,8 +123,8 @@ def test_equals_the_step_functions_float32(name, kind):
     _assert_equal(_setup(name, kind, torch.float32), 1e-5)
 
 
-@pytest.mark.parametrize("name", ["rnn-tanh", "rnn-relu"])
-def test_bias_hh_may_be_passed_instead_of_folded(name):
+@pytest.mark.parametrize("name", CELL_NAMES)
+def test_biases_may_be_passed_instead_of_folded(name):
     _assert_equal(_setup(name, "ragged", torch.float64), 1e-10, fold_bias=False)
 
 
@@ -136,6 +147,7 @@ def test_rows_split_across_threads_give_the_same_numbers(name):
     shape = (hidden,) if name == "indrnn" else (hidden, hidden)
     weight = torch.randn(*shape, generator=gen, dtype=torch.float64) / hidden**0.5
     ln_hh = None if name == "indrnn" else torch.rand(hidden, generator=gen, dtype=torch.float64)
+    ln_ih, bias_ih = torch.rand(2, hidden, generator=gen, dtype=torch.float64)
     config = RNNConfig(
         batch_sizes=(batch, batch, batch // 2),
         rec_mask=torch.rand(batch, hidden, generator=gen, dtype=torch.float64) + 0.5,
@@ -146,13 +158,13 @@ def test_rows_split_across_threads_give_the_same_numbers(name):
     for threads in (1, 2):
         torch.set_num_threads(threads)  # the autouse fixture restores the setting
         inputs = [t.clone().requires_grad_() for t in (xp, h0, weight)]
-        hs = rnn_family_sequence(*inputs, ln_hh=ln_hh, config=config)
+        hs = rnn_family_sequence(*inputs, ln_hh=ln_hh, ln_ih=ln_ih, bias_ih=bias_ih, config=config)
         outputs.append([hs, *torch.autograd.grad(hs.square().sum(), inputs)])
     for single, split in zip(*outputs, strict=True):
         torch.testing.assert_close(split, single, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("vector", [False, True], ids=["rnn-tanh+layernorm", "indrnn+bias"])
+@pytest.mark.parametrize("vector", [False, True], ids=["rnn-tanh", "indrnn"])
 def test_gradcheck_with_every_option(vector):
     steps, batch, hidden = 4, 3, 3
     gen = torch.Generator().manual_seed(3)
@@ -162,6 +174,7 @@ def test_gradcheck_with_every_option(vector):
 
     xp, h0, bias_hh = rand(steps, batch, hidden), rand(batch, hidden), rand(hidden)
     weight_hh = rand(hidden) if vector else rand(hidden, hidden)
+    ln_ih, bias_ih = rand(hidden), rand(hidden)
     ln_hh = None if vector else rand(hidden)
     config = RNNConfig(
         batch_sizes=(3, 3, 2, 1),
@@ -169,12 +182,16 @@ def test_gradcheck_with_every_option(vector):
         zoneout=torch.rand(steps, batch, hidden, generator=gen, dtype=torch.float64),
         nonlinearity="relu" if vector else "tanh",
     )
-    inputs = (xp, h0, weight_hh, bias_hh) if vector else (xp, h0, weight_hh, ln_hh, bias_hh)
+    vectors = {"bias_hh": bias_hh, "ln_ih": ln_ih, "bias_ih": bias_ih}
+    if not vector:
+        vectors["ln_hh"] = ln_hh
 
-    def run(*args):
-        if vector:
-            return rnn_family_sequence(*args[:3], bias_hh=args[3], config=config)
-        return rnn_family_sequence(*args[:3], ln_hh=args[3], bias_hh=args[4], config=config)
+    def run(xp, h0, weight_hh, *args):
+        return rnn_family_sequence(
+            xp, h0, weight_hh, **dict(zip(vectors, args, strict=True)), config=config
+        )
+
+    inputs = (xp, h0, weight_hh, *vectors.values())
 
     assert torch.autograd.gradcheck(run, inputs)
 
@@ -201,9 +218,102 @@ def test_bad_shapes_and_options_are_clear_errors():
     xp, h0 = torch.randn(3, 2, 4), torch.zeros(2, 4)
     with pytest.raises(RuntimeError, match=r"weight_hh must be \(H, H\) or \(H,\) with H = 4"):
         rnn_family_sequence(xp, h0, torch.randn(4, 5))
+    with pytest.raises(RuntimeError, match=r"ln_ih must be \(H,\) with H = 4, got \[3\]"):
+        rnn_family_sequence(xp, h0, torch.randn(4, 4), ln_ih=torch.ones(3))
     with pytest.raises(RuntimeError, match="no LayerNorm for a vector weight_hh"):
         rnn_family_sequence(xp, h0, torch.randn(4), ln_hh=torch.ones(4))
     with pytest.raises(RuntimeError, match="batch_sizes must have T = 3 entries"):
         rnn_family_sequence(xp, h0, torch.randn(4, 4), config=RNNConfig(batch_sizes=(2, 2)))
     with pytest.raises(ValueError, match="nonlinearity must be 'tanh' or 'relu', got 'gelu'"):
         RNNConfig(nonlinearity="gelu")
+
+
+def _rnn_cpp(spec, x, state, params, masks, batch_sizes):
+    """The loop engine's C++ runner for the Elman family with the input LayerNorm in the kernel
+    (proposed for ``loop._rnn_cpp``): xp is the raw projection when LayerNorm is on."""
+    config = RNNConfig(
+        batch_sizes=tuple(batch_sizes),
+        rec_mask=masks.recurrent,
+        zoneout=None if masks.zoneout is None else masks.zoneout[0],
+        nonlinearity="tanh" if spec.name == "rnn-tanh" else "relu",
+    )
+    ln_ih = params.get("ln_ih_weight")
+    if ln_ih is None:
+        xp, bias_hh = loop_engine._input_projection(spec, x, params)
+        bias_ih = None
+    else:
+        xp = F.linear(x, params["weight_ih"])
+        bias_ih, bias_hh = params.get("bias_ih"), params.get("bias_hh")
+    hs = rnn_family_sequence(
+        xp,
+        state[0],
+        params["weight_hh"],
+        ln_hh=params.get("ln_hh_weight"),
+        bias_hh=bias_hh,
+        ln_ih=ln_ih,
+        bias_ih=bias_ih,
+        config=config,
+    )
+    return hs, (hs[-1],)
+
+
+@pytest.fixture
+def runner(monkeypatch):
+    """The loop engine with :func:`_rnn_cpp` for the three cells."""
+    for name in CELL_NAMES:
+        monkeypatch.setitem(loop_engine.CPP_KERNELS, name, ("rnn", _rnn_cpp))
+
+
+def _engine_case(name, layer_norm, masks, dtype):
+    spec = CELLS[name]
+    gen = torch.Generator().manual_seed(5)
+
+    def rand(*shape):
+        return (torch.randn(*shape, generator=gen, dtype=dtype) * 0.5).requires_grad_()
+
+    params = {k: rand(*s) for k, s in spec.param_shapes(I, H, layer_norm=layer_norm).items()}
+    x, h0 = rand(T, B, I), rand(B, H)
+    if masks == "zoneout":
+        masks = StepMasks(zoneout=((torch.rand(T, 1, H, generator=gen) < 0.3).to(dtype),))
+    elif masks == "recurrent":
+        masks = StepMasks(recurrent=(torch.rand(B, H, generator=gen) < 0.7).to(dtype) / 0.7)
+    else:
+        masks = NO_MASKS
+    return spec, x, (h0,), params, masks
+
+
+def _engine_outputs_and_grads(engine, spec, x, state, params, masks, lengths, reverse):
+    output, (h_last,) = ENGINES[engine](
+        spec, x, state, params, lengths=lengths, reverse=reverse, masks=masks
+    )
+    gen = torch.Generator().manual_seed(6)
+    loss = (output * torch.randn(output.shape, generator=gen, dtype=output.dtype)).sum()
+    loss = loss + (h_last * torch.randn(h_last.shape, generator=gen, dtype=x.dtype)).sum()
+    inputs = [x, *state, *params.values()]
+    return [output, h_last, *torch.autograd.grad(loss, inputs)]
+
+
+@pytest.mark.parametrize(("lengths", "reverse"), [(None, False), (LENGTHS, True)])
+@pytest.mark.parametrize("masks", ["none", "zoneout", "recurrent"])
+@pytest.mark.parametrize("layer_norm", [False, True], ids=["plain", "layer_norm"])
+@pytest.mark.parametrize("name", CELL_NAMES)
+def test_loop_engine_runner_equals_reference_float64(
+    runner, name, layer_norm, masks, lengths, reverse
+):
+    case = _engine_case(name, layer_norm, masks, torch.float64)
+    lengths = None if lengths is None else torch.tensor(LENGTHS[::-1])  # unsorted rows
+    assert loop_engine.kernel_path(case[0], case[3], case[4], case[1]) == "cpp"
+    got = _engine_outputs_and_grads("loop", *case, lengths, reverse)
+    want = _engine_outputs_and_grads("reference", *case, lengths, reverse)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", CELL_NAMES)
+def test_loop_engine_runner_equals_reference_float32(runner, name):
+    case = _engine_case(name, True, "zoneout", torch.float32)
+    lengths = torch.tensor(LENGTHS[::-1])
+    got = _engine_outputs_and_grads("loop", *case, lengths, True)
+    want = _engine_outputs_and_grads("reference", *case, lengths, True)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)

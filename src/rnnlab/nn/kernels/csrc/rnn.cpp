@@ -1,14 +1,17 @@
 // Fused Elman-family recurrence (CPU): forward and hand-written BPTT backward, one layer and
 // direction, for the loop engine. One call runs the whole sequence; per step it does ONE GEMM
-// (h_{t-1} W_hh^T, torch's BLAS; none for IndRNN) and ONE fused element-wise pass.
+// (h_{t-1} W_hh^T, torch's BLAS; none for IndRNN) and fused element-wise passes over the rows.
 // Equations: docs/equations.md (rnn.1, ind.1).
 //
-//   pre = xp_t + R_t          R_t = h~ W_hh^T (+ b_hh), or LN(h~ W_hh^T) * w_ln + b_hh (LayerNorm)
+//   pre = X_t + R_t           X_t = xp_t (+ b_ih), or LN(xp_t) * g_ih + b_ih (input LayerNorm;
+//                             then xp_t = x_t W_ih^T is the raw projection, without bias)
+//                             R_t = h~ W_hh^T (+ b_hh), or LN(h~ W_hh^T) * g_hh + b_hh
 //                             IndRNN: R_t = u ⊙ h~ (+ b_hh), u = weight_hh of shape (H,)
 //   h^_t = tanh(pre) or relu(pre)
 //   zoneout: h_t = z_t h_{t-1} + (1 - z_t) h^_t, else h_t = h^_t
-// where h~ = h_{t-1} * m (variational recurrent dropout). The caller folds b_ih (and b_hh when
-// there is no LayerNorm) into xp; a b_hh passed here is added after the recurrent term.
+// where h~ = h_{t-1} * m (variational recurrent dropout) and LN(v) = (v - mean) / sqrt(var + eps)
+// over the H values of one row, without gain. Without LayerNorm the caller may fold the biases
+// into xp and pass none here.
 #include <torch/library.h>
 
 #include "common.h"
@@ -21,8 +24,10 @@ struct RnnOptions {
   c10::IntArrayRef batch_sizes;
   const std::optional<at::Tensor>& rec_mask;  // (B, H)
   const std::optional<at::Tensor>& zoneout;   // (T, B, H): keep-mask of h
-  const std::optional<at::Tensor>& ln_hh;     // (H,) LayerNorm gain of R_t
+  const std::optional<at::Tensor>& ln_hh;     // (H,) LayerNorm gain g_hh of h~ W_hh^T
   const std::optional<at::Tensor>& bias_hh;   // (H,) added after the recurrent term
+  const std::optional<at::Tensor>& ln_ih;     // (H,) LayerNorm gain g_ih of xp
+  const std::optional<at::Tensor>& bias_ih;   // (H,) added after the input term
   bool relu;
 };
 
@@ -51,6 +56,12 @@ void check_options(const at::Tensor& xp, const at::Tensor& h0, const RnnOptions&
               "rnn_forward: weight_hh must be (H, H) or (H,) with H = ", hidden, ", got ",
               o.weight_hh.sizes());
   TORCH_CHECK(!(vector && has(o.ln_hh)), "rnn_forward: no LayerNorm for a vector weight_hh");
+  const std::pair<const char*, const std::optional<at::Tensor>*> vectors[] = {
+      {"ln_hh", &o.ln_hh}, {"bias_hh", &o.bias_hh}, {"ln_ih", &o.ln_ih}, {"bias_ih", &o.bias_ih}};
+  for (const auto& [name, v] : vectors) {
+    TORCH_CHECK(!has(*v) || ((*v)->dim() == 1 && (*v)->size(0) == hidden), "rnn_forward: ", name,
+                " must be (H,) with H = ", hidden, ", got ", (*v)->sizes());
+  }
   TORCH_CHECK(o.batch_sizes.empty() || static_cast<int64_t>(o.batch_sizes.size()) == steps,
               "rnn_forward: batch_sizes must have T = ", steps, " entries");
   TORCH_CHECK(!has(o.rec_mask) || o.rec_mask->numel() == batch * hidden,
@@ -59,15 +70,16 @@ void check_options(const at::Tensor& xp, const at::Tensor& h0, const RnnOptions&
               "rnn_forward: zoneout must be (T, B, H)");
 }
 
-// Saved tensors, in this order, between forward and backward.
-enum Saved { kHs, kHNew, kRecHat, kRstd, kHin, kNumSaved };
+// Saved tensors, in this order, between forward and backward. kInHat, kInRstd: LN(xp) before
+// its gain, and its 1 / std per row.
+enum Saved { kHs, kHNew, kRecHat, kRstd, kHin, kInHat, kInRstd, kNumSaved };
 
 template <typename T>
 std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
                                      const RnnOptions& o, bool keep) {
   const int64_t steps = xp.size(0), batch = xp.size(1), hidden = xp.size(2);
   const bool vector = o.weight_hh.dim() == 1, drop = has(o.rec_mask), zone = has(o.zoneout);
-  const bool ln = has(o.ln_hh), relu = o.relu;
+  const bool ln = has(o.ln_hh), ln_in = has(o.ln_ih), relu = o.relu;
   const bool ragged = !o.batch_sizes.empty() && o.batch_sizes.back() < batch;
   const int64_t kept = keep ? steps : 1;  // inference reuses one step of scratch
   const int64_t bh = batch * hidden;
@@ -79,18 +91,42 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
   at::Tensor rec_hat = ln ? buffer(xp, {kept, batch, hidden}, ragged) : empty;
   at::Tensor rstd = ln ? buffer(xp, {kept, batch}, ragged) : empty;
   at::Tensor hin = drop ? buffer(xp, {kept, batch, hidden}, ragged) : empty;
+  at::Tensor in_hat = ln_in ? buffer(xp, {kept, batch, hidden}, ragged) : empty;
+  at::Tensor in_rstd = ln_in ? buffer(xp, {kept, batch}, ragged) : empty;
 
   const T* w_p = o.weight_hh.data_ptr<T>();
   const T* mask = drop ? o.rec_mask->data_ptr<T>() : nullptr;
   const T* zmask = zone ? o.zoneout->data_ptr<T>() : nullptr;
   const T* ln_w = ln ? o.ln_hh->data_ptr<T>() : nullptr;
   const T* b_hh = has(o.bias_hh) ? o.bias_hh->data_ptr<T>() : nullptr;
+  const T* ln_in_w = ln_in ? o.ln_ih->data_ptr<T>() : nullptr;
+  const T* b_ih = has(o.bias_ih) ? o.bias_ih->data_ptr<T>() : nullptr;
   const T* xp_p = xp.data_ptr<T>();
   T* hs_p = hs.data_ptr<T>();
   T* hnew_p = zone ? hnew.data_ptr<T>() : nullptr;
   T* rec_p = ln ? rec_hat.data_ptr<T>() : nullptr;
   T* rstd_p = ln ? rstd.data_ptr<T>() : nullptr;
   T* hin_p = drop ? hin.data_ptr<T>() : nullptr;
+  T* in_hat_p = ln_in ? in_hat.data_ptr<T>() : nullptr;
+  T* in_rstd_p = ln_in ? in_rstd.data_ptr<T>() : nullptr;
+
+  // X_t of row r into `out`: xp_t, LayerNorm'd and scaled if on, plus b_ih.
+  auto input_term = [&](int64_t t, int64_t k, int64_t r, T* out) {
+    const T* x = xp_p + t * bh + r * hidden;
+    if (ln_in) {
+      T* x_hat = in_hat_p + k * bh + r * hidden;
+      std::copy(x, x + hidden, x_hat);
+      in_rstd_p[k * batch + r] = normalize_inplace(x_hat, hidden);
+      for (int64_t j = 0; j < hidden; ++j) out[j] = x_hat[j] * ln_in_w[j];
+    } else {
+      std::copy(x, x + hidden, out);
+    }
+    if (b_ih) {
+      for (int64_t j = 0; j < hidden; ++j) out[j] += b_ih[j];
+    }
+  };
+  // A plain matrix recurrence lets the GEMM add R_t onto X_t; the others add it row by row.
+  const bool gemm_onto_input = !vector && !ln;
 
   for (int64_t t = 0; t < steps; ++t) {
     const int64_t n = o.batch_sizes.empty() ? batch : o.batch_sizes[t];
@@ -98,7 +134,6 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
     const T* hp_base = hs_p + t * bh;
     T* h_base = hs_p + (t + 1) * bh;
     T* pre_base = zone ? hnew_p + k * bh : h_base;  // h^_t: pre-activation, then activated
-    const T* xp_t = xp_p + t * bh;
     const T* h_in = hp_base;
     if (drop) {
       T* hin_t = hin_p + k * bh;
@@ -107,22 +142,21 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
     }
     if (ln) {
       gemm(true, n, hidden, hidden, h_in, w_p, T(0), rec_p + k * bh);
-    } else if (!vector) {
-      std::copy(xp_t, xp_t + n * hidden, pre_base);
+    } else if (gemm_onto_input) {
+      for_rows(n, hidden, [&](int64_t r) { input_term(t, k, r, pre_base + r * hidden); });
       gemm(true, n, hidden, hidden, h_in, w_p, T(1), pre_base);
     }
     const T* zh_base = zone ? zmask + t * bh : nullptr;
     for_rows(n, hidden, [&](int64_t r) {
       T* pre = pre_base + r * hidden;
+      if (!gemm_onto_input) input_term(t, k, r, pre);
       if (ln) {
         T* rh = rec_p + k * bh + r * hidden;
-        const T* x = xp_t + r * hidden;
         rstd_p[k * batch + r] = normalize_inplace(rh, hidden);
-        for (int64_t j = 0; j < hidden; ++j) pre[j] = x[j] + rh[j] * ln_w[j];
+        for (int64_t j = 0; j < hidden; ++j) pre[j] += rh[j] * ln_w[j];
       } else if (vector) {
-        const T* x = xp_t + r * hidden;
         const T* hi = h_in + r * hidden;
-        for (int64_t j = 0; j < hidden; ++j) pre[j] = x[j] + w_p[j] * hi[j];
+        for (int64_t j = 0; j < hidden; ++j) pre[j] += w_p[j] * hi[j];
       }
       if (b_hh) {
         for (int64_t j = 0; j < hidden; ++j) pre[j] += b_hh[j];
@@ -143,6 +177,8 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
   saved[kRecHat] = rec_hat;
   saved[kRstd] = rstd;
   saved[kHin] = hin;
+  saved[kInHat] = in_hat;
+  saved[kInRstd] = in_rstd;
   return saved;
 }
 
@@ -153,19 +189,33 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
   const int64_t steps = hs.size(0) - 1, batch = hs.size(1), hidden = hs.size(2);
   const int64_t bh = batch * hidden;
   const bool vector = o.weight_hh.dim() == 1, drop = has(o.rec_mask), zone = has(o.zoneout);
-  const bool ln = has(o.ln_hh), relu = o.relu;
+  const bool ln = has(o.ln_hh), ln_in = has(o.ln_ih), relu = o.relu;
+  const bool bias = has(o.bias_hh) || has(o.bias_ih);
   const bool ragged = !o.batch_sizes.empty() && o.batch_sizes.back() < batch;
-  auto empty = at::empty({0}, hs.options());
+  const auto opts = hs.options();
+  auto empty = at::empty({0}, opts);
 
-  at::Tensor dh = at::zeros({batch, hidden}, hs.options());
-  at::Tensor dpre = buffer(hs, {steps, batch, hidden}, ragged);  // grad of xp
+  // dpre: gradient of pre. drec: of h~ W_hh^T, the rows of grad W_hh. dxp: of xp; without
+  // input LayerNorm it is dpre, with it it is written over dpre once a step's dpre is used,
+  // unless dpre must stay as drec.
+  at::Tensor dh = at::zeros({batch, hidden}, opts);
+  at::Tensor dpre = buffer(hs, {steps, batch, hidden}, ragged);
   at::Tensor drec = ln ? buffer(hs, {steps, batch, hidden}, ragged) : dpre;
-  at::Tensor dhin = drop && !vector ? at::empty({batch, hidden}, hs.options()) : empty;
+  at::Tensor dxp = ln_in && !vector && !ln ? buffer(hs, {steps, batch, hidden}, ragged) : dpre;
+  at::Tensor dhin = drop && !vector ? at::empty({batch, hidden}, opts) : empty;
+  // Sums over steps and rows, in double, while each step is in cache: Σ dpre (b_hh and b_ih),
+  // Σ dpre * LN(R) (g_hh), Σ dpre * LN(xp) (g_ih), Σ dpre * h~ (IndRNN's u).
+  at::Tensor sums = at::zeros({4, hidden}, opts.dtype(at::kDouble));
+  double* sum_dpre = bias ? sums[0].data_ptr<double>() : nullptr;
+  double* sum_ln = ln ? sums[1].data_ptr<double>() : nullptr;
+  double* sum_ln_in = ln_in ? sums[2].data_ptr<double>() : nullptr;
+  double* sum_u = vector ? sums[3].data_ptr<double>() : nullptr;
 
   const T* w_p = o.weight_hh.data_ptr<T>();
   const T* mask = drop ? o.rec_mask->data_ptr<T>() : nullptr;
   const T* zmask = zone ? o.zoneout->data_ptr<T>() : nullptr;
   const T* ln_w = ln ? o.ln_hh->data_ptr<T>() : nullptr;
+  const T* ln_in_w = ln_in ? o.ln_ih->data_ptr<T>() : nullptr;
   // The output gradient may be expanded (the gradient of a plain .sum() has stride 0).
   const at::Tensor grad_hs_dense = has(grad_hs) ? grad_hs->contiguous() : empty;
   const T* gh_p = has(grad_hs) ? grad_hs_dense.data_ptr<T>() : nullptr;
@@ -174,9 +224,13 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
   const T* hnew_p = zone ? saved[kHNew].data_ptr<T>() : hs_p + bh;
   const T* rh_p = ln ? saved[kRecHat].data_ptr<T>() : nullptr;
   const T* rstd_p = ln ? saved[kRstd].data_ptr<T>() : nullptr;
+  const T* hin_p = drop ? saved[kHin].data_ptr<T>() : hs_p;  // h~ of each step
+  const T* in_hat_p = ln_in ? saved[kInHat].data_ptr<T>() : nullptr;
+  const T* in_rstd_p = ln_in ? saved[kInRstd].data_ptr<T>() : nullptr;
   T* dh_p = dh.data_ptr<T>();
   T* dpre_p = dpre.data_ptr<T>();
   T* drec_p = drec.data_ptr<T>();
+  T* dxp_p = dxp.data_ptr<T>();
   T* dhin_p = drop && !vector ? dhin.data_ptr<T>() : nullptr;
 
   for (int64_t t = steps - 1; t >= 0; --t) {
@@ -208,6 +262,21 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
         normalize_backward(dr, rh_p + row, rstd_p[t * batch + r], hidden, dr);
       }
     });
+    // The sums run over rows, so on one thread; before dxp may overwrite dpre.
+    const T* dpre_t = dpre_p + off;
+    if (bias) accumulate_rows(n, hidden, dpre_t, hidden, sum_dpre);
+    if (ln) accumulate_rows(n, hidden, dpre_t, hidden, rh_p + off, hidden, sum_ln);
+    if (vector) accumulate_rows(n, hidden, dpre_t, hidden, hin_p + off, hidden, sum_u);
+    if (ln_in) {
+      accumulate_rows(n, hidden, dpre_t, hidden, in_hat_p + off, hidden, sum_ln_in);
+      for_rows(n, hidden, [&](int64_t r) {
+        const int64_t row = off + r * hidden;
+        const T* dp = dpre_p + row;
+        T* dx = dxp_p + row;  // may be dp itself
+        for (int64_t j = 0; j < hidden; ++j) dx[j] = dp[j] * ln_in_w[j];
+        normalize_backward(dx, in_hat_p + row, in_rstd_p[t * batch + r], hidden, dx);
+      });
+    }
     if (vector) continue;
     // dh_{t-1} += (dR_t W_hh) * m
     const T* drec_t = drec_p + off;
@@ -219,13 +288,19 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
     }
   }
 
-  const at::Tensor inputs = drop ? saved[kHin] : hs.narrow(0, 0, steps);
-  at::Tensor grad_w = vector ? (dpre * inputs).sum({0, 1})
+  const at::ScalarType dtype = hs.scalar_type();
+  at::Tensor grad_w = vector ? sums[3].to(dtype)
                              : drec.reshape({steps * batch, hidden}).t().mm(
-                                   inputs.reshape({steps * batch, hidden}));
-  at::Tensor grad_ln = ln ? (dpre * saved[kRecHat]).sum({0, 1}) : empty;
-  at::Tensor grad_bias = has(o.bias_hh) ? dpre.sum({0, 1}) : empty;
-  return {dpre, dh, grad_w, grad_ln, grad_bias};
+                                   (drop ? saved[kHin] : hs.narrow(0, 0, steps))
+                                       .reshape({steps * batch, hidden}));
+  at::Tensor grad_bias = bias ? sums[0].to(dtype) : empty;
+  return {dxp,
+          dh,
+          grad_w,
+          ln ? sums[1].to(dtype) : empty,
+          has(o.bias_hh) ? grad_bias : empty,
+          ln_in ? sums[2].to(dtype) : empty,
+          has(o.bias_ih) ? grad_bias : empty};
 }
 
 std::vector<at::Tensor> rnn_forward(const at::Tensor& xp, const at::Tensor& h0,
@@ -233,9 +308,11 @@ std::vector<at::Tensor> rnn_forward(const at::Tensor& xp, const at::Tensor& h0,
                                     const std::optional<at::Tensor>& rec_mask,
                                     const std::optional<at::Tensor>& zoneout,
                                     const std::optional<at::Tensor>& ln_hh,
-                                    const std::optional<at::Tensor>& bias_hh, bool relu,
+                                    const std::optional<at::Tensor>& bias_hh,
+                                    const std::optional<at::Tensor>& ln_ih,
+                                    const std::optional<at::Tensor>& bias_ih, bool relu,
                                     bool keep) {
-  RnnOptions o{weight_hh, batch_sizes, rec_mask, zoneout, ln_hh, bias_hh, relu};
+  RnnOptions o{weight_hh, batch_sizes, rec_mask, zoneout, ln_hh, bias_hh, ln_ih, bias_ih, relu};
   check_options(xp, h0, o);
   std::vector<at::Tensor> out;
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "rnnlab_rnn_forward",
@@ -243,14 +320,13 @@ std::vector<at::Tensor> rnn_forward(const at::Tensor& xp, const at::Tensor& h0,
   return out;
 }
 
-std::vector<at::Tensor> rnn_backward(const std::optional<at::Tensor>& grad_hs,
-                                     at::TensorList saved, const at::Tensor& weight_hh,
-                                     c10::IntArrayRef batch_sizes,
-                                     const std::optional<at::Tensor>& rec_mask,
-                                     const std::optional<at::Tensor>& zoneout,
-                                     const std::optional<at::Tensor>& ln_hh,
-                                     const std::optional<at::Tensor>& bias_hh, bool relu) {
-  RnnOptions o{weight_hh, batch_sizes, rec_mask, zoneout, ln_hh, bias_hh, relu};
+std::vector<at::Tensor> rnn_backward(
+    const std::optional<at::Tensor>& grad_hs, at::TensorList saved, const at::Tensor& weight_hh,
+    c10::IntArrayRef batch_sizes, const std::optional<at::Tensor>& rec_mask,
+    const std::optional<at::Tensor>& zoneout, const std::optional<at::Tensor>& ln_hh,
+    const std::optional<at::Tensor>& bias_hh, const std::optional<at::Tensor>& ln_ih,
+    const std::optional<at::Tensor>& bias_ih, bool relu) {
+  RnnOptions o{weight_hh, batch_sizes, rec_mask, zoneout, ln_hh, bias_hh, ln_ih, bias_ih, relu};
   std::vector<at::Tensor> out;
   AT_DISPATCH_FLOATING_TYPES(saved[kHs].scalar_type(), "rnnlab_rnn_backward",
                              [&] { out = backward_impl<scalar_t>(grad_hs, saved, o); });
@@ -263,11 +339,12 @@ std::vector<at::Tensor> rnn_backward(const std::optional<at::Tensor>& grad_hs,
 TORCH_LIBRARY_FRAGMENT(rnnlab, m) {
   m.def(
       "rnn_forward(Tensor xp, Tensor h0, Tensor weight_hh, int[] batch_sizes, Tensor? rec_mask, "
-      "Tensor? zoneout, Tensor? ln_hh, Tensor? bias_hh, bool relu, bool keep) -> Tensor[]");
+      "Tensor? zoneout, Tensor? ln_hh, Tensor? bias_hh, Tensor? ln_ih, Tensor? bias_ih, "
+      "bool relu, bool keep) -> Tensor[]");
   m.def(
       "rnn_backward(Tensor? grad_hs, Tensor[] saved, Tensor weight_hh, int[] batch_sizes, "
-      "Tensor? rec_mask, Tensor? zoneout, Tensor? ln_hh, Tensor? bias_hh, bool relu) "
-      "-> Tensor[]");
+      "Tensor? rec_mask, Tensor? zoneout, Tensor? ln_hh, Tensor? bias_hh, Tensor? ln_ih, "
+      "Tensor? bias_ih, bool relu) -> Tensor[]");
 }
 
 TORCH_LIBRARY_IMPL(rnnlab, CPU, m) {
