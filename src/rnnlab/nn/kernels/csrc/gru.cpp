@@ -248,22 +248,13 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
   return saved;
 }
 
-// Gradients of the LayerNorm gain and of b_hh over rows [0, n) of one step: they are
-// Σ dR_post * R_hat and Σ dR_post, where dR_post is the gradient of R after LayerNorm and
-// bias. Summed while the step is in cache, in double (T * B terms per sum).
+// Gradients of a LayerNorm gain and its bias over rows [0, n) of one step: Σ dpost * hat and
+// Σ dpost, where dpost is the gradient after LayerNorm and bias (null sums are skipped).
 template <typename T>
 inline void accumulate_gains(int64_t n, int64_t width, const T* post, int64_t post_stride,
-                             const T* rec_hat, int64_t rec_stride, double* bias, double* gain) {
-  for (int64_t r = 0; r < n; ++r) {
-    const T* p = post + r * post_stride;
-    if (bias) {
-      for (int64_t j = 0; j < width; ++j) bias[j] += p[j];
-    }
-    if (gain) {
-      const T* x = rec_hat + r * rec_stride;
-      for (int64_t j = 0; j < width; ++j) gain[j] += double(p[j]) * double(x[j]);
-    }
-  }
+                             const T* hat, int64_t hat_stride, double* bias, double* gain) {
+  if (bias) accumulate_rows(n, width, post, post_stride, bias);
+  if (gain) accumulate_rows(n, width, post, post_stride, hat, hat_stride, gain);
 }
 
 template <typename T>
