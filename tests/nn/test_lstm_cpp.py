@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rnnlab.nn.cells import CELLS, CellSpec, State
+from rnnlab.nn.cells import CELLS, CellSpec, State, project_input
 from rnnlab.nn.engines import ENGINES, NO_MASKS, StepMasks, loop
 from rnnlab.nn.kernels import extension
 
@@ -41,8 +41,7 @@ def fused_ln_runner(
         xp = F.linear(x, params["weight_ih"])
         bias_ih, bias_hh = params.get("bias_ih"), params.get("bias_hh")
     else:
-        xp, bias_hh = loop._input_projection(spec, x, params)
-        bias_ih = None
+        xp, bias_ih, bias_hh = project_input(spec, x, params), None, params.get("bias_hh")
     peephole = None
     if spec.peepholes:
         peephole = torch.stack([params["weight_ci"], params["weight_cf"], params["weight_co"]])
