@@ -51,9 +51,11 @@ struct GruOptions {
 //   kRstd   (T, B, 3) LayerNorm reciprocal std per gate block
 //   kHin    (T, B, H) u = h_{t-1} * m (recurrent dropout)
 //   kQ      (T, B, H) q = r u (Cho)
-//   kXhat   (T, B, 3H) input LayerNorm only: the normalised xp
+//   kXp     input LayerNorm only: xp itself (the backward recomputes the normalised xp from
+//           it and the moments, instead of a (T, B, 3H) buffer written in the forward)
+//   kMeanIn (T, B, 3) input LayerNorm mean per gate block
 //   kRstdIn (T, B, 3) input LayerNorm reciprocal std per gate block
-enum Saved { kHs, kActs, kRec, kRecN, kRstd, kHin, kQ, kXhat, kRstdIn, kNumSaved };
+enum Saved { kHs, kActs, kRec, kRecN, kRstd, kHin, kQ, kXp, kMeanIn, kRstdIn, kNumSaved };
 
 void check_inputs(const at::Tensor& xp, const at::Tensor& h0, const GruOptions& o) {
   TORCH_CHECK(xp.dim() == 3 && h0.dim() == 2 && xp.size(1) == h0.size(0) &&
@@ -82,6 +84,29 @@ void check_inputs(const at::Tensor& xp, const at::Tensor& h0, const GruOptions& 
   for (const auto* t : {&o.ln_hh, &o.bias_hh, &o.ln_ih, &o.bias_ih}) {
     TORCH_CHECK(!has(*t) || (*t)->numel() == 3 * hidden,
                 "gru_forward: ln_hh, bias_hh, ln_ih and bias_ih must be (3H,)");
+  }
+}
+
+// LayerNorm statistics of `size` values: returns rstd and sets mean (normalize_inplace's
+// arithmetic, without writing x).
+template <typename T>
+inline T moments(const T* x, int64_t size, T& mean) {
+  T sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < size; ++j) sum += x[j];
+  mean = sum / T(size);
+  const T m = mean;
+  T var = 0;
+#pragma omp simd reduction(+ : var)
+  for (int64_t j = 0; j < size; ++j) var += (x[j] - m) * (x[j] - m);
+  return T(1) / std::sqrt(var / T(size) + T(kLayerNormEps));
+}
+
+// xhat = (x - mean) * rstd per gate block of one row, from the saved moments.
+template <typename T>
+inline void normalized(const T* x, const T* mean, const T* rstd, int64_t hidden, T* xhat) {
+  for (int64_t g = 0; g < 3; ++g) {
+    for (int64_t j = g * hidden; j < (g + 1) * hidden; ++j) xhat[j] = (x[j] - mean[g]) * rstd[g];
   }
 }
 
@@ -120,7 +145,7 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
   at::Tensor rstd = ln ? buffer(xp, {kept, batch, 3}, ragged) : empty;
   at::Tensor hin = drop ? buffer(xp, {kept, batch, hidden}, ragged) : empty;
   at::Tensor q = o.cho ? buffer(xp, {kept, batch, hidden}, ragged) : empty;
-  at::Tensor xhat = ln_in ? buffer(xp, {kept, batch, gh}, ragged) : empty;
+  at::Tensor mean_in = ln_in ? buffer(xp, {kept, batch, 3}, ragged) : empty;
   at::Tensor rstd_in = ln_in ? buffer(xp, {kept, batch, 3}, ragged) : empty;
   at::Tensor x_in = affine ? at::empty({batch, gh}, xp.options()) : empty;  // X of one step
   // A zero bias keeps the gate loops free of branches.
@@ -151,7 +176,7 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
     const T* zm_base = zone ? zmask + t * batch * hidden : nullptr;
     const T* xp_t = xp_p + t * batch * gh;
     const T* x_step = affine ? x_in_p : xp_t;  // X of this step
-    T* xh_base = ln_in ? xhat.data_ptr<T>() + k * batch * gh : nullptr;
+    T* mi_base = ln_in ? mean_in.data_ptr<T>() + k * batch * 3 : nullptr;
     T* rsi_base = ln_in ? rstd_in.data_ptr<T>() + k * batch * 3 : nullptr;
     // X of row r (its first gate pass computes it).
     auto input_row = [&](int64_t r) -> const T* {
@@ -159,11 +184,11 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
       if (!affine) return x;
       T* xi = x_in_p + r * gh;
       if (ln_in) {
-        T* xh = xh_base + r * gh;
-        std::copy(x, x + gh, xh);
-        for (int64_t g = 0; g < 3; ++g)
-          rsi_base[r * 3 + g] = normalize_inplace(xh + g * hidden, hidden);
-        for (int64_t j = 0; j < gh; ++j) xi[j] = xh[j] * ln_in_w[j] + b_ih[j];
+        T* mean = mi_base + r * 3;
+        T* rstd = rsi_base + r * 3;
+        for (int64_t g = 0; g < 3; ++g) rstd[g] = moments(x + g * hidden, hidden, mean[g]);
+        normalized(x, mean, rstd, hidden, xi);
+        for (int64_t j = 0; j < gh; ++j) xi[j] = xi[j] * ln_in_w[j] + b_ih[j];
       } else {
         for (int64_t j = 0; j < gh; ++j) xi[j] = x[j] + b_ih[j];
       }
@@ -243,7 +268,8 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
   saved[kRstd] = rstd;
   saved[kHin] = hin;
   saved[kQ] = q;
-  saved[kXhat] = xhat;
+  if (ln_in) saved[kXp] = xp;
+  saved[kMeanIn] = mean_in;
   saved[kRstdIn] = rstd_in;
   return saved;
 }
@@ -280,6 +306,7 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
   at::Tensor drec_n = o.cho ? buffer(acts, {steps, batch, hidden}, ragged) : empty;
   at::Tensor dpost = !o.cho && ln ? at::empty({batch, gh}, opts) : empty;
   at::Tensor dx_in = ln_in ? at::empty({batch, gh}, opts) : empty;
+  at::Tensor xhat = ln_in ? at::empty({batch, gh}, opts) : empty;  // normalised xp, one step
   const bool bias = has(o.bias_hh), bias_in = has(o.bias_ih);
   // Gain and bias gradients are summed in double over T * B rows.
   const auto accumulator = [&](bool on) {
@@ -299,8 +326,10 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
   const T* zmask = zone ? o.zoneout->data_ptr<T>() : nullptr;
   const T* ln_w = ln ? o.ln_hh->data_ptr<T>() : nullptr;
   const T* ln_in_w = ln_in ? o.ln_ih->data_ptr<T>() : nullptr;
-  const T* xhat_p = ln_in ? saved[kXhat].data_ptr<T>() : nullptr;
+  const T* xp_p = ln_in ? saved[kXp].data_ptr<T>() : nullptr;
+  const T* mi_p = ln_in ? saved[kMeanIn].data_ptr<T>() : nullptr;
   const T* rsi_p = ln_in ? saved[kRstdIn].data_ptr<T>() : nullptr;
+  T* xhat_p = ln_in ? xhat.data_ptr<T>() : nullptr;
   // The gradient of hs.sum() is an expanded (stride 0) tensor.
   const at::Tensor grad_hs_dense = has(grad_hs) ? grad_hs->contiguous() : empty;
   const T* gh_p = has(grad_hs) ? grad_hs_dense.data_ptr<T>() : nullptr;
@@ -353,8 +382,10 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
     auto through_input_norm = [&](int64_t r) {
       if (ln_in) {
         const int64_t row_g = off_g + r * gh;
-        through_norm(dx_step + r * gh, xhat_p + row_g, rsi_p + (t * batch + r) * 3, ln_in_w, 3,
-                     dxp_p + row_g);
+        const int64_t row_s = (t * batch + r) * 3;
+        T* xh = xhat_p + r * gh;
+        normalized(xp_p + row_g, mi_p + row_s, rsi_p + row_s, hidden, xh);
+        through_norm(dx_step + r * gh, xh, rsi_p + row_s, ln_in_w, 3, dxp_p + row_g);
       }
     };
 
@@ -422,8 +453,7 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
                        bias ? gbias_p + rz : nullptr, ln ? gln_p + rz : nullptr);
     }
     if (affine) {
-      accumulate_gains(n, gh, dx_step, gh, ln_in ? xhat_p + off_g : nullptr, gh, gbias_in_p,
-                       gln_in_p);
+      accumulate_gains(n, gh, dx_step, gh, xhat_p, gh, gbias_in_p, gln_in_p);
     }
     // du (+)= dR W_hh (Cho: the r, z blocks), then dh_{t-1} += du * m.
     const T* drec_t = drec_p + t * batch * drec.size(2);
