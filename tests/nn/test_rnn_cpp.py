@@ -228,42 +228,6 @@ def test_bad_shapes_and_options_are_clear_errors():
         RNNConfig(nonlinearity="gelu")
 
 
-def _rnn_cpp(spec, x, state, params, masks, batch_sizes):
-    """The loop engine's C++ runner for the Elman family with the input LayerNorm in the kernel
-    (proposed for ``loop._rnn_cpp``): xp is the raw projection when LayerNorm is on."""
-    config = RNNConfig(
-        batch_sizes=tuple(batch_sizes),
-        rec_mask=masks.recurrent,
-        zoneout=None if masks.zoneout is None else masks.zoneout[0],
-        nonlinearity="tanh" if spec.name == "rnn-tanh" else "relu",
-    )
-    ln_ih = params.get("ln_ih_weight")
-    if ln_ih is None:
-        xp, bias_hh = loop_engine._input_projection(spec, x, params)
-        bias_ih = None
-    else:
-        xp = F.linear(x, params["weight_ih"])
-        bias_ih, bias_hh = params.get("bias_ih"), params.get("bias_hh")
-    hs = rnn_family_sequence(
-        xp,
-        state[0],
-        params["weight_hh"],
-        ln_hh=params.get("ln_hh_weight"),
-        bias_hh=bias_hh,
-        ln_ih=ln_ih,
-        bias_ih=bias_ih,
-        config=config,
-    )
-    return hs, (hs[-1],)
-
-
-@pytest.fixture
-def runner(monkeypatch):
-    """The loop engine with :func:`_rnn_cpp` for the three cells."""
-    for name in CELL_NAMES:
-        monkeypatch.setitem(loop_engine.CPP_KERNELS, name, ("rnn", _rnn_cpp))
-
-
 def _engine_case(name, layer_norm, masks, dtype):
     spec = CELLS[name]
     gen = torch.Generator().manual_seed(5)
@@ -297,9 +261,7 @@ def _engine_outputs_and_grads(engine, spec, x, state, params, masks, lengths, re
 @pytest.mark.parametrize("masks", ["none", "zoneout", "recurrent"])
 @pytest.mark.parametrize("layer_norm", [False, True], ids=["plain", "layer_norm"])
 @pytest.mark.parametrize("name", CELL_NAMES)
-def test_loop_engine_runner_equals_reference_float64(
-    runner, name, layer_norm, masks, lengths, reverse
-):
+def test_loop_engine_runner_equals_reference_float64(name, layer_norm, masks, lengths, reverse):
     case = _engine_case(name, layer_norm, masks, torch.float64)
     lengths = None if lengths is None else torch.tensor(LENGTHS[::-1])  # unsorted rows
     assert loop_engine.kernel_path(case[0], case[3], case[4], case[1]) == "cpp"
@@ -310,7 +272,7 @@ def test_loop_engine_runner_equals_reference_float64(
 
 
 @pytest.mark.parametrize("name", CELL_NAMES)
-def test_loop_engine_runner_equals_reference_float32(runner, name):
+def test_loop_engine_runner_equals_reference_float32(name):
     case = _engine_case(name, True, "zoneout", torch.float32)
     lengths = torch.tensor(LENGTHS[::-1])
     got = _engine_outputs_and_grads("loop", *case, lengths, True)

@@ -70,14 +70,20 @@ def _zoneout_stack(masks: StepMasks, steps: int, batch: int, dtype: torch.dtype)
 
 
 def _input_projection(
-    spec: CellSpec, x: Tensor, params: dict[str, Tensor]
-) -> tuple[Tensor, Tensor | None]:
-    """``(xp, bias_hh)`` for a C++ kernel: the input projection of all steps, and b_hh when
-    the kernel must add it itself (after the recurrent LayerNorm); otherwise b_hh is folded
-    into xp and None is returned."""
-    if "ln_ih_weight" in params or "ln_hh_weight" in params:
-        return project_input(spec, x, params), params.get("bias_hh")
-    return F.linear(x, params["weight_ih"], _folded_bias(params)), None
+    spec: CellSpec, x: Tensor, params: dict[str, Tensor], *, fold_bias_hh: bool = True
+) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """``(xp, bias_ih, bias_hh)`` for a C++ kernel: the input projection of all steps as one
+    GEMM, and the biases the kernel must add itself (None when folded into xp).
+
+    With the input LayerNorm the kernel normalises the raw ``x W_ih^T`` itself and adds both
+    biases; otherwise b_ih (and b_hh, when ``fold_bias_hh`` and no recurrent LayerNorm comes
+    between) is folded into xp.
+    """
+    if "ln_ih_weight" in params:
+        return F.linear(x, params["weight_ih"]), params.get("bias_ih"), params.get("bias_hh")
+    if fold_bias_hh and "ln_hh_weight" not in params:
+        return F.linear(x, params["weight_ih"], _folded_bias(params)), None, None
+    return F.linear(x, params["weight_ih"], params.get("bias_ih")), None, params.get("bias_hh")
 
 
 def _lstm_cpp(
@@ -88,7 +94,7 @@ def _lstm_cpp(
     masks: StepMasks,
     batch_sizes: list[int],
 ) -> tuple[Tensor, State]:
-    xp, bias_hh = _input_projection(spec, x, params)
+    xp, bias_ih, bias_hh = _input_projection(spec, x, params)
     peephole = None
     if spec.peepholes:
         peephole = torch.stack([params["weight_ci"], params["weight_cf"], params["weight_co"]])
@@ -110,6 +116,8 @@ def _lstm_cpp(
         state[1],
         params["weight_hh"],
         peephole=peephole,
+        ln_ih=params.get("ln_ih_weight"),
+        bias_ih=bias_ih,
         ln_hh=params.get("ln_hh_weight"),
         bias_hh=bias_hh,
         ln_c=ln_c,
@@ -133,12 +141,15 @@ def _gru_cpp(
         cho=spec.name == "gru-cho",
     )
     # b_hh is never folded into xp: the torch form multiplies b_hn by the reset gate.
+    xp, bias_ih, bias_hh = _input_projection(spec, x, params, fold_bias_hh=False)
     hs = gru_family_sequence(
-        project_input(spec, x, params),
+        xp,
         state[0],
         params["weight_hh"],
-        bias_hh=params.get("bias_hh"),
+        bias_hh=bias_hh,
         ln_hh=params.get("ln_hh_weight"),
+        ln_ih=params.get("ln_ih_weight"),
+        bias_ih=bias_ih,
         config=config,
     )
     return hs, (hs[-1],)
@@ -152,7 +163,7 @@ def _rnn_cpp(
     masks: StepMasks,
     batch_sizes: list[int],
 ) -> tuple[Tensor, State]:
-    xp, bias_hh = _input_projection(spec, x, params)
+    xp, bias_ih, bias_hh = _input_projection(spec, x, params)
     config = RNNConfig(
         batch_sizes=tuple(batch_sizes),
         rec_mask=masks.recurrent,
@@ -165,6 +176,8 @@ def _rnn_cpp(
         params["weight_hh"],
         ln_hh=params.get("ln_hh_weight"),
         bias_hh=bias_hh,
+        ln_ih=params.get("ln_ih_weight"),
+        bias_ih=bias_ih,
         config=config,
     )
     return hs, (hs[-1],)
