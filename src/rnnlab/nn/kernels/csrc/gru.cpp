@@ -475,7 +475,7 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
     at::mm_out(grad_w_n, drec_n.reshape({-1, hidden}).t(), saved[kQ].reshape({-1, hidden}));
   }
   const auto type = acts.scalar_type();
-  return {dxp,          dh, grad_w, grad_ln.to(type), grad_bias.to(type), grad_ln_in.to(type),
+  return {dxp, dh, grad_w, grad_ln.to(type), grad_bias.to(type), grad_ln_in.to(type),
           grad_bias_in.to(type)};
 }
 
