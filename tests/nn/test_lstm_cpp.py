@@ -1,17 +1,16 @@
 """The C++ LSTM-family kernel with the input LayerNorm fused in equals the reference engine.
 
-The loop engine's runner for these cells is replaced by :func:`fused_ln_runner`, which hands the
-kernel the raw input projection with ``ln_ih`` and ``bias_ih``, so every case runs the real
-engine path (sorting, lengths, masks) against ``ENGINES["reference"]``.
+Every case runs the real loop-engine path (its C++ runner hands the kernel the raw input
+projection with ``ln_ih`` and ``bias_ih``; sorting, lengths, masks) against
+``ENGINES["reference"]``, and checks that the C++ runner actually ran.
 """
 
 from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 
-from rnnlab.nn.cells import CELLS, CellSpec, State, project_input
+from rnnlab.nn.cells import CELLS
 from rnnlab.nn.engines import ENGINES, NO_MASKS, StepMasks, loop
 from rnnlab.nn.kernels import extension
 
@@ -26,64 +25,18 @@ T, B, I, H = 6, 3, 4, 5
 LSTM_CELLS = ("lstm", "lstm-peephole", "lstm-cifg")
 
 
-def fused_ln_runner(
-    spec: CellSpec,
-    x: torch.Tensor,
-    state: State,
-    params: dict[str, torch.Tensor],
-    masks: StepMasks,
-    batch_sizes: list[int],
-) -> tuple[torch.Tensor, State]:
-    """The loop engine's C++ runner for the LSTM family with the input LayerNorm in the kernel."""
-    ln_ih = params.get("ln_ih_weight")
-    if ln_ih is not None:
-        # The kernel normalises the raw projection and adds both biases itself.
-        xp = F.linear(x, params["weight_ih"])
-        bias_ih, bias_hh = params.get("bias_ih"), params.get("bias_hh")
-    else:
-        xp, bias_ih, bias_hh = project_input(spec, x, params), None, params.get("bias_hh")
-    peephole = None
-    if spec.peepholes:
-        peephole = torch.stack([params["weight_ci"], params["weight_cf"], params["weight_co"]])
-    ln_c = None
-    if "ln_c_weight" in params:
-        ln_c = torch.stack([params["ln_c_weight"], params["ln_c_bias"]])
-    rec_mask = masks.recurrent
-    if rec_mask is not None:
-        rec_mask = rec_mask.to(x.dtype).expand(x.shape[1], -1).contiguous()
-    config = LSTMConfig(
-        batch_sizes=tuple(batch_sizes),
-        rec_mask=rec_mask,
-        zoneout=loop._zoneout_stack(masks, *x.shape[:2], x.dtype),
-        cifg=spec.name == "lstm-cifg",
-    )
-    hs, c_last = lstm_family_sequence(
-        xp,
-        state[0],
-        state[1],
-        params["weight_hh"],
-        peephole=peephole,
-        ln_ih=ln_ih,
-        bias_ih=bias_ih,
-        ln_hh=params.get("ln_hh_weight"),
-        bias_hh=bias_hh,
-        ln_c=ln_c,
-        config=config,
-    )
-    return hs, (hs[-1], c_last)
-
-
 @pytest.fixture(autouse=True)
 def fused_runner(monkeypatch):
-    """Route the LSTM cells of the loop engine through :func:`fused_ln_runner`, counting calls."""
+    """Count the calls of the loop engine's C++ runner for the LSTM cells."""
     calls = []
+    family, real = loop.CPP_KERNELS["lstm"]
 
     def counted(*args):
         calls.append(args[0].name)
-        return fused_ln_runner(*args)
+        return real(*args)
 
     for name in LSTM_CELLS:
-        monkeypatch.setitem(loop.CPP_KERNELS, name, ("lstm", counted))
+        monkeypatch.setitem(loop.CPP_KERNELS, name, (family, counted))
     return calls
 
 
