@@ -245,42 +245,18 @@ def test_rows_split_across_threads(cell):
         torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-10)
 
 
-# The loop engine's runner with the input LayerNorm in the kernel (proposed for
-# engines/loop.py; until it lands there the tests below install it).
-def _gru_runner(spec, x, state, params, masks, batch_sizes):
-    layer_norm = "ln_ih_weight" in params
-    # With the input LayerNorm the kernel normalises x W_ih^T and adds b_ih itself.
-    xp = F.linear(x, params["weight_ih"], None if layer_norm else params.get("bias_ih"))
-    config = GRUConfig(
-        batch_sizes=tuple(batch_sizes),
-        rec_mask=masks.recurrent,
-        zoneout=None if masks.zoneout is None else masks.zoneout[0],
-        cho=spec.name == "gru-cho",
-    )
-    hs = gru_family_sequence(
-        xp,
-        state[0],
-        params["weight_hh"],
-        bias_hh=params.get("bias_hh"),
-        ln_hh=params.get("ln_hh_weight"),
-        ln_ih=params.get("ln_ih_weight"),
-        bias_ih=params.get("bias_ih") if layer_norm else None,
-        config=config,
-    )
-    return hs, (hs[-1],)
-
-
 @pytest.fixture
 def engine_runner(monkeypatch):
-    """Installs ``_gru_runner`` in the loop engine; returns the list of cells it ran."""
+    """Counts the loop engine's own C++ runner for gru and gru-cho; returns the cells it ran."""
     calls = []
-
-    def runner(spec, *args):
-        calls.append(spec.name)
-        return _gru_runner(spec, *args)
-
     for name in ("gru", "gru-cho"):
-        monkeypatch.setitem(loop_engine.CPP_KERNELS, name, ("gru", runner))
+        family, wired = loop_engine.CPP_KERNELS[name]
+
+        def runner(spec, *args, wired=wired):
+            calls.append(spec.name)
+            return wired(spec, *args)
+
+        monkeypatch.setitem(loop_engine.CPP_KERNELS, name, (family, runner))
     return calls
 
 
