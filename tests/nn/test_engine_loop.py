@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from engine_cases import step_masks
 
 from rnnlab.nn.cells import CELLS
-from rnnlab.nn.engines import ENGINES, NO_MASKS, StepMasks
+from rnnlab.nn.engines import ENGINES, NO_MASKS
 from rnnlab.nn.engines.loop import CPP_KERNELS, FUSED_CELLS, kernel_path
 from rnnlab.nn.kernels import extension
 
@@ -46,19 +47,6 @@ def _run_with_grads(engine, spec, x, state, params, **kwargs):
     ]
 
 
-def _masks(spec, kind, dtype):
-    gen = torch.Generator().manual_seed(2)
-    if kind == "zoneout":
-        return StepMasks(
-            zoneout=tuple(
-                (torch.rand(T, 1, s, generator=gen) < 0.3).to(dtype) for s in spec.state_sizes(H)
-            )
-        )
-    if kind == "recurrent":
-        return StepMasks(recurrent=(torch.rand(B, H, generator=gen) < 0.7).to(dtype) / 0.7)
-    return NO_MASKS
-
-
 CASES = [
     (name, kind, layer_norm)
     for name, spec in CELLS.items()
@@ -80,7 +68,7 @@ def test_loop_matches_reference_float64(name, kind, layer_norm, lengths, reverse
     kwargs = {
         "lengths": None if lengths is None else torch.tensor(lengths),
         "reverse": reverse,
-        "masks": _masks(spec, kind, torch.float64),
+        "masks": step_masks(spec, kind, torch.float64, T, B, H),
     }
     got, got_grads = _run_with_grads("loop", spec, x, state, params, **kwargs)
     want, want_grads = _run_with_grads("reference", spec, x, state, params, **kwargs)

@@ -118,13 +118,14 @@ def test_double_backward_is_refused_not_silently_wrong():
         torch.autograd.grad(out.sum(), params["weight_hh"], create_graph=True)
 
 
-@pytest.mark.parametrize("name", ["lstm-peephole", "gru-cho", "rnn-tanh"])
-def test_plain_sum_loss_and_inference_match_the_reference(name):
+@pytest.mark.parametrize("layer_norm", [False, True])
+@pytest.mark.parametrize("name", ["lstm-peephole", "gru-cho", "rnn-tanh", "indrnn"])
+def test_plain_sum_loss_and_inference_match_the_reference(name, layer_norm):
     # out.sum() sends an expanded (stride-0) gradient into the kernels' backward; under
     # no_grad the kernels take their inference path (one step of scratch, no autograd node).
     spec = CELLS[name]
     gen = torch.Generator().manual_seed(3)
-    shapes = spec.param_shapes(3, 4)
+    shapes = spec.param_shapes(3, 4, layer_norm=layer_norm)
     params = {k: torch.randn(s, generator=gen, dtype=torch.float64) for k, s in shapes.items()}
     for p in params.values():
         p.requires_grad_()
