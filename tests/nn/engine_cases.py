@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from rnnlab.nn.cells import CellSpec
-from rnnlab.nn.engines import NO_MASKS, StepMasks
+from rnnlab.nn.engines import ENGINES, NO_MASKS, StepMasks
 
 
 def step_masks(
@@ -24,3 +24,19 @@ def step_masks(
     if kind == "recurrent":
         return StepMasks(recurrent=(torch.rand(batch, hidden, generator=gen) < 0.7).to(dtype) / 0.7)
     return NO_MASKS
+
+
+def run_with_grads(engine, spec, x, state, params, **kwargs):
+    """``(outputs, grads)`` of one engine call: the output and final state, and the gradients
+    of a seeded random projection of them for x, the state and every parameter (zeros where
+    a tensor is unused)."""
+    output, final = ENGINES[engine](spec, x, state, params, **kwargs)
+    gen = torch.Generator().manual_seed(1)
+    loss = (output * torch.randn(output.shape, generator=gen, dtype=output.dtype)).sum()
+    for s in final:
+        loss = loss + (s * torch.randn(s.shape, generator=gen, dtype=s.dtype)).sum()
+    inputs = [x, *state, *params.values()]
+    grads = torch.autograd.grad(loss, inputs, allow_unused=True)
+    return [output, *final], [
+        g if g is not None else torch.zeros_like(i) for g, i in zip(grads, inputs, strict=True)
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from engine_cases import step_masks
+from engine_cases import run_with_grads, step_masks
 
 from rnnlab.nn.cells import CELLS
 from rnnlab.nn.engines import ENGINES, NO_MASKS
@@ -34,19 +34,6 @@ def _inputs(spec, dtype, *, layer_norm=False, seed=0):
     return x, state, params
 
 
-def _run_with_grads(engine, spec, x, state, params, **kwargs):
-    output, final = ENGINES[engine](spec, x, state, params, **kwargs)
-    gen = torch.Generator().manual_seed(1)
-    loss = (output * torch.randn(output.shape, generator=gen, dtype=output.dtype)).sum()
-    for s in final:
-        loss = loss + (s * torch.randn(s.shape, generator=gen, dtype=s.dtype)).sum()
-    inputs = [x, *state, *params.values()]
-    grads = torch.autograd.grad(loss, inputs, allow_unused=True)
-    return [output, *final], [
-        g if g is not None else torch.zeros_like(i) for g, i in zip(grads, inputs, strict=True)
-    ]
-
-
 CASES = [
     (name, kind, layer_norm)
     for name, spec in CELLS.items()
@@ -70,8 +57,8 @@ def test_loop_matches_reference_float64(name, kind, layer_norm, lengths, reverse
         "reverse": reverse,
         "masks": step_masks(spec, kind, torch.float64, T, B, H),
     }
-    got, got_grads = _run_with_grads("loop", spec, x, state, params, **kwargs)
-    want, want_grads = _run_with_grads("reference", spec, x, state, params, **kwargs)
+    got, got_grads = run_with_grads("loop", spec, x, state, params, **kwargs)
+    want, want_grads = run_with_grads("reference", spec, x, state, params, **kwargs)
     for g, w in zip(got + got_grads, want + want_grads, strict=True):
         torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-10)
 
@@ -87,8 +74,8 @@ def test_fast_paths_float32_match_reference(name, kernels):
     else:
         assert path == "cpp"
     kwargs = {"lengths": torch.tensor([T, 4, 1]), "reverse": False, "masks": NO_MASKS}
-    got, got_grads = _run_with_grads("loop", spec, x, state, params, **kwargs)
-    want, want_grads = _run_with_grads("reference", spec, x, state, params, **kwargs)
+    got, got_grads = run_with_grads("loop", spec, x, state, params, **kwargs)
+    want, want_grads = run_with_grads("reference", spec, x, state, params, **kwargs)
     for g, w in zip(got + got_grads, want + want_grads, strict=True):
         torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)
 

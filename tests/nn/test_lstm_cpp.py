@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from engine_cases import step_masks
+from engine_cases import run_with_grads, step_masks
 
 from rnnlab.nn.cells import CELLS
-from rnnlab.nn.engines import ENGINES, NO_MASKS, loop
+from rnnlab.nn.engines import NO_MASKS, loop
 from rnnlab.nn.kernels import extension
 
 if extension.ops("lstm") is None:
@@ -59,20 +59,9 @@ def _inputs(spec, dtype, layer_norm, seed=0):
     return x, state, params
 
 
-def _run_with_grads(engine, spec, x, state, params, **kwargs):
-    output, final = ENGINES[engine](spec, x, state, params, **kwargs)
-    gen = torch.Generator().manual_seed(1)
-    loss = (output * torch.randn(output.shape, generator=gen, dtype=output.dtype)).sum()
-    for s in final:
-        loss = loss + (s * torch.randn(s.shape, generator=gen, dtype=s.dtype)).sum()
-    inputs = [x, *state, *params.values()]
-    grads = torch.autograd.grad(loss, inputs)
-    return [output, *final], list(grads)
-
-
 def _assert_engines_agree(spec, x, state, params, tol, **kwargs):
-    got, got_grads = _run_with_grads("loop", spec, x, state, params, **kwargs)
-    want, want_grads = _run_with_grads("reference", spec, x, state, params, **kwargs)
+    got, got_grads = run_with_grads("loop", spec, x, state, params, **kwargs)
+    want, want_grads = run_with_grads("reference", spec, x, state, params, **kwargs)
     names = ["output", "h", "c", "x", "h0", "c0", *params]
     for name, g, w in zip(names, got + got_grads, want + want_grads, strict=True):
         torch.testing.assert_close(g, w, rtol=tol, atol=tol, msg=lambda m, n=name: f"{n}: {m}")
