@@ -62,13 +62,6 @@ def _folded_bias(params: dict[str, Tensor]) -> Tensor | None:
     return bias
 
 
-def _zoneout_stack(masks: StepMasks, steps: int, batch: int, dtype: torch.dtype) -> Tensor | None:
-    """The zoneout keep-masks of every state component as one (S, T, B, H) tensor."""
-    if masks.zoneout is None:
-        return None
-    return torch.stack([m.to(dtype).expand(steps, batch, m.shape[-1]) for m in masks.zoneout])
-
-
 def _input_projection(
     spec: CellSpec, x: Tensor, params: dict[str, Tensor], *, fold_bias_hh: bool = True
 ) -> tuple[Tensor, Tensor | None, Tensor | None]:
@@ -101,13 +94,13 @@ def _lstm_cpp(
     ln_c = None
     if "ln_c_weight" in params:
         ln_c = torch.stack([params["ln_c_weight"], params["ln_c_bias"]])
-    rec_mask = masks.recurrent
-    if rec_mask is not None:
-        rec_mask = rec_mask.to(x.dtype).expand(x.shape[1], -1).contiguous()
+    zoneout = None  # the h and c keep-masks as one (2, ...) tensor; the wrapper expands it
+    if masks.zoneout is not None:
+        zoneout = torch.stack(torch.broadcast_tensors(*masks.zoneout))
     config = LSTMConfig(
         batch_sizes=tuple(batch_sizes),
-        rec_mask=rec_mask,
-        zoneout=_zoneout_stack(masks, *x.shape[:2], x.dtype),
+        rec_mask=masks.recurrent,
+        zoneout=zoneout,
         cifg=spec.name == "lstm-cifg",
     )
     hs, c_last = lstm_family_sequence(

@@ -34,6 +34,7 @@ import torch
 __all__ = [
     "FAMILIES",
     "ExtensionStatus",
+    "KernelConfig",
     "contiguous",
     "dense",
     "needs_autograd",
@@ -75,6 +76,22 @@ class ExtensionStatus:
     built: bool
     reason: str | None
     directory: str
+
+
+@dataclass(frozen=True)
+class KernelConfig:
+    """The parts of a kernel call that are not differentiated, common to every family (each
+    family's config adds its own switches).
+
+    Attributes:
+        batch_sizes: active rows per step (non-increasing), or () for all rows at every step.
+        rec_mask: recurrent-dropout mask (already scaled) broadcastable to (B, H), or None.
+        zoneout: zoneout keep-mask(s) broadcastable to (T, B, H) per state component, or None.
+    """
+
+    batch_sizes: tuple[int, ...] = ()
+    rec_mask: torch.Tensor | None = None
+    zoneout: torch.Tensor | None = None
 
 
 _lock = threading.Lock()

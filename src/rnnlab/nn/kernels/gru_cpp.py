@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from rnnlab.nn.kernels.extension import (
+    KernelConfig,
     contiguous,
     dense,
     needs_autograd,
@@ -26,20 +27,15 @@ __all__ = ["GRUConfig", "gru_family_sequence"]
 
 
 @dataclass(frozen=True)
-class GRUConfig:
-    """The parts of one call that are not differentiated.
+class GRUConfig(KernelConfig):
+    """The non-differentiated parts of one call: those of :class:`KernelConfig`, and
 
     Attributes:
-        batch_sizes: active rows per step (non-increasing), or () for all rows at every step.
-        rec_mask: recurrent-dropout mask (already scaled) broadcastable to (B, H), or None.
         zoneout: keep-mask of h broadcastable to (T, B, H), or None.
         cho: the Cho et al. form (``gru-cho``: reset gate applied before the n-block product)
             instead of torch's.
     """
 
-    batch_sizes: tuple[int, ...] = ()
-    rec_mask: Tensor | None = None
-    zoneout: Tensor | None = None
     cho: bool = False
 
 

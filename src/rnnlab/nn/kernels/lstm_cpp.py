@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from rnnlab.nn.kernels.extension import (
+    KernelConfig,
     contiguous,
     dense,
     needs_autograd,
@@ -25,19 +26,14 @@ __all__ = ["LSTMConfig", "lstm_family_sequence"]
 
 
 @dataclass(frozen=True)
-class LSTMConfig:
-    """The parts of one call that are not differentiated.
+class LSTMConfig(KernelConfig):
+    """The non-differentiated parts of one call: those of :class:`KernelConfig`, and
 
     Attributes:
-        batch_sizes: active rows per step (non-increasing), or () for all rows at every step.
-        rec_mask: recurrent-dropout mask (already scaled) broadcastable to (B, H), or None.
         zoneout: keep-masks of h and c broadcastable to (2, T, B, H), or None.
         cifg: coupled input-forget gate (gates i, g, o).
     """
 
-    batch_sizes: tuple[int, ...] = ()
-    rec_mask: Tensor | None = None
-    zoneout: Tensor | None = None
     cifg: bool = False
 
 

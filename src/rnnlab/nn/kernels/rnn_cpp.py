@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from rnnlab.nn.kernels.extension import (
+    KernelConfig,
     contiguous,
     dense,
     needs_autograd,
@@ -28,19 +29,14 @@ __all__ = ["RNNConfig", "rnn_family_sequence"]
 
 
 @dataclass(frozen=True)
-class RNNConfig:
-    """The parts of one call that are not differentiated.
+class RNNConfig(KernelConfig):
+    """The non-differentiated parts of one call: those of :class:`KernelConfig`, and
 
     Attributes:
-        batch_sizes: active rows per step (non-increasing), or () for all rows at every step.
-        rec_mask: recurrent-dropout mask (already scaled) broadcastable to (B, H), or None.
         zoneout: keep-mask of h broadcastable to (T, B, H), or None.
         nonlinearity: ``"tanh"`` or ``"relu"`` (IndRNN is ``"relu"``).
     """
 
-    batch_sizes: tuple[int, ...] = ()
-    rec_mask: Tensor | None = None
-    zoneout: Tensor | None = None
     nonlinearity: Literal["tanh", "relu"] = "tanh"
 
     def __post_init__(self) -> None:
