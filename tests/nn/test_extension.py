@@ -151,3 +151,11 @@ def test_a_new_build_removes_the_older_builds_of_its_family(tmp_path):
         (tmp_path / name).mkdir()
     extension._remove_stale_builds("rnnlab_lstm", current)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rnnlab_gru-old", "rnnlab_lstm-new"]
+
+
+def test_calling_a_wrapper_without_its_library_says_what_to_do(fresh, monkeypatch):
+    from rnnlab.nn.kernels.gru_cpp import gru_family_sequence
+
+    monkeypatch.setenv("RNNLAB_EXTENSION", "0")
+    with pytest.raises(RuntimeError, match=r"gru kernels are unavailable .*engine='loop'"):
+        gru_family_sequence(torch.zeros(2, 1, 6), torch.zeros(1, 2), torch.zeros(6, 2))

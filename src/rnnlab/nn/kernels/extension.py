@@ -40,6 +40,7 @@ __all__ = [
     "needs_autograd",
     "ops",
     "refuse_double_backward",
+    "require_ops",
     "status",
 ]
 
@@ -185,6 +186,18 @@ def ops(family: str) -> Any | None:
         family: one of :data:`FAMILIES` (``"lstm"``...).
     """
     return torch.ops.rnnlab if status(family).available else None
+
+
+def require_ops(family: str) -> Any:
+    """``torch.ops.rnnlab`` for a kernel wrapper; a RuntimeError saying why and what to do
+    when ``family``'s library is unavailable (the loop engine checks :func:`ops` first and
+    falls back, so only direct callers of the wrappers can meet it)."""
+    if ops(family) is None:
+        raise RuntimeError(
+            f"the C++ {family} kernels are unavailable ({status(family).reason}): install a C++ "
+            "compiler and ninja, or run the layer with engine='loop', which falls back to PyTorch"
+        )
+    return torch.ops.rnnlab
 
 
 def refuse_double_backward() -> None:

@@ -19,8 +19,8 @@ from rnnlab.nn.kernels.extension import (
     contiguous,
     dense,
     needs_autograd,
-    ops,
     refuse_double_backward,
+    require_ops,
 )
 
 __all__ = ["GRUConfig", "gru_family_sequence"]
@@ -54,7 +54,7 @@ def _forward(
     keep: bool,
 ) -> list[Tensor]:
     """The C++ forward; ``keep`` stores every step's activations for the backward."""
-    return ops("gru").gru_forward(
+    return require_ops("gru").gru_forward(
         xp, h0, weight_hh, list(config.batch_sizes), rec_mask, zoneout, ln_hh, bias_hh, ln_ih,
         bias_ih, config.cho, keep,
     )  # fmt: skip
@@ -87,7 +87,7 @@ class _GRUFamily(torch.autograd.Function):
     def backward(ctx, grad_hs: Tensor | None):  # type: ignore[override]
         refuse_double_backward()
         weight_hh, bias_hh, ln_hh, ln_ih, bias_ih, rec_mask, zoneout, *saved = ctx.saved_tensors
-        dxp, dh0, dw, dln_hh, dbias_hh, dln_ih, dbias_ih = ops("gru").gru_backward(
+        dxp, dh0, dw, dln_hh, dbias_hh, dln_ih, dbias_ih = require_ops("gru").gru_backward(
             grad_hs, saved, weight_hh, ctx.batch_sizes, rec_mask, zoneout, ln_hh, bias_hh, ln_ih,
             bias_ih, ctx.cho,
         )  # fmt: skip
@@ -137,8 +137,6 @@ def gru_family_sequence(
         hs (T, B, H): the state after each step; rows past their length repeat their last
         state.
     """
-    if ops("gru") is None:
-        raise RuntimeError("the C++ GRU kernels are not available; see extension.status('gru')")
     steps, batch, _ = xp.shape
     hidden = h0.shape[-1]
     tensors = (xp, h0, weight_hh, bias_hh, ln_hh, ln_ih, bias_ih)

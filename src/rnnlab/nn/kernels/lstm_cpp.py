@@ -18,8 +18,8 @@ from rnnlab.nn.kernels.extension import (
     contiguous,
     dense,
     needs_autograd,
-    ops,
     refuse_double_backward,
+    require_ops,
 )
 
 __all__ = ["LSTMConfig", "lstm_family_sequence"]
@@ -53,7 +53,7 @@ def _forward(
     keep: bool,
 ) -> list[Tensor]:
     """The C++ forward; ``keep`` stores every step's activations for the backward."""
-    return ops("lstm").lstm_forward(
+    return require_ops("lstm").lstm_forward(
         xp, h0, c0, weight_hh, list(config.batch_sizes), peephole, config.rec_mask,
         config.zoneout, ln_ih, bias_ih, ln_hh, bias_hh, ln_c, config.cifg, keep,
     )  # fmt: skip
@@ -89,7 +89,7 @@ class _LSTMFamily(torch.autograd.Function):
         weight_hh, peephole, ln_ih, ln_hh, ln_c, *saved = ctx.saved_tensors
         config: LSTMConfig = ctx.config
         has_bias_ih, has_bias_hh = ctx.biases
-        dxp, dh0, dc0, dw, dpeep, dln_hh, dbias, dlnc, dln_ih = ops("lstm").lstm_backward(
+        dxp, dh0, dc0, dw, dpeep, dln_hh, dbias, dlnc, dln_ih = require_ops("lstm").lstm_backward(
             grad_hs, grad_c_last, saved, weight_hh, list(config.batch_sizes), peephole,
             config.rec_mask, config.zoneout, ln_ih, ln_hh, has_bias_ih or has_bias_hh, ln_c,
             config.cifg,

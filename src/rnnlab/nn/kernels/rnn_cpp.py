@@ -21,8 +21,8 @@ from rnnlab.nn.kernels.extension import (
     contiguous,
     dense,
     needs_autograd,
-    ops,
     refuse_double_backward,
+    require_ops,
 )
 
 __all__ = ["RNNConfig", "rnn_family_sequence"]
@@ -59,7 +59,7 @@ def _forward(
     keep: bool,
 ) -> list[Tensor]:
     """The C++ forward; ``keep`` stores every step's activations for the backward."""
-    return ops("rnn").rnn_forward(
+    return require_ops("rnn").rnn_forward(
         xp, h0, weight_hh, list(config.batch_sizes), rec_mask, zoneout, ln_hh, bias_hh, ln_ih,
         bias_ih, config.nonlinearity == "relu", keep,
     )  # fmt: skip
@@ -90,7 +90,7 @@ class _RNNFamily(torch.autograd.Function):
     def backward(ctx, grad_hs: Tensor | None):  # type: ignore[override]
         refuse_double_backward()
         weight_hh, *vectors, rec_mask, zoneout = ctx.saved_tensors[:7]
-        dxp, dh0, dw, *dvectors = ops("rnn").rnn_backward(
+        dxp, dh0, dw, *dvectors = require_ops("rnn").rnn_backward(
             grad_hs, ctx.saved_tensors[7:], weight_hh, ctx.batch_sizes, rec_mask, zoneout,
             *vectors, ctx.relu,
         )  # fmt: skip
