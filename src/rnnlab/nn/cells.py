@@ -199,14 +199,21 @@ def mingru_step(
     return (h,), {"z": z, "n": n}
 
 
+def normalized_gates(x_i: Tensor, x_f: Tensor) -> tuple[Tensor, Tensor]:
+    """minLSTM's ``i / (i + f)`` and ``f / (i + f)`` with ``i = σ(x_i)``, ``f = σ(x_f)``
+    (eq. minlstm.2), as ``σ(±(log i - log f))``: the plain quotient is 0/0 once both gates
+    underflow (pre-activations below about -88 in float32), this form never is."""
+    log_ratio = F.softplus(-x_f) - F.softplus(-x_i)  # log i - log f, as log σ(v) = -softplus(-v)
+    return torch.sigmoid(log_ratio), torch.sigmoid(-log_ratio)
+
+
 def minlstm_step(
     xw: Tensor, state: State, params: dict[str, Tensor], rec_mask: Tensor | None
 ) -> tuple[State, dict[str, Tensor]]:
     """minLSTM (eq. minlstm.1-4): normalised input and forget gates from x_t only."""
     (h,) = state
     x_i, x_f, x_g = xw.chunk(3, -1)
-    i, f = torch.sigmoid(x_i), torch.sigmoid(x_f)
-    i, f = i / (i + f), f / (i + f)
+    i, f = normalized_gates(x_i, x_f)
     g = min_positive(x_g)
     h = f * h + i * g
     return (h,), {"i": i, "f": f, "g": g}

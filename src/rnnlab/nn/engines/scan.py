@@ -1,8 +1,17 @@
 """The scan engine: minGRU and minLSTM as a parallel scan (Feng et al. 2024).
 
 Their gates depend on ``x_t`` only, so every step is ``h_t = a_t ⊙ h_{t-1} + b_t`` with all
-``a_t, b_t`` computed up front from the input projection (one GEMM), and the recurrence is the
-chunked scan of :mod:`rnnlab.nn.kernels.linear_scan` (hand-written backward, no underflow).
+``a_t, b_t`` known from the input projection (one GEMM). Two paths (:func:`kernel_path`):
+
+- **cpp** (float32/float64 CPU tensors, when the ``minrnn`` C++ library is built, see
+  :mod:`rnnlab.nn.kernels.extension`): one fused pass computes the coefficients and runs the
+  recurrence with every (row, block of units) in parallel, and a hand-written backward
+  (:mod:`rnnlab.nn.kernels.minrnn_cpp`). On a CPU, parallel over channels beats parallel in time.
+- **chunked** (GPUs, and the fallback): the coefficients as PyTorch operations and the chunked
+  parallel-in-time scan of :mod:`rnnlab.nn.kernels.linear_scan` (hand-written backward, no
+  underflow).
+
+The equations, as both paths compute them:
 
 - minGRU (eq. mingru.1-3): ``a = 1 - z``, ``b = z ⊙ g(x_n)``.
 - minLSTM (eq. minlstm.1-4): ``a = f / (f + i)``, ``b = i / (f + i) ⊙ g(x_g)``.
@@ -14,15 +23,22 @@ chunked scan of :mod:`rnnlab.nn.kernels.linear_scan` (hand-written backward, no 
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import Tensor
 
-from rnnlab.nn.cells import CellSpec, State, min_positive, project_input
+from rnnlab.nn.cells import CellSpec, State, min_positive, normalized_gates, project_input
 from rnnlab.nn.engines.base import LayerOptions, StepMasks, register_engine
 from rnnlab.nn.engines.native import reverse_within
+from rnnlab.nn.kernels import extension
 from rnnlab.nn.kernels.linear_scan import linear_scan
+from rnnlab.nn.kernels.minrnn_cpp import min_recurrence
 
 SCAN_CELLS = ("mingru", "minlstm")
+CPP_FAMILY = "minrnn"
+"""The C++ library (:mod:`rnnlab.nn.kernels.extension`) of the scan engine's CPU path."""
+ScanPath = Literal["cpp", "chunked"]
 
 
 def supports(spec: CellSpec, options: LayerOptions) -> bool:
@@ -38,10 +54,38 @@ def scan_coefficients(spec: CellSpec, xw: Tensor) -> tuple[Tensor, Tensor]:
         return 1.0 - z, z * min_positive(x_n)
     if spec.name == "minlstm":
         x_i, x_f, x_g = xw.chunk(3, -1)
-        i, f = torch.sigmoid(x_i), torch.sigmoid(x_f)
-        total = i + f
-        return f / total, i / total * min_positive(x_g)
+        i, f = normalized_gates(x_i, x_f)
+        return f, i * min_positive(x_g)
     raise ValueError(f"the scan engine runs {list(SCAN_CELLS)}, got cell {spec.name!r}")
+
+
+def kernel_path(x: Tensor) -> ScanPath:
+    """``"cpp"`` when the C++ kernels run ``x`` (float32/64 on the CPU, library built),
+    otherwise ``"chunked"``."""
+    if (
+        x.device.type == "cpu"
+        and x.dtype in (torch.float32, torch.float64)
+        and extension.ops(CPP_FAMILY) is not None
+    ):
+        return "cpp"
+    return "chunked"
+
+
+def _chunked(
+    spec: CellSpec, xw: Tensor, h0: Tensor, lengths: Tensor | None, keep: Tensor | None
+) -> Tensor:
+    """States (T, B, H) by the coefficient maps and the chunked scan; padded steps carry."""
+    a, b = scan_coefficients(spec, xw)
+    if keep is not None:
+        keep = keep.expand_as(a)
+        a = keep + (1 - keep) * a
+        b = (1 - keep) * b
+    if lengths is not None:
+        steps = torch.arange(xw.shape[0], device=xw.device)[:, None]
+        valid = (steps < lengths.to(xw.device))[:, :, None]
+        a = torch.where(valid, a, torch.ones_like(a))
+        b = torch.where(valid, b, torch.zeros_like(b))
+    return linear_scan(a, b, h0)
 
 
 def run(
@@ -57,25 +101,26 @@ def run(
     """Engine ``run`` (contract in :mod:`rnnlab.nn.engines.base`)."""
     if masks.recurrent is not None:
         raise ValueError(f"cell {spec.name!r} has no recurrent weight, so no recurrent dropout")
-    if reverse:
-        x = reverse_within(x, lengths)
-    a, b = scan_coefficients(spec, project_input(spec, x, params))
+    steps, batch = x.shape[:2]
+    keep = None
     if masks.zoneout is not None:
         (keep,) = masks.zoneout
-        keep = keep.expand_as(a)
         if reverse:
-            keep = reverse_within(keep, lengths)
-        a = keep + (1 - keep) * a
-        b = (1 - keep) * b
-    valid = None
-    if lengths is not None:
-        steps = torch.arange(x.shape[0], device=x.device)[:, None]
-        valid = (steps < lengths.to(x.device))[:, :, None]
-        a = torch.where(valid, a, torch.ones_like(a))
-        b = torch.where(valid, b, torch.zeros_like(b))
+            keep = reverse_within(keep.expand(steps, batch, keep.shape[-1]), lengths)
+    if reverse:
+        x = reverse_within(x, lengths)
+    if lengths is not None and bool((lengths >= steps).all()):
+        lengths = None
+    xw = project_input(spec, x, params)
     (h0,) = state
-    hs = linear_scan(a, b, h0)
-    output = hs if valid is None else hs * valid
+    if kernel_path(x) == "cpp":
+        hs = min_recurrence(xw, h0, lstm=spec.name == "minlstm", lengths=lengths, zoneout=keep)
+    else:
+        hs = _chunked(spec, xw, h0, lengths, keep)
+    output = hs
+    if lengths is not None:
+        valid = torch.arange(steps, device=x.device)[:, None] < lengths.to(x.device)
+        output = hs * valid[:, :, None]
     if reverse:
         output = reverse_within(output, lengths)
     return output, (hs[-1],)

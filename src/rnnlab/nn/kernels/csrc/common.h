@@ -1,4 +1,4 @@
-// Helpers shared by the fused CPU recurrences (lstm.cpp, gru.cpp).
+// Helpers shared by the fused CPU recurrences (lstm.cpp, gru.cpp, rnn.cpp, minrnn.cpp).
 //
 // Conventions: every buffer is contiguous and time-major, (T, B, width); "rows" are batch rows.
 // Variable lengths follow PackedSequence: rows are sorted by decreasing length and step t
