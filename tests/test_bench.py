@@ -47,7 +47,8 @@ def test_rows_have_baselines_ratios_and_memory(report):
         assert r.per_step_us == pytest.approx(r.median_ms * 1e3 / TINY[0])
         assert r.gflops > 0 and r.peak_fraction == pytest.approx(r.gflops / report.peak_gemm_gflops)
         assert r.memory_mib > 0  # every call allocates at least its output
-        assert (r.path in ("cpp", "fused", "generic")) == (r.engine == "loop")
+        paths = {"loop": ("cpp", "fused", "generic"), "scan": ("cpp", "chunked")}
+        assert r.path in paths[r.engine] if r.engine in paths else r.path is None
         assert (r.saved_mib is None) == (r.mode == "forward")
     assert all(r.saved_mib > 0 for r in rows if r.mode == "train")
     lstm_loop = {r.path for r in rows if (r.variant, r.engine) == ("lstm", "loop")}
@@ -82,11 +83,11 @@ def test_warm_up_lists_the_loop_engines_libraries_as_extension_status_says(repor
         assert warm.unchanged_after_run is True
 
 
-def test_no_library_is_warmed_up_when_the_loop_engine_is_not_used():
+def test_no_library_is_warmed_up_when_no_cpp_engine_is_used():
     lstm = bench.parse_variants("lstm,lstm-cifg")
     assert bench.extension_families(lstm, ["native", "scan"], "cpu") == []
     assert bench.extension_families(lstm, None, "cuda") == []
-    assert bench.extension_families(bench.parse_variants("mingru"), ["scan"], "cpu") == []
+    assert bench.extension_families(bench.parse_variants("mingru"), ["scan"], "cpu") == ["minrnn"]
     assert bench.extension_families(lstm, ["loop"], "cpu") == ["lstm"]
 
 
@@ -165,9 +166,10 @@ def test_scaling_curves_write_a_png_and_keep_every_point(tmp_path, report):
         sizes = [p.size for p in curves.points if p.axis == sweep.axis and p.curve == "lstm/loop"]
         assert sizes == sweep.sizes()
     assert all(p.min_ms <= p.median_ms <= p.max_ms for p in curves.points)
-    assert [w.family for w in warmups] == bench.extension_families(
-        bench.parse_variants("lstm,gru+ln"), ["loop"], "cpu"
-    )
+    assert [w.family for w in warmups] == sorted(
+        {*bench.extension_families(bench.parse_variants("lstm,gru+ln"), ["loop"], "cpu"),
+         *bench.extension_families(bench.parse_variants("mingru"), ["scan"], "cpu")}
+    )  # fmt: skip
     families = [w.family for w in report.extensions]
     report.add_scaling(curves, warmups)
     assert [w.family for w in report.extensions] == families + [  # none listed twice
@@ -238,15 +240,17 @@ def test_cli_writes_json_markdown_and_plot(tmp_path, capsys, monkeypatch):
         ("nn.RNN(tanh)", "torch"),
     }
     assert data["schema"] == bench.SCHEMA
-    needed = bench.extension_families(bench.parse_variants("rnn-tanh,lstm-cifg"), ["loop"], "cpu")
+    needed = bench.extension_families(
+        bench.parse_variants("rnn-tanh,minlstm,lstm-cifg"), ["native", "scan", "loop"], "cpu"
+    )
     families = [w["family"] for w in data["extensions"]]  # the table's, then the curves' new ones
-    assert "lstm" in needed and families[: len(needed)] == needed
+    assert {"lstm", "rnn", "minrnn"} <= set(needed) and families[: len(needed)] == needed
     assert len(set(families)) == len(families)
     assert data["scaling"]["png"] == str(png) and data["scaling"]["points"]
     assert png.stat().st_size > 10_000
     markdown = md.read_text()
     assert "](curves.png)" in markdown
-    assert "| 5,2,3,4 | train | minlstm | scan |" in markdown
+    assert "| 5,2,3,4 | train | minlstm | scan (" in markdown
     assert markdown == bench.markdown_table(bench.load_report(out), link_from=tmp_path) + "\n"
     printed = capsys.readouterr().out
     assert "× torch.nn" in printed and "C++ kernel warm-up" in printed
@@ -254,7 +258,7 @@ def test_cli_writes_json_markdown_and_plot(tmp_path, capsys, monkeypatch):
 
 
 def test_cli_says_when_no_library_is_needed(capsys):
-    code = main(["bench", "--sizes", "5x2x3x4", "--cells", "mingru", "--engines", "scan",
+    code = main(["bench", "--sizes", "5x2x3x4", "--cells", "mingru", "--engines", "native,loop",
                  "--modes", "forward", "--reps", "1"])  # fmt: skip
     assert code == 0
     assert "No C++ kernel library used in this run" in capsys.readouterr().out

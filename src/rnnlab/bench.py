@@ -53,7 +53,7 @@ import torch
 from torch import Tensor
 
 from rnnlab.nn.cells import CELLS, CellSpec
-from rnnlab.nn.engines import ENGINE_SUPPORTS, ENGINES, LayerOptions, StepMasks
+from rnnlab.nn.engines import ENGINE_SUPPORTS, ENGINES, LayerOptions, StepMasks, scan
 from rnnlab.nn.engines.loop import CPP_KERNELS, kernel_path
 from rnnlab.nn.kernels import extension
 
@@ -140,7 +140,8 @@ class CaseResult:
     ``memory_mib`` is what the report's ``memory_measure`` says (peak bytes allocated during a
     call in schema 2; bytes saved for backward in schema 1 files). ``saved_mib`` (schema 2) is
     the bytes autograd saves for backward, None for forward and in older files. ``path``
-    (schema 2) is the loop engine's path (``cpp``, ``fused`` or ``generic``), else None.
+    (schema 2) is the loop engine's path (``cpp``, ``fused`` or ``generic``) or the scan
+    engine's (``cpp`` or ``chunked``), else None.
     """
 
     variant: str
@@ -301,15 +302,25 @@ def peak_gemm_gflops(device: torch.device, *, size: int = 1024, reps: int = 3) -
 def extension_families(
     variants: Iterable[Variant], engines: Iterable[str] | None, device: str | torch.device
 ) -> list[str]:
-    """The C++ kernel libraries the loop engine loads for ``variants`` on ``device``."""
+    """The C++ kernel libraries the loop and scan engines load for ``variants`` on ``device``."""
     if torch.device(device).type != "cpu":
         return []
     families = {
-        CPP_KERNELS[v.cell][0]
+        family
         for v in variants
-        if v.cell in CPP_KERNELS and "loop" in applicable_engines(v, engines)
+        for engine in applicable_engines(v, engines)
+        if (family := _cpp_family(v, engine)) is not None
     }
     return sorted(families & set(extension.FAMILIES))
+
+
+def _cpp_family(variant: Variant, engine: str) -> str | None:
+    """The C++ library ``engine`` runs ``variant`` with on the CPU, if any."""
+    if engine == "loop" and variant.cell in CPP_KERNELS:
+        return CPP_KERNELS[variant.cell][0]
+    if engine == "scan":
+        return scan.CPP_FAMILY
+    return None
 
 
 def _library_files(directory: str) -> dict[str, int]:
@@ -477,14 +488,19 @@ def _engine_call(
     variant: Variant, engine: str, size: tuple[int, int, int, int], device: torch.device, mode: str
 ) -> tuple[Callable[[], None], str | None]:
     """One call of ``engine``'s ``run`` for ``variant`` at ``size`` in ``mode`` (fixed inputs),
-    and for the loop engine the path it takes (``cpp``, ``fused`` or ``generic``)."""
+    and the path the loop engine (``cpp``, ``fused`` or ``generic``) or the scan engine
+    (``cpp`` or ``chunked``) takes."""
     x, state, params, masks = _make_inputs(variant, size, device, seed=0)
     spec, run = CELLS[variant.cell], ENGINES[engine]
 
     def fn() -> tuple[Tensor, tuple[Tensor, ...]]:
         return run(spec, x, state, params, lengths=None, reverse=False, masks=masks)
 
-    path = kernel_path(spec, params, masks, x) if engine == "loop" else None
+    path = None
+    if engine == "loop":
+        path = kernel_path(spec, params, masks, x)
+    elif engine == "scan":
+        path = scan.kernel_path(x)
     return _call(fn, mode), path
 
 
