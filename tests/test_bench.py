@@ -83,6 +83,16 @@ def test_warm_up_lists_the_loop_engines_libraries_as_extension_status_says(repor
         assert warm.unchanged_after_run is True
 
 
+@pytest.mark.skipif(extension.ops("rnn") is None, reason="C++ kernels not built")
+def test_peak_memory_counts_the_buffers_of_the_kernels_block_cache():
+    from rnnlab.nn.kernels.rnn_cpp import rnn_family_sequence
+
+    xp, weight = torch.randn(600, 8, 64), torch.randn(64, 64) * 0.1
+    with torch.no_grad():
+        peak = bench._cpu_peak_mib(lambda: rnn_family_sequence(xp, torch.zeros(8, 64), weight))
+    assert peak >= 601 * 8 * 64 * 4 / 2**20  # the states it returns, at least
+
+
 def test_no_library_is_warmed_up_when_no_cpp_engine_is_used():
     lstm = bench.parse_variants("lstm,lstm-cifg")
     assert bench.extension_families(lstm, ["native", "scan"], "cpu") == []

@@ -159,3 +159,22 @@ def test_calling_a_wrapper_without_its_library_says_what_to_do(fresh, monkeypatc
     monkeypatch.setenv("RNNLAB_EXTENSION", "0")
     with pytest.raises(RuntimeError, match=r"gru kernels are unavailable .*engine='loop'"):
         gru_family_sequence(torch.zeros(2, 1, 6), torch.zeros(1, 2), torch.zeros(6, 2))
+
+
+@pytest.mark.skipif(extension.ops("rnn") is None, reason="C++ kernels not built")
+def test_large_buffers_are_reused_by_the_next_call_and_stay_resizable():
+    # Buffers of 1 MiB and more come from the library's block cache: the next call of the same
+    # size gets the freed block back (no fresh pages to fault in), with correct values.
+    from rnnlab.nn.kernels.rnn_cpp import rnn_family_sequence
+
+    gen = torch.Generator().manual_seed(0)
+    xp, weight = torch.randn(600, 8, 64, generator=gen), torch.randn(64, 64, generator=gen) * 0.1
+    with torch.no_grad():
+        first = rnn_family_sequence(xp, torch.zeros(8, 64), weight)  # 601 x 8 x 64 floats
+        address, expected = first.untyped_storage().data_ptr(), first.clone()
+        del first
+        again = rnn_family_sequence(xp, torch.zeros(8, 64), weight)
+    assert again.untyped_storage().data_ptr() == address
+    assert torch.equal(again, expected)
+    again.resize_(700, 8, 64)  # through the cache's allocator
+    assert again.untyped_storage().nbytes() >= 700 * 8 * 64 * 4

@@ -1,7 +1,7 @@
 """The optional C++ extensions with fused CPU recurrences, built from source on first use.
 
 The loop engine's fastest path is C++ (``rnnlab/nn/kernels/csrc/<family>.cpp``, one library
-per cell family: ``lstm``, ``gru``, ``rnn``): one call runs a
+per cell family: ``lstm``, ``gru``, ``rnn``, and ``minrnn`` for the scan engine): one call runs a
 whole sequence, with the element-wise gate maths fused into one pass per step and torch's own
 GEMM for the matrix products, so no Python runs per time step. It is compiled with the
 machine's C++ compiler through :func:`torch.utils.cpp_extension.load` the first time it is
@@ -10,6 +10,11 @@ processes only load the built library (milliseconds). If no compiler (or ``ninja
 the build fails, or ``RNNLAB_EXTENSION=0`` is set, :func:`ops` returns None and the engine uses
 its pure-PyTorch kernels instead: same numbers, slower. Each family builds separately, so a
 family whose build fails does not take the others down.
+
+Buffers of 1 MiB and more (the activations kept for the backward, the outputs, the input
+gradient) come from a per-library cache of blocks freed by earlier calls, so a training loop
+does not fault in fresh pages every step; it keeps at most ``RNNLAB_KERNEL_CACHE_MB`` MiB of
+free blocks (default 256, ``0`` turns it off), and torch's profiler sees its allocations.
 
 Build time is the extension's warm-up cost; :func:`status` reports it separately (``rnnlab
 bench`` prints it) and it is paid once per machine, never per batch, length or shape.

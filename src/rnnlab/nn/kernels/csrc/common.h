@@ -6,11 +6,18 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <ATen/EmptyTensor.h>
+#include <c10/core/CPUAllocator.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <new>
 #include <type_traits>
 #include <vector>
 
@@ -88,7 +95,7 @@ inline T sigmoid(T x) {
 // (about 16k elements per thread) to pay for waking them.
 template <typename F>
 inline void for_rows(int64_t n, int64_t width, const F& f) {
-  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(width, 1));
+  const int64_t grain = std::max<int64_t>(1, 2048 / std::max<int64_t>(width, 1));
   if (n <= grain) {
     for (int64_t r = 0; r < n; ++r) f(r);
     return;
@@ -116,6 +123,30 @@ inline T normalize_inplace(T* x, int64_t size) {
   return rstd;
 }
 
+// LayerNorm statistics of `size` values: returns rstd and sets mean (normalize_inplace's
+// arithmetic, without writing x).
+template <typename T>
+inline T moments(const T* x, int64_t size, T& mean) {
+  T sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < size; ++j) sum += x[j];
+  mean = sum / T(size);
+  const T m = mean;
+  T var = 0;
+#pragma omp simd reduction(+ : var)
+  for (int64_t j = 0; j < size; ++j) var += (x[j] - m) * (x[j] - m);
+  return T(1) / std::sqrt(var / T(size) + T(kLayerNormEps));
+}
+
+// xhat = (x - mean) * rstd per block of `hidden` values of one row, from saved moments.
+template <typename T>
+inline void normalized(const T* x, const T* mean, const T* rstd, int64_t blocks, int64_t hidden,
+                       T* xhat) {
+  for (int64_t g = 0; g < blocks; ++g) {
+    for (int64_t j = g * hidden; j < (g + 1) * hidden; ++j) xhat[j] = (x[j] - mean[g]) * rstd[g];
+  }
+}
+
 // Backward of normalize_inplace: dx = rstd * (dy - mean(dy) - xhat * mean(dy * xhat)),
 // written into dx (may alias dy).
 template <typename T>
@@ -138,8 +169,106 @@ inline void carry_rows(const T* from, T* to, int64_t n, int64_t batch, int64_t w
   if (n < batch) std::copy(from + n * width, from + batch * width, to + n * width);
 }
 
+// Large per-call buffers (activations kept for the backward, the outputs, the input gradient)
+// come from a small cache of blocks that earlier calls freed. glibc hands blocks this large back
+// to the OS when they are freed, so without it every training step pays a page fault per 4 KiB
+// of fresh memory, which at T = 1000 costs as much as the recurrence's arithmetic. The cache is
+// per library, holds at most RNNLAB_KERNEL_CACHE_MB MiB (default 256; 0 turns it off) of free
+// blocks, evicting the oldest first, and reuses a block for a request of 7/8 of its size or more.
+class BlockCache final : public c10::Allocator {
+ public:
+  // One per library, never destroyed: tensors may be freed after static destructors ran.
+  static BlockCache& instance() {
+    static BlockCache* cache = new BlockCache();
+    return *cache;
+  }
+
+  at::DataPtr allocate(size_t bytes) override {
+    if (bytes < kMinBytes || limit_ == 0) return c10::GetCPUAllocator()->allocate(bytes);
+    Block* block = take(bytes);
+    if (block == nullptr) {
+      const size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
+      void* data = std::aligned_alloc(kAlign, rounded);
+      if (data == nullptr) throw std::bad_alloc();
+      block = new Block{data, rounded};
+    }
+    report(block, true);
+    return {block->data, block, &BlockCache::release, at::Device(at::kCPU)};
+  }
+
+  void copy_data(void* dest, const void* src, size_t count) const override {
+    default_copy_data(dest, src, count);
+  }
+
+ private:
+  struct Block {
+    void* data;
+    size_t bytes;
+  };
+  static constexpr size_t kMinBytes = size_t(1) << 20, kAlign = 64;
+
+  std::mutex mutex_;
+  std::deque<Block*> free_;  // oldest first
+  std::atomic<size_t> cached_{0};
+  std::atomic<size_t> in_use_{0};
+  const size_t limit_ = [] {
+    const char* mb = std::getenv("RNNLAB_KERNEL_CACHE_MB");
+    return size_t(mb ? std::strtoull(mb, nullptr, 10) : 256) << 20;
+  }();
+
+  // The smallest free block that fits `bytes` without wasting more than an eighth of itself.
+  Block* take(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto best = free_.end();
+    for (auto it = free_.begin(); it != free_.end(); ++it) {
+      const size_t size = (*it)->bytes;
+      const bool fits = size >= bytes && size - size / 8 <= bytes;
+      if (fits && (best == free_.end() || size < (*best)->bytes)) best = it;
+    }
+    if (best == free_.end()) return nullptr;
+    Block* block = *best;
+    free_.erase(best);
+    cached_ -= block->bytes;
+    return block;
+  }
+
+  // Tells torch's profiler (profile_memory=True), as its own CPU allocator does.
+  void report(const Block* block, bool allocated) {
+    const size_t in_use = allocated ? in_use_ += block->bytes : in_use_ -= block->bytes;
+    if (c10::memoryProfilingEnabled()) {
+      const int64_t size = static_cast<int64_t>(block->bytes);
+      c10::reportMemoryUsageToProfiler(block->data, allocated ? size : -size, in_use,
+                                       in_use + cached_, at::Device(at::kCPU));
+    }
+  }
+
+  static void release(void* context) {
+    Block* block = static_cast<Block*>(context);
+    BlockCache& cache = instance();
+    cache.report(block, false);
+    std::vector<Block*> evicted;
+    {
+      std::lock_guard<std::mutex> lock(cache.mutex_);
+      cache.free_.push_back(block);
+      cache.cached_ += block->bytes;
+      while (cache.cached_ > cache.limit_) {
+        evicted.push_back(cache.free_.front());
+        cache.cached_ -= evicted.back()->bytes;
+        cache.free_.pop_front();
+      }
+    }
+    for (Block* old : evicted) {
+      std::free(old->data);
+      delete old;
+    }
+  }
+};
+
 inline at::Tensor buffer(const at::Tensor& like, at::IntArrayRef shape, bool zero) {
-  return zero ? at::zeros(shape, like.options()) : at::empty(shape, like.options());
+  at::Tensor out = at::detail::empty_generic(shape, &BlockCache::instance(),
+                                             c10::DispatchKeySet(c10::DispatchKey::CPU),
+                                             like.scalar_type(), std::nullopt);
+  return zero ? out.zero_() : out;
 }
 
 // Whether an optional tensor argument (``Tensor?`` in an op schema) was given.

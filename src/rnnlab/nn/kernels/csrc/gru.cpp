@@ -87,29 +87,6 @@ void check_inputs(const at::Tensor& xp, const at::Tensor& h0, const GruOptions& 
   }
 }
 
-// LayerNorm statistics of `size` values: returns rstd and sets mean (normalize_inplace's
-// arithmetic, without writing x).
-template <typename T>
-inline T moments(const T* x, int64_t size, T& mean) {
-  T sum = 0;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t j = 0; j < size; ++j) sum += x[j];
-  mean = sum / T(size);
-  const T m = mean;
-  T var = 0;
-#pragma omp simd reduction(+ : var)
-  for (int64_t j = 0; j < size; ++j) var += (x[j] - m) * (x[j] - m);
-  return T(1) / std::sqrt(var / T(size) + T(kLayerNormEps));
-}
-
-// xhat = (x - mean) * rstd per gate block of one row, from the saved moments.
-template <typename T>
-inline void normalized(const T* x, const T* mean, const T* rstd, int64_t hidden, T* xhat) {
-  for (int64_t g = 0; g < 3; ++g) {
-    for (int64_t j = g * hidden; j < (g + 1) * hidden; ++j) xhat[j] = (x[j] - mean[g]) * rstd[g];
-  }
-}
-
 // h' = (1 - z) n + z h_{t-1}, then zoneout; one row.
 template <typename T>
 inline void new_state(const T* z, const T* cand, const T* hp, const T* zm, int64_t hidden, T* h) {
@@ -136,7 +113,7 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
   const int64_t rec_width = o.cho ? 2 * hidden : gh;
   auto empty = at::empty({0}, xp.options());
 
-  at::Tensor hs = at::empty({steps + 1, batch, hidden}, xp.options());
+  at::Tensor hs = buffer(xp, {steps + 1, batch, hidden}, false);
   hs[0].copy_(h0);
   at::Tensor acts = buffer(xp, {kept, batch, gh}, ragged);
   at::Tensor rec = o.cho ? buffer(xp, {kept_ln, batch, rec_width}, ragged)
@@ -187,7 +164,7 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
         T* mean = mi_base + r * 3;
         T* rstd = rsi_base + r * 3;
         for (int64_t g = 0; g < 3; ++g) rstd[g] = moments(x + g * hidden, hidden, mean[g]);
-        normalized(x, mean, rstd, hidden, xi);
+        normalized(x, mean, rstd, 3, hidden, xi);
         for (int64_t j = 0; j < gh; ++j) xi[j] = xi[j] * ln_in_w[j] + b_ih[j];
       } else {
         for (int64_t j = 0; j < gh; ++j) xi[j] = x[j] + b_ih[j];
@@ -384,7 +361,7 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
         const int64_t row_g = off_g + r * gh;
         const int64_t row_s = (t * batch + r) * 3;
         T* xh = xhat_p + r * gh;
-        normalized(xp_p + row_g, mi_p + row_s, rsi_p + row_s, hidden, xh);
+        normalized(xp_p + row_g, mi_p + row_s, rsi_p + row_s, 3, hidden, xh);
         through_norm(dx_step + r * gh, xh, rsi_p + row_s, ln_in_w, 3, dxp_p + row_g);
       }
     };

@@ -102,7 +102,7 @@ inline int64_t length_of(c10::IntArrayRef lengths, int64_t row, int64_t steps) {
 template <typename T, bool kLstm, bool kZoneout>
 at::Tensor forward_impl(const at::Tensor& xw, const at::Tensor& h0, c10::IntArrayRef lengths,
                         const std::optional<at::Tensor>& zoneout, const Shape& s) {
-  at::Tensor hs = at::empty({s.steps, s.batch, s.hidden}, xw.options());
+  at::Tensor hs = buffer(xw, {s.steps, s.batch, s.hidden}, false);
   const T* x_all = xw.data_ptr<T>();
   const T* m_all = kZoneout ? zoneout->data_ptr<T>() : nullptr;
   T* h_all = hs.data_ptr<T>();
@@ -140,7 +140,7 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& grad_hs, const at::Tenso
                                       const at::Tensor& h0, const at::Tensor& hs,
                                       c10::IntArrayRef lengths,
                                       const std::optional<at::Tensor>& zoneout, const Shape& s) {
-  at::Tensor dxw = at::empty_like(xw);
+  at::Tensor dxw = buffer(xw, xw.sizes(), false);
   at::Tensor dh0 = at::empty_like(h0);
   const T* x_all = xw.data_ptr<T>();
   const T* m_all = kZoneout ? zoneout->data_ptr<T>() : nullptr;

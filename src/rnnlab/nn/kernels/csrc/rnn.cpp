@@ -85,7 +85,7 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
   const int64_t bh = batch * hidden;
   auto empty = at::empty({0}, xp.options());
 
-  at::Tensor hs = at::empty({steps + 1, batch, hidden}, xp.options());
+  at::Tensor hs = buffer(xp, {steps + 1, batch, hidden}, false);
   hs[0].copy_(h0);
   at::Tensor hnew = zone ? buffer(xp, {kept, batch, hidden}, ragged) : empty;
   at::Tensor rec_hat = ln ? buffer(xp, {kept, batch, hidden}, ragged) : empty;
