@@ -42,7 +42,7 @@ def fused_runner(monkeypatch):
     return calls
 
 
-def _inputs(spec, dtype, layer_norm, seed=0):
+def _inputs(spec, dtype, layer_norm, seed=0, steps=T):
     """x, state and parameters; layer_norm "input" keeps only the input LayerNorm."""
     gen = torch.Generator().manual_seed(seed)
 
@@ -54,9 +54,23 @@ def _inputs(spec, dtype, layer_norm, seed=0):
     if layer_norm == "input":
         for name in ("ln_hh_weight", "ln_c_weight", "ln_c_bias"):
             del params[name]
-    x = rand(T, B, I)
+    x = rand(steps, B, I)
     state = tuple(rand(B, s) for s in spec.state_sizes(H))
     return x, state, params
+
+
+@pytest.mark.parametrize("kind", ["none", "recurrent"])
+def test_recurrent_layer_norm_over_several_weight_gradient_chunks(kind):
+    # With ln_hh the backward folds dR_t into grad W_hh 32 steps at a time: 70 ragged steps
+    # make two full chunks and a partial one, with rows ending inside each.
+    spec = CELLS["lstm"]
+    x, state, params = _inputs(spec, torch.float64, True, seed=5, steps=70)
+    kwargs = {
+        "lengths": torch.tensor([70, 33, 31]),
+        "reverse": False,
+        "masks": step_masks(spec, kind, torch.float64, 70, B, H),
+    }
+    _assert_engines_agree(spec, x, state, params, 1e-10, **kwargs)
 
 
 def _assert_engines_agree(spec, x, state, params, tol, **kwargs):

@@ -13,7 +13,8 @@
 // where h~ = h_{t-1} * m (variational recurrent dropout) and the peephole terms exist only for
 // lstm-peephole and LN_g normalises each gate block of H values (no gain). Without LayerNorm
 // the caller may fold the biases into xp instead. With ln_ih, xp is the raw x W_ih^T and the
-// backward returns its gradient through the LayerNorm. Parameter gradients that are sums over
+// backward returns its gradient through the LayerNorm; it keeps xp and the moments of its gate
+// blocks and recomputes LN_g(xp_t) from them, which costs less than a (T, B, G*H) buffer. Parameter gradients that are sums over
 // steps and rows (gains, biases, peepholes) are summed per step, in double, while it is in cache.
 #include <torch/library.h>
 
@@ -36,9 +37,12 @@ struct LstmOptions {
   bool cifg;
 };
 
+constexpr int64_t kChunk = 32;  // steps of dR_t kept at a time with ln_hh (see backward_impl)
+
 // Saved tensors, in this order, between forward and backward.
 enum Saved {
-  kHs, kCs, kActs, kTanhU, kCNew, kRecHat, kRstdHh, kCHat, kRstdC, kHin, kInHat, kRstdIh, kNumSaved
+  kHs, kCs, kActs, kTanhU, kCNew, kRecHat, kRstdHh, kCHat, kRstdC, kHin, kXp, kMeanIh, kRstdIh,
+  kNumSaved
 };
 
 template <typename T>
@@ -53,8 +57,8 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
   auto empty = at::empty({0}, xp.options());
 
   std::vector<at::Tensor> saved(kNumSaved, empty);
-  at::Tensor hs = at::empty({steps + 1, batch, hidden}, xp.options());
-  at::Tensor cs = at::empty({steps + 1, batch, hidden}, xp.options());
+  at::Tensor hs = buffer(xp, {steps + 1, batch, hidden}, false);
+  at::Tensor cs = buffer(xp, {steps + 1, batch, hidden}, false);
   hs[0].copy_(h0);
   cs[0].copy_(c0);
   at::Tensor acts = buffer(xp, {kept, batch, gh}, ragged);
@@ -65,7 +69,8 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
   at::Tensor c_hat = lnc ? buffer(xp, {kept, batch, hidden}, ragged) : empty;
   at::Tensor rstd_c = lnc ? buffer(xp, {kept, batch}, ragged) : empty;
   at::Tensor hin = drop ? buffer(xp, {kept, batch, hidden}, ragged) : empty;
-  at::Tensor in_hat = ln_in ? buffer(xp, {kept, batch, gh}, ragged) : empty;
+  at::Tensor in_hat = ln_in ? at::empty({batch, gh}, xp.options()) : empty;  // one step
+  at::Tensor mean_ih = ln_in ? buffer(xp, {kept, batch, gates}, ragged) : empty;
   at::Tensor rstd_ih = ln_in ? buffer(xp, {kept, batch, gates}, ragged) : empty;
   const at::Tensor bias = has(o.bias) ? *o.bias : at::zeros({gh}, xp.options());
   const T* w_p = o.weight_hh.data_ptr<T>();
@@ -106,7 +111,8 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
     T* cn_base = zone ? cnew.data_ptr<T>() + k * batch * hidden : cs_p + (t + 1) * batch * hidden;
     T* rh_base = ln ? rec_p + k * batch * gh : nullptr;
     T* rs_base = ln ? rstd_hh.data_ptr<T>() + k * batch * gates : nullptr;
-    T* xh_base = ln_in ? in_hat.data_ptr<T>() + k * batch * gh : nullptr;
+    T* xh_base = ln_in ? in_hat.data_ptr<T>() : nullptr;
+    T* mi_base = ln_in ? mean_ih.data_ptr<T>() + k * batch * gates : nullptr;
     T* ri_base = ln_in ? rstd_ih.data_ptr<T>() + k * batch * gates : nullptr;
     T* ch_base = lnc ? c_hat.data_ptr<T>() + k * batch * hidden : nullptr;
     T* rc_base = lnc ? rstd_c.data_ptr<T>() + k * batch : nullptr;
@@ -124,9 +130,10 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
       T* xh = ln_in ? xh_base + r * gh : nullptr;
       T* rh = ln ? rh_base + r * gh : nullptr;
       if (ln_in) {
-        std::copy(x, x + gh, xh);
-        for (int64_t g = 0; g < gates; ++g)
-          ri_base[r * gates + g] = normalize_inplace(xh + g * hidden, hidden);
+        T* mean = mi_base + r * gates;
+        T* rstd = ri_base + r * gates;
+        for (int64_t g = 0; g < gates; ++g) rstd[g] = moments(x + g * hidden, hidden, mean[g]);
+        normalized(x, mean, rstd, gates, hidden, xh);
       }
       if (ln) {
         for (int64_t g = 0; g < gates; ++g)
@@ -200,7 +207,8 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
   saved[kCHat] = c_hat;
   saved[kRstdC] = rstd_c;
   saved[kHin] = hin;
-  saved[kInHat] = in_hat;
+  if (ln_in) saved[kXp] = xp;
+  saved[kMeanIh] = mean_ih;
   saved[kRstdIh] = rstd_ih;
   return saved;
 }
@@ -231,7 +239,11 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
   at::Tensor dpre = !ln_in ? dxp
                     : dpre_one_step ? at::empty({batch, gh}, opts)
                                     : buffer(acts, {steps, batch, gh}, ragged);
-  at::Tensor drec = ln ? buffer(acts, {steps, batch, gh}, ragged) : dpre;
+  // With ln_hh, drec is its own buffer of kChunk steps, folded into grad W_hh chunk by chunk.
+  const int64_t chunk = ln ? std::min(steps, kChunk) : steps;
+  at::Tensor drec = ln ? buffer(acts, {chunk, batch, gh}, ragged) : dpre;
+  const at::Tensor inputs = drop ? saved[kHin] : hs.narrow(0, 0, steps);  // h~ of each step
+  at::Tensor grad_w = at::zeros({gh, hidden}, opts);
   at::Tensor du = lnc ? at::empty({batch, hidden}, opts) : empty;  // of u, one step
   at::Tensor dhin = drop ? at::empty({batch, hidden}, opts) : empty;
   // Sums over steps and rows, in double.
@@ -254,8 +266,11 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
   const T* tu_p = saved[kTanhU].data_ptr<T>();
   const T* rh_p = ln ? saved[kRecHat].data_ptr<T>() : nullptr;
   const T* rs_p = ln ? saved[kRstdHh].data_ptr<T>() : nullptr;
-  const T* xh_p = ln_in ? saved[kInHat].data_ptr<T>() : nullptr;
+  const T* xp_p = ln_in ? saved[kXp].data_ptr<T>() : nullptr;
+  const T* mi_p = ln_in ? saved[kMeanIh].data_ptr<T>() : nullptr;
   const T* ri_p = ln_in ? saved[kRstdIh].data_ptr<T>() : nullptr;
+  at::Tensor in_hat = ln_in ? at::empty({batch, gh}, opts) : empty;  // LN_g(xp_t), one step
+  T* xh_p = ln_in ? in_hat.data_ptr<T>() : nullptr;
   const T* ch_p = lnc ? saved[kCHat].data_ptr<T>() : nullptr;
   const T* rc_p = lnc ? saved[kRstdC].data_ptr<T>() : nullptr;
   T* dh_p = dh.data_ptr<T>();
@@ -336,18 +351,21 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
       }
       // Through the LayerNorms of R_t and X_t, per gate block.
       if (ln) {
-        T* dr = drec_p + row_g;
+        T* dr = drec_p + (t % chunk) * batch * gh + r * gh;
         for (int64_t j = 0; j < gh; ++j) dr[j] = dp[j] * ln_w[j];
         for (int64_t g = 0; g < gates; ++g)
           normalize_backward(dr + g * hidden, rh_p + row_g + g * hidden,
                              rs_p[(t * batch + r) * gates + g], hidden, dr + g * hidden);
       }
       if (ln_in) {
+        const int64_t row_s = (t * batch + r) * gates;
+        T* xh = xh_p + r * gh;
+        normalized(xp_p + row_g, mi_p + row_s, ri_p + row_s, gates, hidden, xh);
         T* dx = dxp_p + row_g;
         for (int64_t j = 0; j < gh; ++j) dx[j] = dp[j] * in_w[j];
         for (int64_t g = 0; g < gates; ++g)
-          normalize_backward(dx + g * hidden, xh_p + row_g + g * hidden,
-                             ri_p[(t * batch + r) * gates + g], hidden, dx + g * hidden);
+          normalize_backward(dx + g * hidden, xh + g * hidden, ri_p[row_s + g], hidden,
+                             dx + g * hidden);
       }
     });
     // Parameter gradients of this step: db = Σ dpre, dw_hh_ln = Σ dpre R^_t,
@@ -355,7 +373,7 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
     // dw_co = Σ dpre_o c~_t, and of the cell LayerNorm Σ du c^, Σ du.
     if (o.biased) accumulate_rows(n, gh, dpre_t, gh, gbias_p);
     if (ln) accumulate_rows(n, gh, dpre_t, gh, rh_p + off_g, gh, gln_p);
-    if (ln_in) accumulate_rows(n, gh, dpre_t, gh, xh_p + off_g, gh, glnin_p);
+    if (ln_in) accumulate_rows(n, gh, dpre_t, gh, xh_p, gh, glnin_p);
     if (peep) {
       accumulate_rows(n, hidden, dpre_t, gh, cs_p + off_h, hidden, gpeep_p);
       accumulate_rows(n, hidden, dpre_t + hidden, gh, cs_p + off_h, hidden, gpeep_p + hidden);
@@ -367,17 +385,20 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
       accumulate_rows(n, hidden, du_p, hidden, glnc_p + hidden);
     }
     // dh_{t-1} += (dR_t W_hh) * m
-    const T* drec_t = drec_p + off_g;
+    const T* drec_t = drec_p + (t % chunk) * batch * gh;
     if (drop) {
       gemm(false, n, hidden, gh, drec_t, w_p, T(0), dhin_p);
       for (int64_t j = 0; j < n * hidden; ++j) dh_p[j] += dhin_p[j] * mask[j];
     } else {
       gemm(false, n, hidden, gh, drec_t, w_p, T(1), dh_p);
     }
+    // grad W_hh += dR^T h~ over the steps of a full chunk (all steps at once without ln_hh).
+    if (t % chunk == 0) {
+      const int64_t len = std::min(chunk, steps - t);
+      grad_w.addmm_(drec.narrow(0, 0, len).reshape({len * batch, gh}).t(),
+                    inputs.narrow(0, t, len).reshape({len * batch, hidden}));
+    }
   }
-
-  const at::Tensor inputs = drop ? saved[kHin] : hs.narrow(0, 0, steps);
-  at::Tensor grad_w = drec.reshape({steps * batch, gh}).t().mm(inputs.reshape({steps * batch, hidden}));
   const auto dtype = acts.scalar_type();
   return {dxp, dh, dc, grad_w, grad_peep.to(dtype), grad_ln.to(dtype), grad_bias.to(dtype),
           grad_lnc.to(dtype), grad_ln_ih.to(dtype)};
