@@ -232,14 +232,12 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
   // Output gradients may be expanded (the gradient of a plain .sum() has stride 0).
   at::Tensor dc = has(grad_c_last) ? grad_c_last->contiguous().clone() : at::zeros_like(dh);
   const at::Tensor grad_hs_dense = has(grad_hs) ? grad_hs->contiguous() : empty;
-  // dxp: the gradient of xp (returned). dpre: of pre, which is dxp without ln_ih; with ln_ih it
-  // is kept for all steps only when it is also drec. drec: of h~ W_hh^T, the rows of grad W_hh.
+  // dxp: the gradient of xp (returned). dpre, the gradient of pre, is written into it; with
+  // ln_ih, a pass after the time loop turns it into dxp through the LayerNorm, all steps in
+  // parallel. drec: of h~ W_hh^T, the rows of grad W_hh: dpre itself without ln_hh, else its
+  // own buffer of kChunk steps, folded into grad W_hh chunk by chunk.
   at::Tensor dxp = buffer(acts, {steps, batch, gh}, ragged);
-  const bool dpre_one_step = ln_in && ln;
-  at::Tensor dpre = !ln_in ? dxp
-                    : dpre_one_step ? at::empty({batch, gh}, opts)
-                                    : buffer(acts, {steps, batch, gh}, ragged);
-  // With ln_hh, drec is its own buffer of kChunk steps, folded into grad W_hh chunk by chunk.
+  at::Tensor& dpre = dxp;
   const int64_t chunk = ln ? std::min(steps, kChunk) : steps;
   at::Tensor drec = ln ? buffer(acts, {chunk, batch, gh}, ragged) : dpre;
   const at::Tensor inputs = drop ? saved[kHin] : hs.narrow(0, 0, steps);  // h~ of each step
@@ -269,8 +267,6 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
   const T* xp_p = ln_in ? saved[kXp].data_ptr<T>() : nullptr;
   const T* mi_p = ln_in ? saved[kMeanIh].data_ptr<T>() : nullptr;
   const T* ri_p = ln_in ? saved[kRstdIh].data_ptr<T>() : nullptr;
-  at::Tensor in_hat = ln_in ? at::empty({batch, gh}, opts) : empty;  // LN_g(xp_t), one step
-  T* xh_p = ln_in ? in_hat.data_ptr<T>() : nullptr;
   const T* ch_p = lnc ? saved[kCHat].data_ptr<T>() : nullptr;
   const T* rc_p = lnc ? saved[kRstdC].data_ptr<T>() : nullptr;
   T* dh_p = dh.data_ptr<T>();
@@ -291,7 +287,7 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
   for (int64_t t = steps - 1; t >= 0; --t) {
     const int64_t n = o.batch_sizes.empty() ? batch : o.batch_sizes[t];
     const int64_t off_h = t * batch * hidden, off_g = t * batch * gh;
-    T* dpre_t = dpre_p + (dpre_one_step ? 0 : off_g);
+    T* dpre_t = dpre_p + off_g;
     if (gh_p) {
       const T* g = gh_p + off_h;
       for (int64_t j = 0; j < batch * hidden; ++j) dh_p[j] += g[j];
@@ -357,23 +353,12 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
           normalize_backward(dr + g * hidden, rh_p + row_g + g * hidden,
                              rs_p[(t * batch + r) * gates + g], hidden, dr + g * hidden);
       }
-      if (ln_in) {
-        const int64_t row_s = (t * batch + r) * gates;
-        T* xh = xh_p + r * gh;
-        normalized(xp_p + row_g, mi_p + row_s, ri_p + row_s, gates, hidden, xh);
-        T* dx = dxp_p + row_g;
-        for (int64_t j = 0; j < gh; ++j) dx[j] = dp[j] * in_w[j];
-        for (int64_t g = 0; g < gates; ++g)
-          normalize_backward(dx + g * hidden, xh + g * hidden, ri_p[row_s + g], hidden,
-                             dx + g * hidden);
-      }
     });
     // Parameter gradients of this step: db = Σ dpre, dw_hh_ln = Σ dpre R^_t,
-    // dw_ih_ln = Σ dpre X^_t, dw_ci = Σ dpre_i c_{t-1}, dw_cf = Σ dpre_f c_{t-1},
-    // dw_co = Σ dpre_o c~_t, and of the cell LayerNorm Σ du c^, Σ du.
+    // dw_ci = Σ dpre_i c_{t-1}, dw_cf = Σ dpre_f c_{t-1}, dw_co = Σ dpre_o c~_t, and of the
+    // cell LayerNorm Σ du c^, Σ du (dw_ih_ln = Σ dpre X^_t: after the loop).
     if (o.biased) accumulate_rows(n, gh, dpre_t, gh, gbias_p);
     if (ln) accumulate_rows(n, gh, dpre_t, gh, rh_p + off_g, gh, gln_p);
-    if (ln_in) accumulate_rows(n, gh, dpre_t, gh, xh_p, gh, glnin_p);
     if (peep) {
       accumulate_rows(n, hidden, dpre_t, gh, cs_p + off_h, hidden, gpeep_p);
       accumulate_rows(n, hidden, dpre_t + hidden, gh, cs_p + off_h, hidden, gpeep_p + hidden);
@@ -398,6 +383,30 @@ std::vector<at::Tensor> backward_impl(const std::optional<at::Tensor>& grad_hs,
       grad_w.addmm_(drec.narrow(0, 0, len).reshape({len * batch, gh}).t(),
                     inputs.narrow(0, t, len).reshape({len * batch, hidden}));
     }
+  }
+  if (ln_in) {
+    // dxp = LN backward of dpre * w_ih, and dw_ih_ln = Σ dpre X^_t, every (step, row) apart:
+    // off the sequential path, on all threads.
+    std::mutex sum_mutex;
+    const int64_t grain = std::max<int64_t>(1, 2048 / gh);
+    at::parallel_for(0, steps * batch, grain, [&](int64_t begin, int64_t end) {
+      std::vector<T> xh(gh);
+      std::vector<double> sum(gh, 0.0);
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t t = row / batch, r = row % batch;
+        if (r >= (o.batch_sizes.empty() ? batch : o.batch_sizes[t])) continue;  // stays 0
+        normalized(xp_p + row * gh, mi_p + row * gates, ri_p + row * gates, gates, hidden,
+                   xh.data());
+        T* dx = dxp_p + row * gh;
+        accumulate_rows(1, gh, dx, gh, xh.data(), gh, sum.data());
+        for (int64_t j = 0; j < gh; ++j) dx[j] *= in_w[j];
+        for (int64_t g = 0; g < gates; ++g)
+          normalize_backward(dx + g * hidden, xh.data() + g * hidden, ri_p[row * gates + g],
+                             hidden, dx + g * hidden);
+      }
+      std::lock_guard<std::mutex> lock(sum_mutex);
+      for (int64_t j = 0; j < gh; ++j) glnin_p[j] += sum[j];
+    });
   }
   const auto dtype = acts.scalar_type();
   return {dxp, dh, dc, grad_w, grad_peep.to(dtype), grad_ln.to(dtype), grad_bias.to(dtype),
