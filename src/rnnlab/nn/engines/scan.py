@@ -1,4 +1,4 @@
-"""The scan engine: minGRU and minLSTM as a parallel scan (Feng et al. 2024).
+"""The scan engine: minGRU and minLSTM as a linear recurrence (Feng et al. 2024).
 
 Their gates depend on ``x_t`` only, so every step is ``h_t = a_t ⊙ h_{t-1} + b_t`` with all
 ``a_t, b_t`` known from the input projection (one GEMM). Two paths (:func:`kernel_path`):
