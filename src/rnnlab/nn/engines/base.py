@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import torch
 from torch import Tensor
 
 from rnnlab.nn.cells import CellSpec, State
@@ -91,6 +92,11 @@ ENGINE_SUPPORTS: dict[str, SupportsFn] = {}
 
 AUTO_ORDER = ("native", "scan", "loop", "reference")
 """Preference of ``engine="auto"``: the first registered engine that supports the config."""
+
+
+def valid_steps(steps: int, lengths: Tensor, device: torch.device) -> Tensor:
+    """(T, B) bool on ``device``: True at the steps each sequence really has (t < its length)."""
+    return torch.arange(steps, device=device)[:, None] < lengths.to(device)
 
 
 def register_engine(name: str, run: RunFn, supports: SupportsFn | None = None) -> None:

@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from rnnlab.nn.cells import CellSpec, State, project_input
-from rnnlab.nn.engines.base import LayerOptions, StepMasks, register_engine
-from rnnlab.nn.engines.native import reverse_within
+from rnnlab.nn.engines.base import LayerOptions, StepMasks, register_engine, valid_steps
+from rnnlab.nn.engines.native import reverse_within, reverse_zoneout
 from rnnlab.nn.kernels import extension
 from rnnlab.nn.kernels.gru import gru_sequence
 from rnnlab.nn.kernels.gru_cpp import GRUConfig, gru_family_sequence
@@ -194,11 +194,9 @@ def kernel_path(
 ) -> KernelPath:
     """Which path a call with input ``x`` takes: ``"cpp"``, ``"fused"`` (PyTorch), ``"generic"``."""
     if (
-        x.device.type == "cpu"
-        and x.dtype in (torch.float32, torch.float64)
-        and spec.name in CPP_KERNELS
+        spec.name in CPP_KERNELS
         and "weight_hr" not in params
-        and extension.ops(CPP_KERNELS[spec.name][0]) is not None
+        and extension.can_run(CPP_KERNELS[spec.name][0], x)
     ):
         return "cpp"
     if (
@@ -287,21 +285,11 @@ def run(
     """Engine ``run`` (contract in :mod:`rnnlab.nn.engines.base`)."""
     steps = x.shape[0]
     if reverse:
+        masks = reverse_zoneout(masks, x.shape[:2], lengths)
         x = reverse_within(x, lengths)
-        if masks.zoneout is not None:
-            batch = x.shape[1]
-            masks = StepMasks(
-                recurrent=masks.recurrent,
-                zoneout=tuple(
-                    reverse_within(m.expand(steps, batch, m.shape[-1]), lengths)
-                    for m in masks.zoneout
-                ),
-            )
     if lengths is not None and bool((lengths == steps).all()):
         lengths = None
-    valid = None
-    if lengths is not None:
-        valid = (torch.arange(steps, device=x.device)[:, None] < lengths.to(x.device))[:, :, None]
+    valid = None if lengths is None else valid_steps(steps, lengths, x.device)[:, :, None]
     path = kernel_path(spec, params, masks, x)
     if path == "generic":
         hs, final = _generic(spec, x, state, params, valid, masks)

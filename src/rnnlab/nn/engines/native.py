@@ -69,6 +69,19 @@ def reverse_within(x: Tensor, lengths: Tensor | None) -> Tensor:
     return x.gather(0, index[:, :, None].expand_as(x))
 
 
+def reverse_zoneout(masks: StepMasks, shape: tuple[int, int], lengths: Tensor | None) -> StepMasks:
+    """``masks`` for a run on reversed input: each zoneout keep-mask expanded to (T, B, H) and
+    reversed within each sequence's length, like the input (``shape`` is (T, B))."""
+    if masks.zoneout is None:
+        return masks
+    return StepMasks(
+        recurrent=masks.recurrent,
+        zoneout=tuple(
+            reverse_within(m.expand(*shape, m.shape[-1]), lengths) for m in masks.zoneout
+        ),
+    )
+
+
 def run(
     spec: CellSpec,
     x: Tensor,

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from rnnlab.nn.cells import CellSpec, State, project_input
-from rnnlab.nn.engines.base import StepMasks, register_engine
+from rnnlab.nn.engines.base import StepMasks, register_engine, valid_steps
 
 
 def run_traced(
@@ -34,11 +34,7 @@ def run_traced(
     """
     steps = x.shape[0]
     xw = project_input(spec, x, params)
-    valid = (
-        None
-        if lengths is None
-        else torch.arange(steps, device=x.device)[:, None] < lengths.to(x.device)
-    )
+    valid = None if lengths is None else valid_steps(steps, lengths, x.device)
     outputs: list[Tensor] = [x.new_zeros(())] * steps
     records: dict[str, list[Tensor]] = {}
     order = range(steps - 1, -1, -1) if reverse else range(steps)

@@ -29,8 +29,8 @@ import torch
 from torch import Tensor
 
 from rnnlab.nn.cells import CellSpec, State, min_positive, normalized_gates, project_input
-from rnnlab.nn.engines.base import LayerOptions, StepMasks, register_engine
-from rnnlab.nn.engines.native import reverse_within
+from rnnlab.nn.engines.base import LayerOptions, StepMasks, register_engine, valid_steps
+from rnnlab.nn.engines.native import reverse_within, reverse_zoneout
 from rnnlab.nn.kernels import extension
 from rnnlab.nn.kernels.linear_scan import linear_scan
 from rnnlab.nn.kernels.minrnn_cpp import min_recurrence
@@ -62,27 +62,20 @@ def scan_coefficients(spec: CellSpec, xw: Tensor) -> tuple[Tensor, Tensor]:
 def kernel_path(x: Tensor) -> ScanPath:
     """``"cpp"`` when the C++ kernels run ``x`` (float32/64 on the CPU, library built),
     otherwise ``"chunked"``."""
-    if (
-        x.device.type == "cpu"
-        and x.dtype in (torch.float32, torch.float64)
-        and extension.ops(CPP_FAMILY) is not None
-    ):
-        return "cpp"
-    return "chunked"
+    return "cpp" if extension.can_run(CPP_FAMILY, x) else "chunked"
 
 
 def _chunked(
-    spec: CellSpec, xw: Tensor, h0: Tensor, lengths: Tensor | None, keep: Tensor | None
+    spec: CellSpec, xw: Tensor, h0: Tensor, valid: Tensor | None, keep: Tensor | None
 ) -> Tensor:
-    """States (T, B, H) by the coefficient maps and the chunked scan; padded steps carry."""
+    """States (T, B, H) by the coefficient maps and the chunked scan; steps where ``valid``
+    (T, B, 1) is False carry the state."""
     a, b = scan_coefficients(spec, xw)
     if keep is not None:
         keep = keep.expand_as(a)
         a = keep + (1 - keep) * a
         b = (1 - keep) * b
-    if lengths is not None:
-        steps = torch.arange(xw.shape[0], device=xw.device)[:, None]
-        valid = (steps < lengths.to(xw.device))[:, :, None]
+    if valid is not None:
         a = torch.where(valid, a, torch.ones_like(a))
         b = torch.where(valid, b, torch.zeros_like(b))
     return linear_scan(a, b, h0)
@@ -101,26 +94,21 @@ def run(
     """Engine ``run`` (contract in :mod:`rnnlab.nn.engines.base`)."""
     if masks.recurrent is not None:
         raise ValueError(f"cell {spec.name!r} has no recurrent weight, so no recurrent dropout")
-    steps, batch = x.shape[:2]
-    keep = None
-    if masks.zoneout is not None:
-        (keep,) = masks.zoneout
-        if reverse:
-            keep = reverse_within(keep.expand(steps, batch, keep.shape[-1]), lengths)
+    steps = x.shape[0]
     if reverse:
+        masks = reverse_zoneout(masks, x.shape[:2], lengths)
         x = reverse_within(x, lengths)
+    keep = None if masks.zoneout is None else masks.zoneout[0]
     if lengths is not None and bool((lengths >= steps).all()):
         lengths = None
+    valid = None if lengths is None else valid_steps(steps, lengths, x.device)[:, :, None]
     xw = project_input(spec, x, params)
     (h0,) = state
     if kernel_path(x) == "cpp":
         hs = min_recurrence(xw, h0, lstm=spec.name == "minlstm", lengths=lengths, zoneout=keep)
     else:
-        hs = _chunked(spec, xw, h0, lengths, keep)
-    output = hs
-    if lengths is not None:
-        valid = torch.arange(steps, device=x.device)[:, None] < lengths.to(x.device)
-        output = hs * valid[:, :, None]
+        hs = _chunked(spec, xw, h0, valid, keep)
+    output = hs if valid is None else hs * valid
     if reverse:
         output = reverse_within(output, lengths)
     return output, (hs[-1],)

@@ -40,6 +40,7 @@ __all__ = [
     "FAMILIES",
     "ExtensionStatus",
     "KernelConfig",
+    "can_run",
     "contiguous",
     "dense",
     "needs_autograd",
@@ -191,6 +192,16 @@ def ops(family: str) -> Any | None:
         family: one of :data:`FAMILIES` (``"lstm"``...).
     """
     return torch.ops.rnnlab if status(family).available else None
+
+
+def can_run(family: str, x: torch.Tensor) -> bool:
+    """Whether ``family``'s kernels can run input ``x``: float32 or float64 on the CPU, with the
+    library built (the engines' test for their C++ path)."""
+    return (
+        x.device.type == "cpu"
+        and x.dtype in (torch.float32, torch.float64)
+        and ops(family) is not None
+    )
 
 
 def require_ops(family: str) -> Any:
