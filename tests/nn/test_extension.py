@@ -173,6 +173,10 @@ def test_large_buffers_are_reused_by_the_next_call_and_stay_resizable():
         first = rnn_family_sequence(xp, torch.zeros(8, 64), weight)  # 601 x 8 x 64 floats
         address, expected = first.untyped_storage().data_ptr(), first.clone()
         del first
+        # The freed block stays in the cache: malloc cannot hand it to anyone else...
+        other = torch.empty(601, 8, 64)
+        assert other.untyped_storage().data_ptr() != address
+        # ...and the next kernel call of the same size gets it back.
         again = rnn_family_sequence(xp, torch.zeros(8, 64), weight)
     assert again.untyped_storage().data_ptr() == address
     assert torch.equal(again, expected)

@@ -74,7 +74,7 @@ def min_recurrence(
         )
     xw, h0 = contiguous(xw, h0)
     mask = dense(zoneout, (steps, batch, hidden), xw)
-    rows = [] if lengths is None else [int(n) for n in lengths.tolist()]
+    rows = [] if lengths is None else lengths.tolist()
     if needs_autograd(xw, h0):
         return _MinRecurrence.apply(xw, h0, rows, mask, lstm)
     return require_ops("minrnn").minrnn_forward(xw, h0, rows, mask, lstm)

@@ -25,7 +25,7 @@
 namespace rnnlab {
 namespace {
 
-constexpr int64_t kBlock = 64;  // hidden units per task (four AVX-512 vectors of floats)
+constexpr int64_t kBlock = 64;  // hidden units per task
 
 struct Shape {
   int64_t steps, batch, hidden, gates;
@@ -110,13 +110,13 @@ at::Tensor forward_impl(const at::Tensor& xw, const at::Tensor& h0, c10::IntArra
   const int64_t x_stride = s.batch * s.gates * s.hidden, h_stride = s.batch * s.hidden;
   for_blocks(s, [&](int64_t row, int64_t first, int64_t units) {
     const int64_t length = length_of(lengths, row, s.steps);
+    const int64_t cell = row * s.hidden + first, x_cell = row * s.gates * s.hidden + first;
     T h[kBlock];
-    std::copy(h_start + row * s.hidden + first, h_start + row * s.hidden + first + units, h);
+    std::copy(h_start + cell, h_start + cell + units, h);
     for (int64_t t = 0; t < s.steps; ++t) {
-      const int64_t cell = row * s.hidden + first;
       T* out = h_all + t * h_stride + cell;
       if (t < length) {
-        const T* x = x_all + t * x_stride + row * s.gates * s.hidden + first;
+        const T* x = x_all + t * x_stride + x_cell;
         const T* m = kZoneout ? m_all + t * h_stride + cell : nullptr;
 #pragma omp simd
         for (int64_t j = 0; j < units; ++j) {
@@ -152,17 +152,17 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& grad_hs, const at::Tenso
   const int64_t H = s.hidden;
   for_blocks(s, [&](int64_t row, int64_t first, int64_t units) {
     const int64_t length = length_of(lengths, row, s.steps);
-    const int64_t cell = row * H + first;
+    const int64_t cell = row * H + first, x_cell = row * s.gates * H + first;
     T carry[kBlock] = {};  // dL/dh_t through h_{t+1}
     for (int64_t t = s.steps - 1; t >= 0; --t) {
       const T* dh = dh_all + t * h_stride + cell;
-      T* dx = dx_all + t * x_stride + row * s.gates * H + first;
+      T* dx = dx_all + t * x_stride + x_cell;
       if (t >= length) {  // identity step: the gradient passes to h_{t-1} unchanged
         for (int64_t j = 0; j < units; ++j) carry[j] += dh[j];
         for (int64_t gate = 0; gate < s.gates; ++gate) std::fill_n(dx + gate * H, units, T(0));
         continue;
       }
-      const T* x = x_all + t * x_stride + row * s.gates * H + first;
+      const T* x = x_all + t * x_stride + x_cell;
       const T* h_prev = t > 0 ? h_all + (t - 1) * h_stride + cell : h_start + cell;
       const T* m = kZoneout ? m_all + t * h_stride + cell : nullptr;
 #pragma omp simd
