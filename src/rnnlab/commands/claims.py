@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from rnnlab.compare.cli_options import add_executor_arguments, ray_options
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``claims``."""
@@ -47,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="judge and write the page from the store without running anything",
     )
+    add_executor_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -80,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     claims = _claim_numbers(args.claims)
+    ray = ray_options(args)
     console = Console(stderr=True)
     if args.report_only:
         result = load_claims(args.budget, args.store, claims)
@@ -113,6 +117,9 @@ def run(args: argparse.Namespace) -> int:
                 claims=claims,
                 on_outcome=finished,
                 on_plan=planned,
+                ray=ray,
+                # a Ray task reserves --threads CPUs; local workers share the cores out
+                threads=args.threads if ray else None,
             )
     paths = write_claims_report(result, args.store)
     table = Table(title=f"Claims, budget {args.budget}")

@@ -7,6 +7,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from rnnlab.compare.cli_options import add_executor_arguments, ray_options
+
 DEFAULT_STORE = "./rnnlab-runs"
 
 
@@ -68,6 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--store", default=DEFAULT_STORE, help=f"store dir ({DEFAULT_STORE})")
     parser.add_argument("--retry-failed", action="store_true", help="run failed runs again")
     parser.add_argument("--no-report", action="store_true", help="skip writing the report")
+    add_executor_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -189,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
 
     workers = _count_or_auto("--workers", args.workers)
     threads = _count_or_auto("--threads", args.threads)
+    ray = ray_options(args)
     comparisons = _comparisons(args)
     Store.check(args.store)  # refuse a foreign directory before any work, creating nothing
     console = Console(stderr=True)
@@ -202,10 +206,9 @@ def run(args: argparse.Namespace) -> int:
         transient=False,
     ) as progress:
         bar = progress.add_task("preparing (loading data, matching budgets)", total=None)
-        phases = iter(("tuning", "final runs"))
 
         def on_plan(total: int) -> None:
-            progress.reset(bar, total=total, description=next(phases, "runs"))
+            progress.reset(bar, total=total, description="runs")
 
         def on_outcome(outcome) -> None:
             if outcome.outcome == "busy":
@@ -229,6 +232,7 @@ def run(args: argparse.Namespace) -> int:
             retry_failed=args.retry_failed,
             on_outcome=on_outcome,
             on_plan=on_plan,
+            ray=ray,
         )
     console.print(
         f"{counts['ran']} runs trained, {counts['skipped']} already in the store; "

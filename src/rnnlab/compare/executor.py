@@ -17,10 +17,14 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from rnnlab.compare.store import Store
 from rnnlab.compare.units import RunFn, RunResult, RunUnit, versions
 from rnnlab.errors import UserInputError
+
+if TYPE_CHECKING:
+    from rnnlab.compare.ray_executor import RayOptions
 
 # outcome names reported to the progress callback
 RAN, SKIPPED, BUSY = "ran", "skipped", "busy"
@@ -46,6 +50,20 @@ def _store(root: str) -> Store:
     return _STORES[key]
 
 
+def run_guarded(run_fn: RunFn, unit: RunUnit, checkpoint_dir: Path | None) -> RunResult:
+    """Run ``unit``; an exception becomes a ``failed`` result carrying its traceback.
+
+    :class:`UserInputError` (a corrupt checkpoint, say) propagates: the user must act, and
+    the row stays unfinished so the next invocation resumes it.
+    """
+    try:
+        return run_fn(unit.config, unit.seed, checkpoint_dir)
+    except UserInputError:
+        raise
+    except Exception:
+        return RunResult(status="failed", error=traceback.format_exc(limit=20))
+
+
 def execute_unit(
     root: str, unit: RunUnit, run_fn: RunFn, retry_failed: bool = False
 ) -> UnitOutcome:
@@ -69,13 +87,7 @@ def execute_unit(
         return UnitOutcome(unit, SKIPPED, store.get(unit.key).status)
     if claim == "busy":
         return UnitOutcome(unit, BUSY)
-    checkpoint_dir = store.checkpoint_dir(unit.key)
-    try:
-        result = run_fn(unit.config, unit.seed, checkpoint_dir)
-    except UserInputError:
-        raise  # e.g. a corrupt checkpoint: the user must act; the row stays unfinished
-    except Exception:
-        result = RunResult(status="failed", error=traceback.format_exc(limit=20))
+    result = run_guarded(run_fn, unit, store.checkpoint_dir(unit.key))
     store.finish(
         unit.key,
         status=result.status,
@@ -203,3 +215,98 @@ def _one_pass(
     futures = [pool.submit(execute_unit, root, unit, run_fn, retry_failed) for unit in units]
     for future in as_completed(futures):
         yield future.result()
+
+
+class Executor(Protocol):
+    """Runs units handed over with :meth:`submit`; :meth:`wait` returns the outcomes of some
+    finished units (``ran`` or ``skipped``: every unit submitted is eventually returned once),
+    so a planner can submit follow-up work as soon as what it depends on is done."""
+
+    def submit(self, units: Sequence[RunUnit]) -> None: ...
+
+    def wait(self) -> list[UnitOutcome]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalExecutor:
+    """:func:`execute` behind the :class:`Executor` interface: :meth:`wait` runs everything
+    submitted since the last call (in ``workers`` processes) and returns all of it."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        run_fn: RunFn,
+        *,
+        workers: int = 1,
+        threads: int | None = None,
+        retry_failed: bool = False,
+        on_outcome: Callable[[UnitOutcome], None] | None = None,
+    ) -> None:
+        self._root, self._run_fn = root, run_fn
+        self._options = {
+            "workers": workers,
+            "threads": threads,
+            "retry_failed": retry_failed,
+            "on_outcome": on_outcome,
+        }
+        self._pending: list[RunUnit] = []
+
+    def submit(self, units: Sequence[RunUnit]) -> None:
+        """Queue ``units`` for the next :meth:`wait`."""
+        self._pending.extend(units)
+
+    def wait(self) -> list[UnitOutcome]:
+        """Run every queued unit to a finished state; their outcomes."""
+        if not self._pending:
+            raise RuntimeError("wait() with nothing submitted")
+        units, self._pending = self._pending, []
+        return execute(units, self._root, self._run_fn, **self._options)
+
+    def close(self) -> None:
+        """Nothing to release (each :meth:`wait` shuts its own pool down)."""
+
+
+def run_all(executor: Executor, units: Sequence[RunUnit]) -> list[UnitOutcome]:
+    """Submit ``units`` and wait until every one is finished; outcomes in ``units``' order."""
+    if not units:
+        return []
+    executor.submit(units)
+    outcomes: dict[str, UnitOutcome] = {}
+    while len(outcomes) < len({unit.key for unit in units}):
+        for outcome in executor.wait():
+            outcomes.setdefault(outcome.unit.key, outcome)
+    return [outcomes[unit.key] for unit in units]
+
+
+def make_executor(
+    root: str | os.PathLike[str],
+    run_fn: RunFn,
+    *,
+    workers: int = 1,
+    threads: int | None = None,
+    retry_failed: bool = False,
+    on_outcome: Callable[[UnitOutcome], None] | None = None,
+    ray: RayOptions | None = None,
+) -> Executor:
+    """A :class:`LocalExecutor`, or with ``ray`` a Ray executor (``workers`` then unused: the
+    cluster's free CPUs and GPUs decide how many runs go at once)."""
+    if ray is None:
+        return LocalExecutor(
+            root,
+            run_fn,
+            workers=workers,
+            threads=threads,
+            retry_failed=retry_failed,
+            on_outcome=on_outcome,
+        )
+    from rnnlab.compare.ray_executor import RayExecutor
+
+    return RayExecutor(
+        root,
+        run_fn,
+        options=ray,
+        threads=threads or 1,
+        retry_failed=retry_failed,
+        on_outcome=on_outcome,
+    )

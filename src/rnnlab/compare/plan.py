@@ -11,17 +11,20 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnnlab.compare.executor import UnitOutcome, execute, parallelism
+from rnnlab.compare.executor import BUSY, Executor, UnitOutcome, make_executor, parallelism
 from rnnlab.compare.store import Store
 from rnnlab.compare.tasks import get_task
 from rnnlab.compare.units import RunConfig, RunFn, RunUnit
 from rnnlab.errors import UserInputError
+
+if TYPE_CHECKING:
+    from rnnlab.compare.ray_executor import RayOptions
 
 TUNE_SEED = 10_000
 """Seed of every tuning trial (trials differ only in their learning rate)."""
@@ -167,6 +170,7 @@ class Planned:
     sizes: dict[str, tuple[int, int, int]]
     tune_units: dict[str, list[RunUnit]] = field(default_factory=dict)
     chosen_lr: dict[str, float] = field(default_factory=dict)
+    finals: dict[str, list[RunUnit]] = field(default_factory=dict)
     final_units: list[RunUnit] = field(default_factory=list)
 
 
@@ -210,113 +214,127 @@ def run_comparisons(
     retry_failed: bool = False,
     on_outcome: Callable[[UnitOutcome], None] | None = None,
     on_plan: Callable[[int], None] | None = None,
+    ray: RayOptions | None = None,
 ) -> list[Planned]:
-    """Run the tuning trials, then the final runs, of every comparison into the store.
+    """Run every model's tuning trials, then its final runs, of every comparison into the store.
 
+    Each (comparison, model) goes on by itself: as soon as its trials are finished its
+    learning rate is picked and its final runs are submitted, while other models still tune.
     ``workers`` run processes (None: one per core, at most 4) with ``threads`` torch threads
     each (None: chosen from the largest matched model, see
-    :func:`rnnlab.compare.executor.parallelism`). ``on_plan(n)`` is told the number of units of
-    each phase before it starts (for progress bars); ``on_outcome`` is called as each unit
-    finishes or is skipped.
+    :func:`rnnlab.compare.executor.parallelism`); with ``ray`` the runs are Ray tasks of
+    ``threads`` CPUs each instead (see :mod:`rnnlab.compare.ray_executor`). ``on_plan(n)`` is
+    told the number of runs before any starts (for progress bars); ``on_outcome`` is called
+    as each unit finishes or is skipped.
     """
     from rnnlab.compare.runner import run_one
 
-    run_fn = run_fn or run_one
     Store.check(store_root)
     planned = prepare(comparisons)
     largest = max(count for plan in planned for _, count, _ in plan.sizes.values())
     workers, threads = parallelism(workers, threads, largest_model=largest)
-    store = Store.open(store_root)
-    common = {
-        "workers": workers,
-        "threads": threads,
-        "retry_failed": retry_failed,
-        "on_outcome": on_outcome,
-    }
-
-    grid_units: list[RunUnit] = []
-    for plan in planned:
-        comparison = plan.comparison
-        if comparison.tune and comparison.tuner == "grid":
-            default = float({**get_task(comparison.task).train, **comparison.train}["lr"])
-            for model in comparison.models:
-                units = [
-                    RunUnit(_config(plan, model, lr), TUNE_SEED, "tune")
-                    for lr in lr_grid(default, comparison.tune)
-                ]
-                plan.tune_units[model] = units
-                grid_units.extend(units)
-    optuna_count = sum(
-        p.comparison.tune * len(p.comparison.models)
-        for p in planned
-        if p.comparison.tuner == "optuna"
-    )
     if on_plan:
-        on_plan(len(grid_units) + optuna_count)
-    execute(grid_units, store_root, run_fn, **common)
-    for plan in planned:
-        if plan.comparison.tune and plan.comparison.tuner == "optuna":
-            _tune_with_optuna(plan, store_root, run_fn, common)
-
-    for plan in planned:
-        comparison = plan.comparison
-        spec = get_task(comparison.task)
-        default = float({**spec.train, **comparison.train}["lr"])
-        for model in comparison.models:
-            lr = default
-            trials = plan.tune_units.get(model, [])
-            if trials:
-                scored = []
-                for unit in trials:
-                    row = store.get(unit.key)
-                    if row is not None and row.status == "done":
-                        scored.append(
-                            (_score(row.metrics, spec.metric, spec.higher_is_better), unit)
-                        )
-                if scored:
-                    pick = max if spec.higher_is_better else min
-                    lr = float(pick(scored, key=lambda s: s[0])[1].config.train["lr"])
-            plan.chosen_lr[model] = lr
-            plan.final_units.extend(
-                RunUnit(_config(plan, model, lr), seed, "final") for seed in range(comparison.seeds)
+        on_plan(
+            sum(
+                (p.comparison.tune + p.comparison.seeds) * len(p.comparison.models) for p in planned
             )
-    final_units = [unit for plan in planned for unit in plan.final_units]
-    if on_plan:
-        on_plan(len(final_units))
-    execute(final_units, store_root, run_fn, **common)
-    store.close()
+        )
+    store = Store.open(store_root)
+    executor = make_executor(
+        store_root,
+        run_fn or run_one,
+        workers=workers,
+        threads=threads,
+        retry_failed=retry_failed,
+        on_outcome=on_outcome,
+        ray=ray,
+    )
+    try:
+        drive(
+            [
+                _model_runs(plan, model, store)
+                for plan in planned
+                for model in plan.comparison.models
+            ],
+            executor,
+        )
+    finally:
+        executor.close()
+        store.close()
+    for plan in planned:
+        plan.final_units = [u for model in plan.comparison.models for u in plan.finals[model]]
     return planned
 
 
-def _tune_with_optuna(
-    plan: Planned, store_root: str, run_fn: RunFn, common: dict[str, Any]
-) -> None:
-    # Trials are asked and told in order with a seeded sampler, so a re-run replays the same
-    # suggestions and finds the finished trials in the store.
-    import optuna
+def drive(pipelines: Sequence[Iterator[list[RunUnit]]], executor: Executor) -> None:
+    """Run ``pipelines`` (each yields batches of units and goes on once a batch is finished
+    in the store) on ``executor``, each advancing as soon as its own batch is done."""
+    waiting: dict[int, set[str]] = {}
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    def advance(index: int) -> None:
+        for batch in pipelines[index]:
+            if batch:
+                waiting[index] = {unit.key for unit in batch}
+                executor.submit(batch)
+                return
+        waiting.pop(index, None)
+
+    for index in range(len(pipelines)):
+        advance(index)
+    while waiting:
+        finished = {o.unit.key for o in executor.wait() if o.outcome != BUSY}
+        for index in list(waiting):
+            waiting[index] -= finished
+            if not waiting[index]:
+                advance(index)
+
+
+def _model_runs(plan: Planned, model: str, store: Store) -> Iterator[list[RunUnit]]:
+    # One model of one comparison, batch by batch: its tuning trials (a grid at once, Optuna
+    # one by one with a seeded sampler of its own, so a re-run replays the same suggestions
+    # and finds the finished trials in the store), then its final runs at the chosen rate.
     comparison = plan.comparison
     spec = get_task(comparison.task)
     default = float({**spec.train, **comparison.train}["lr"])
-    store = Store.open(store_root)
-    for model in comparison.models:
-        sampler = optuna.samplers.TPESampler(seed=0)
+    trials: list[RunUnit] = []
+    if comparison.tune and comparison.tuner == "grid":
+        trials = [
+            RunUnit(_config(plan, model, lr), TUNE_SEED, "tune")
+            for lr in lr_grid(default, comparison.tune)
+        ]
+        yield trials
+    elif comparison.tune:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
         study = optuna.create_study(
-            direction="maximize" if spec.higher_is_better else "minimize", sampler=sampler
+            direction="maximize" if spec.higher_is_better else "minimize",
+            sampler=optuna.samplers.TPESampler(seed=0),
         )
-        units = []
         for _ in range(comparison.tune):
             trial = study.ask()
             lr = float(f"{trial.suggest_float('lr', default / 10, default * 10, log=True):.3g}")
             unit = RunUnit(_config(plan, model, lr), TUNE_SEED, "tune")
-            execute([unit], store_root, run_fn, **common)
+            yield [unit]
             row = store.get(unit.key)
             value = _score(row.metrics, spec.metric, spec.higher_is_better) if row else math.nan
             if row is None or row.status != "done" or not math.isfinite(value):
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
             else:
                 study.tell(trial, value)
-            units.append(unit)
-        plan.tune_units[model] = units
-    store.close()
+            trials.append(unit)
+    plan.tune_units[model] = trials
+    lr = default
+    scored = []
+    for unit in trials:
+        row = store.get(unit.key)
+        if row is not None and row.status == "done":
+            scored.append((_score(row.metrics, spec.metric, spec.higher_is_better), unit))
+    if scored:
+        pick = max if spec.higher_is_better else min
+        lr = float(pick(scored, key=lambda s: s[0])[1].config.train["lr"])
+    plan.chosen_lr[model] = lr
+    plan.finals[model] = [
+        RunUnit(_config(plan, model, lr), seed, "final") for seed in range(comparison.seeds)
+    ]
+    yield plan.finals[model]

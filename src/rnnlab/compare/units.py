@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import socket
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -83,8 +84,21 @@ class RunUnit:
 RunFn = Callable[[RunConfig, int, Path | None], RunResult]
 
 
-def versions() -> dict[str, str]:
-    """Versions of the software a run used (stored with every row)."""
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else what :mod:`platform` knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def versions() -> dict[str, str | None]:
+    """Versions of the software a run used and the machine it ran on (stored with every
+    row): ``host``, ``cpu`` (model name) and ``gpu`` (None without CUDA) tell the report
+    whether cost figures of one comparison come from different kinds of machine."""
     import numpy
     import torch
 
@@ -96,4 +110,7 @@ def versions() -> dict[str, str]:
         "numpy": numpy.__version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "host": socket.gethostname(),
+        "cpu": cpu_model(),
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
     }

@@ -12,10 +12,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from rnnlab.compare.executor import UnitOutcome, execute
+from rnnlab.compare.executor import UnitOutcome, make_executor, run_all
 from rnnlab.compare.store import Store
 from rnnlab.diagnose.claims import judge
 from rnnlab.diagnose.experiments import (
@@ -29,6 +30,9 @@ from rnnlab.diagnose.experiments import (
 )
 from rnnlab.diagnose.verdicts import ClaimVerdict
 from rnnlab.errors import UserInputError
+
+if TYPE_CHECKING:
+    from rnnlab.compare.ray_executor import RayOptions
 
 
 @dataclass
@@ -60,11 +64,14 @@ def run_claims(
     claims: list[int] | None = None,
     on_outcome: Callable[[UnitOutcome], None] | None = None,
     on_plan: Callable[[int], None] | None = None,
+    ray: RayOptions | None = None,
+    threads: int | None = None,
 ) -> ClaimsResult:
     """Run (or finish) the claims study of ``budget`` in ``store`` and judge it.
 
     ``claims`` restricts the study to some claim numbers; ``on_plan`` receives the number of
     run units before they start, ``on_outcome`` each unit's outcome (for progress bars).
+    With ``ray`` the runs are Ray tasks of ``threads`` CPUs each (default 1).
     """
     start = time.perf_counter()
     budget = get_budget(budget)
@@ -73,7 +80,13 @@ def run_claims(
     if on_plan is not None:
         on_plan(len(todo))
     Store.open(store).close()  # create it, or refuse a directory that is not a store
-    execute(todo, store, run_probe, workers=workers, on_outcome=on_outcome)
+    executor = make_executor(
+        store, run_probe, workers=workers, threads=threads, on_outcome=on_outcome, ray=ray
+    )
+    try:
+        run_all(executor, todo)
+    finally:
+        executor.close()
     result = _judge(budget, arms, notes, store)
     result.wall_time_s = time.perf_counter() - start
     return result
