@@ -19,7 +19,7 @@ def fake_run(config: RunConfig, seed: int, checkpoint_dir: Path | None) -> RunRe
     ``resumed_from`` records where it picked up.
     """
     epochs = int(config.train.get("epochs", 3))
-    delay = float(os.environ.get("FAKE_EPOCH_SECONDS", "0"))
+    delay = float(config.train.get("epoch_seconds", os.environ.get("FAKE_EPOCH_SECONDS", "0")))
     state = {"epoch": 0, "total": 0.0, "resumed_from": None}
     ckpt = checkpoint_dir / "state.json" if checkpoint_dir else None
     if ckpt and ckpt.exists():

@@ -17,6 +17,8 @@ from rnnlab.cli import main
         (["--data", "missing.csv", "--kind", "forecast"], "no such file"),
         (["--task", "adding", "--workers", "0"], "--workers"),
         (["--task", "adding", "--threads", "two"], "--threads"),
+        (["--task", "adding", "--address", "auto"], "--address need --executor ray"),
+        (["--task", "adding", "--executor", "ray", "--gpus-per-run", "-1"], "--gpus-per-run"),
     ],
 )
 def test_bad_input_exits_2_with_a_message_and_creates_nothing(tmp_path, capsys, argv, message):

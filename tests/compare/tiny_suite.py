@@ -5,6 +5,11 @@ import sys
 from rnnlab.compare.plan import Comparison, run_comparisons
 
 TINY_OPTIONS = {"length": 10, "train_size": 64, "eval_size": 32}
+TINY_CLI = [
+    *("--task", "adding", "--length", "10", "--params", "575", "--epochs", "2"),
+    *("--batch-size", "32", "--option", "train_size=64", "--option", "eval_size=32"),
+]
+"""``rnnlab compare`` arguments of the same tiny setup (lstm and gru, 2 epochs)."""
 
 
 def tiny(seeds: int = 2, tune: int = 0, epochs: int = 3) -> list[Comparison]:

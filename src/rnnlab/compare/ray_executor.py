@@ -246,11 +246,9 @@ class RayExecutor:
         ray = self._ray
         while not self._ready:
             if self._inflight:
-                done, _ = ray.wait(
-                    list(self._inflight),
-                    num_returns=len(self._inflight),
-                    timeout=self._options.poll_seconds,
-                )
+                refs = list(self._inflight)
+                first, _ = ray.wait(refs, num_returns=1, timeout=self._options.poll_seconds)
+                done = ray.wait(refs, num_returns=len(refs), timeout=0)[0] if first else []
                 for ref in done:
                     self._finish(ref)
             else:
