@@ -25,6 +25,7 @@ def _add(
     phase="final",
     lr=1e-3,
     metric="mse",
+    versions=None,
 ):
     options = options or {"length": 50}
     config = {
@@ -54,7 +55,7 @@ def _add(
             "peak_memory_mb": 300.0,
             "peak_memory_kind": "cpu",
         },
-        versions={"torch": "x"},
+        versions=versions or {"torch": "x"},
         error="loss or gradient norm became NaN/Inf at step 7" if status == "diverged" else None,
     )
 
@@ -231,3 +232,25 @@ def test_chance_levels_of_the_synthetic_tasks(synthetic_store, built):
     copy = dataclasses.replace(adding[0], task="copy", options={"length": 10})
     assert chance_level(copy) == pytest.approx(10 * math.log(8) / 30)
     assert "Chance level (trivial strategy): 0.1667." in built.markdown.read_text()
+
+
+def test_report_warns_when_cost_figures_come_from_different_machines(tmp_path):
+    store = Store.open(tmp_path)
+    for seed in range(2):
+        for model, cpu in (("lstm", "Xeon A"), ("gru", "EPYC B")):
+            for length in (10, 20):  # length 20: one kind of machine
+                _add(
+                    store,
+                    f"{model}{seed}{length}",
+                    task="adding",
+                    model=model,
+                    seed=seed,
+                    status="done",
+                    value=0.1 + seed / 100,
+                    options={"length": length},
+                    versions={"torch": "x", "cpu": cpu if length == 10 else "Xeon A"},
+                )
+    groups = {g.options["length"]: g for g in summarize(store.rows())}
+    assert groups[10].machines == ["EPYC B", "Xeon A"] and groups[20].machines == ["Xeon A"]
+    markdown = build_report(tmp_path).markdown.read_text()
+    assert markdown.count("ran on different kinds of machine (EPYC B, Xeon A)") == 1

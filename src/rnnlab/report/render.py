@@ -158,6 +158,13 @@ def _group_blocks(group: GroupSummary, index: int, with_published: bool) -> list
                 "take no part in the verdict."
             )
         )
+    if len(group.machines) > 1:
+        blocks.append(
+            Paragraph(
+                "**Warning:** the runs of this comparison ran on different kinds of machine "
+                f"({', '.join(group.machines)}): their time and memory figures do not compare."
+            )
+        )
     problems = [f"{m.model} {e}" for m in group.models for e in m.errors]
     if problems:
         blocks.append(Paragraph("**Runs that did not finish normally:** " + "; ".join(problems)))
@@ -190,7 +197,9 @@ def report_blocks(store: Store, method: str = "welch") -> tuple[list[Block], lis
             f"Store `{store.root}`; built {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC from "
             f"{len(rows)} stored runs ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))})."
             + (
-                " Software: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + "."
+                " Software: "
+                + ", ".join(f"{k} {v}" for k, v in versions.items() if v is not None)
+                + "."
                 if versions
                 else ""
             )

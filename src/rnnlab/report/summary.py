@@ -56,6 +56,9 @@ class GroupSummary:
     baselines: dict[str, float] = field(default_factory=dict)
     """Test ``metric`` of non-neural baselines on the same test set (user data); shown beside
     the models, never part of the verdict."""
+    machines: list[str] = field(default_factory=list)
+    """Kinds of machine (GPU or CPU model) the final runs ran on; more than one makes the cost
+    figures (time, memory) hard to compare."""
 
     @property
     def title(self) -> str:
@@ -81,6 +84,13 @@ class GroupSummary:
 def _median(values: list[float]) -> float:
     finite = [v for v in values if v is not None and math.isfinite(v)]
     return statistics.median(finite) if finite else math.nan
+
+
+def machine_kind(row: RunRow) -> str | None:
+    """The GPU model a run trained on, else its CPU model (None for rows from before rnnlab
+    recorded them)."""
+    on_gpu = str(row.cost.get("device", "")).startswith("cuda")
+    return row.versions.get("gpu") if on_gpu else row.versions.get("cpu")
 
 
 def _group_key(row: RunRow) -> str:
@@ -145,6 +155,7 @@ def summarize(
                     for name, values in stored.items()
                     if f"test_{metric}" in values
                 },
+                sorted({kind for row in group_rows if (kind := machine_kind(row))}),
             )
         )
     return groups
