@@ -27,6 +27,9 @@ def fake_run(config: RunConfig, seed: int, checkpoint_dir: Path | None) -> RunRe
         state["resumed_from"] = state["epoch"]
     if config.train.get("fail"):
         raise RuntimeError("boom")
+    crash = config.train.get("crash_while_exists")
+    if crash and Path(crash).exists():
+        os._exit(1)  # the process dies mid-run, as if killed
     while state["epoch"] < epochs:
         time.sleep(delay)
         state["epoch"] += 1

@@ -189,3 +189,28 @@ def test_killed_driver_then_same_command_resumes_without_repeating(cluster, tmp_
     assert f"{6 - len(finished)} runs trained, {len(finished)} already in the store" in (
         second.stderr
     )
+
+
+def test_a_run_out_of_retries_is_failed_with_ray_s_reason_then_retried(cluster, tmp_path):
+    marker = tmp_path / "crash"
+    marker.touch()  # while it exists, the run kills its worker process
+    config = RunConfig("fake", "lstm", 8, train={"epochs": 1, "crash_while_exists": str(marker)})
+    unit = RunUnit(config, 0, "final")
+    options = RayOptions(address=cluster.address, max_retries=1, poll_seconds=0.2)
+    executor = RayExecutor(tmp_path / "store", fake_run, options=options)
+    try:
+        assert run_all(executor, [unit])[0].status == "failed"
+    finally:
+        executor.close()
+    (row,) = _rows(tmp_path / "store").values()
+    assert row.status == "failed"
+    assert "Ray gave up on this run (1 retries)" in row.error
+    assert "WorkerCrashedError" in row.error
+    marker.unlink()
+    executor = RayExecutor(tmp_path / "store", fake_run, options=options, retry_failed=True)
+    try:
+        assert run_all(executor, [unit])[0].status == "done"
+    finally:
+        executor.close()
+    (row,) = _rows(tmp_path / "store").values()
+    assert row.status == "done" and row.attempts == 2 and row.error is None
