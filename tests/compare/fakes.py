@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from rnnlab.compare.units import RunConfig, RunResult
+from rnnlab.errors import UserInputError
 
 
 def fake_run(config: RunConfig, seed: int, checkpoint_dir: Path | None) -> RunResult:
@@ -27,6 +28,8 @@ def fake_run(config: RunConfig, seed: int, checkpoint_dir: Path | None) -> RunRe
         state["resumed_from"] = state["epoch"]
     if config.train.get("fail"):
         raise RuntimeError("boom")
+    if config.train.get("user_error"):
+        raise UserInputError(f"corrupt checkpoint in {checkpoint_dir}")
     crash = config.train.get("crash_while_exists")
     if crash and Path(crash).exists():
         os._exit(1)  # the process dies mid-run, as if killed

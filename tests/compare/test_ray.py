@@ -23,6 +23,7 @@ from rnnlab.compare.executor import RAN, run_all
 from rnnlab.compare.plan import run_comparisons
 from rnnlab.compare.store import Store
 from rnnlab.compare.units import RunConfig, RunUnit
+from rnnlab.errors import UserInputError
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
@@ -214,3 +215,16 @@ def test_a_run_out_of_retries_is_failed_with_ray_s_reason_then_retried(cluster, 
         executor.close()
     (row,) = _rows(tmp_path / "store").values()
     assert row.status == "done" and row.attempts == 2 and row.error is None
+
+
+def test_a_user_error_in_a_task_stops_the_driver_and_leaves_the_row_resumable(cluster, tmp_path):
+    config = RunConfig("fake", "gru", 8, train={"epochs": 1, "user_error": True})
+    options = RayOptions(address=cluster.address, checkpoints=str(tmp_path / "ck"))
+    executor = RayExecutor(tmp_path / "store", fake_run, options=options)
+    try:
+        with pytest.raises(UserInputError, match=r"corrupt checkpoint in .*ck"):
+            run_all(executor, [RunUnit(config, 0, "final")])
+    finally:
+        executor.close()
+    (row,) = _rows(tmp_path / "store").values()
+    assert row.status == "running"

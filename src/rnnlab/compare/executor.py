@@ -3,7 +3,9 @@
 Each unit is claimed atomically in the store before it runs, so any number of processes
 (``--workers`` here, or separate ``rnnlab compare`` commands) can work through the same plan:
 finished runs are skipped, unfinished runs of dead processes are resumed from their
-checkpoints, and runs a live process holds are waited for.
+checkpoints, and runs a live process holds are waited for. Planners talk to an
+:class:`Executor` (submit units, wait for some to finish): :class:`LocalExecutor` here, or the
+Ray executor of :mod:`rnnlab.compare.ray_executor` for a cluster.
 """
 
 from __future__ import annotations

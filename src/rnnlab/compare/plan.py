@@ -164,7 +164,9 @@ def _score(metrics: dict[str, Any], metric: str, higher: bool) -> float:
 
 @dataclass
 class Planned:
-    """The units of one comparison (filled in as the plan runs)."""
+    """The units of one comparison (filled in as the plan runs): each model's tuning trials,
+    chosen learning rate and final runs (``finals``; ``final_units`` lists them all, in model
+    order, once the plan has run)."""
 
     comparison: Comparison
     sizes: dict[str, tuple[int, int, int]]

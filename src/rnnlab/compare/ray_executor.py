@@ -220,10 +220,11 @@ class RayExecutor:
 
     def _start(self, unit: RunUnit) -> None:
         options = self._options
+        # absolute: a Ray worker's working directory is not the driver's
         if options.checkpoints is not None:
-            checkpoint: str | None = str(Path(options.checkpoints) / unit.key)
+            checkpoint: str | None = str(Path(options.checkpoints).absolute() / unit.key)
         elif options.address is None:
-            checkpoint = str(self._store.checkpoint_dir(unit.key))
+            checkpoint = str(self._store.checkpoint_dir(unit.key).absolute())
         else:
             checkpoint = None
         ref = self._remote.options(
