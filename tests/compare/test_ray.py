@@ -228,3 +228,12 @@ def test_a_user_error_in_a_task_stops_the_driver_and_leaves_the_row_resumable(cl
         executor.close()
     (row,) = _rows(tmp_path / "store").values()
     assert row.status == "running"
+
+
+def test_runs_no_node_can_hold_are_refused_before_anything_is_written(cluster, tmp_path):
+    options = RayOptions(address=cluster.address)
+    with pytest.raises(UserInputError, match=r"no node of the Ray cluster has 2 CPU\(s\)"):
+        RayExecutor(tmp_path / "store", fake_run, options=options, threads=2)
+    with pytest.raises(UserInputError, match=r"0\.5 GPU\(s\)"):
+        RayExecutor(tmp_path / "store", fake_run, options=RayOptions(cluster.address, 0.5))
+    assert not (tmp_path / "store").exists()

@@ -241,7 +241,6 @@ def run_comparisons(
                 (p.comparison.tune + p.comparison.seeds) * len(p.comparison.models) for p in planned
             )
         )
-    store = Store.open(store_root)
     executor = make_executor(
         store_root,
         run_fn or run_one,
@@ -251,6 +250,7 @@ def run_comparisons(
         on_outcome=on_outcome,
         ray=ray,
     )
+    store = Store.open(store_root)  # after the executor: a cluster that refuses creates nothing
     try:
         drive(
             [

@@ -127,7 +127,6 @@ class RayExecutor:
         self._started = False
         if not ray.is_initialized():
             self._connect()
-        self._store = Store.open(root)
         self._driver = versions()
         self._remote = ray.remote(_task)
         self._inflight: dict[Any, RunUnit] = {}  # task reference -> its unit
@@ -138,6 +137,7 @@ class RayExecutor:
         self._stalled_since: float | None = None
         try:
             self._check_nodes()
+            self._store = Store.open(root)  # only once the cluster is fit to run
         except BaseException:
             self.close()
             raise
