@@ -5,7 +5,7 @@ samples the memory of the command's whole process tree (the driver, its pool wor
 Ray processes: GCS, raylet, workers) once a second from ``/proc``: the peak of the summed
 proportional set size (PSS, so pages shared between processes count once). Linux only.
 
-Usage: ``python benchmarks/executors.py --suite quick [--timeout 1500] [--json F]``; any other
+Usage: ``python benchmarks/executors.py --suite quick [--order ray,local] [--json F]``; any other
 arguments go to ``rnnlab compare`` unchanged (e.g. ``--task adding --seeds 2``).
 """
 
@@ -73,10 +73,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timeout", type=float, default=1500.0, help="per command, seconds")
     parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument(
+        "--order", default="local,ray", help="which executor runs first (load drifts; swap it)"
+    )
     args, compare = parser.parse_known_args()
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for executor in ("local", "ray"):
+        for executor in args.order.split(","):
             command = [sys.executable, "-m", "rnnlab.cli", "compare", *compare]
             command += ["--executor", executor, "--store", os.path.join(tmp, executor)]
             command += ["--no-report"]
