@@ -186,7 +186,8 @@ def _read_table(path: Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError as err:
         raise UserInputError(f"{path}: file is empty") from err
     except pd.errors.ParserError as err:
-        raise UserInputError(f"{path}: cannot parse the file: {err}") from err
+        reason = " ".join(str(err).split())  # pandas ends it with a newline
+        raise UserInputError(f"{path}: cannot parse the file: {reason}") from err
     except UnicodeDecodeError as err:
         raise UserInputError(f"{path}: not UTF-8 text ({err.reason}); save it as UTF-8") from err
     if frame.empty:
