@@ -211,3 +211,12 @@ def test_unparsable_csv_message_is_one_line(tmp_path):
         with pytest.raises(UserInputError, match="cannot parse the file") as caught:
             load(path)
         _one_line(caught.value)
+
+
+def test_column_names_with_line_breaks_keep_the_message_on_one_line(tmp_path):
+    """A header cell with a line break in it was listed raw in "not found. Columns: ..."
+    (found by hypothesis: a header ``"0\\n0"``)."""
+    path = _csv(str(tmp_path), b'"0\n0",y\n1,2\n')
+    with pytest.raises(UserInputError, match=r"Columns: '0\\n0', y") as caught:
+        load_forecast_csv(path, time_column="time")
+    _one_line(caught.value)
