@@ -199,7 +199,7 @@ class Forecaster(Estimator):
 
     def _window_metrics(self, windows) -> dict[str, float]:
         """Point-forecast errors in original units on every window of a split."""
-        from rnnlab.backtest import mae, rmse, smape
+        from rnnlab.estimators.backtest import mae, rmse, smape
 
         with torch.no_grad():
             forecast = self.network_.point(self.network_.predict(windows.x, windows.future))
