@@ -569,46 +569,21 @@ class Recurrent(nn.Module):
         return text + f", engine={self.engine!r}"
 
 
-def make_rnn(
-    cell: str,
-    input_size: int,
-    hidden_size: int,
-    num_layers: int = 1,
-    *,
-    bias: bool = True,
-    batch_first: bool = False,
-    dropout: float = 0.0,
-    bidirectional: bool = False,
-    proj_size: int = 0,
-    layer_norm: bool = False,
-    recurrent_dropout: float = 0.0,
-    zoneout: float = 0.0,
-    forget_bias: float | None = None,
-    engine: str = "auto",
-    check_finite: bool = False,
-    device: torch.device | str | None = None,
-    dtype: torch.dtype | None = None,
-) -> Recurrent:
-    """Build a :class:`Recurrent` stack of cell ``cell`` (see :class:`Recurrent` for the args)."""
-    return Recurrent(
-        cell,
-        input_size,
-        hidden_size,
-        num_layers,
-        bias=bias,
-        batch_first=batch_first,
-        dropout=dropout,
-        bidirectional=bidirectional,
-        proj_size=proj_size,
-        layer_norm=layer_norm,
-        recurrent_dropout=recurrent_dropout,
-        zoneout=zoneout,
-        forget_bias=forget_bias,
-        engine=engine,
-        check_finite=check_finite,
-        device=device,
-        dtype=dtype,
-    )
+def make_rnn(cell: str, input_size: int, hidden_size: int, *args: Any, **kwargs: Any) -> Recurrent:
+    """Build a :class:`Recurrent` stack of cell ``cell`` (see :class:`Recurrent` for the args).
+
+    The options are :class:`Recurrent`'s own, forwarded unchanged; ``help(make_rnn)`` and
+    :func:`inspect.signature` show them (the signature is copied from ``Recurrent``).
+    """
+    return Recurrent(cell, input_size, hidden_size, *args, **kwargs)
+
+
+# One list of options, Recurrent's: make_rnn shows the same signature, returning Recurrent.
+_RECURRENT_SIGNATURE = inspect.signature(Recurrent.__init__)
+make_rnn.__signature__ = _RECURRENT_SIGNATURE.replace(  # type: ignore[attr-defined]
+    parameters=list(_RECURRENT_SIGNATURE.parameters.values())[1:],  # without self
+    return_annotation="Recurrent",
+)
 
 
 def count_params(
