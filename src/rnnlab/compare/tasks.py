@@ -112,17 +112,6 @@ def _chunks(batch: Batch, batch_size: int) -> list[Batch]:
     ]
 
 
-def _shuffled(batch: Batch, batch_size: int, generator: torch.Generator) -> Iterator[Batch]:
-    order = torch.randperm(len(batch), generator=generator)
-    shuffled = Batch(
-        batch.x[order],
-        batch.y[order],
-        None if batch.lengths is None else batch.lengths[order],
-        None if batch.target_lengths is None else batch.target_lengths[order],
-    )
-    yield from _chunks(shuffled, batch_size)
-
-
 # ------------------------------------------------------------------------------- synthetic
 
 
