@@ -34,6 +34,10 @@ class Budget:
     dataset_options: dict[str, dict[str, Any]]
     dataset_train: dict[str, Any]
 
+    def length(self, task: str) -> int:
+        """The fixed sequence length of synthetic ``task`` (``adding`` or ``copy``)."""
+        return {"adding": self.adding_length, "copy": self.copy_length}[task]
+
 
 BUDGETS: dict[str, Budget] = {
     "quick": Budget(

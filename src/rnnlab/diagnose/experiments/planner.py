@@ -32,6 +32,8 @@ class Planner:
     _hidden: dict[tuple, int] = field(default_factory=dict)
 
     def hidden(self, task: str, length: int, arm: str, options: dict[str, Any]) -> int:
+        """Hidden size of ``arm`` matched to the budget's parameters (cached per task, length,
+        arm and encoder options)."""
         key = (task, length, arm, tuple(sorted(options.items())))
         if key not in self._hidden:
             built = build_task(task, length, synthetic_options(task, self.budget), 0, 1)
@@ -51,9 +53,12 @@ class Planner:
         probe: str = "train",
         lengths: Sequence[int] = (),
     ) -> RunConfig:
+        """The run config of a ``train`` (or ``horizon``, over ``lengths``) probe of ``arm``
+        on a synthetic task, sized by the budget unless ``hidden_size`` is given. LSTM forms
+        get the task models' default forget bias (1.0) unless ``options`` says otherwise."""
         b = self.budget
-        length = length or {"adding": b.adding_length, "copy": b.copy_length}[task]
-        if options is None:  # LSTM forms get the task models' default forget bias, explicitly
+        length = length or b.length(task)
+        if options is None:  # explicit, so the run config records it
             options = {"forget_bias": 1.0} if arm in ("lstm", "bilstm") else {}
         hidden = hidden_size or self.hidden(task, length, arm, options)
         task_options: dict[str, Any] = {"options": synthetic_options(task, b)}
@@ -80,7 +85,10 @@ class Planner:
             budget=b.params,
         )
 
-    def add(self, claim: int, split: str, arm: str, config: RunConfig, metric: str, hib: bool):
+    def add(
+        self, claim: int, split: str, arm: str, config: RunConfig, metric: str, hib: bool
+    ) -> None:
+        """Add one arm: ``metric`` of ``config``'s runs, ``hib`` = higher is better."""
         self.arms.append(ClaimArm(claim, split, arm, config, metric, hib))
 
 

@@ -17,8 +17,7 @@ COST_INPUTS = 16  # input size of claim 4's cost runs
 
 
 def _label(task: str, budget: Budget) -> str:
-    length = {"adding": budget.adding_length, "copy": budget.copy_length}[task]
-    return f"{task} T={length}"
+    return f"{task} T={budget.length(task)}"
 
 
 def gating_vs_vanishing(p: Planner) -> None:
@@ -133,8 +132,7 @@ def forget_bias(p: Planner) -> None:
     """8. A forget-gate bias of 1 helps LSTM."""
     for task in ("adding", "copy"):
         metric, higher, _ = TASK_METRICS[task]
-        length = {"adding": p.budget.adding_length, "copy": p.budget.copy_length}[task]
-        hidden = p.hidden(task, length, "lstm", {"forget_bias": 1.0})
+        hidden = p.hidden(task, p.budget.length(task), "lstm", {"forget_bias": 1.0})
         for bias in (1.0, 0.0):
             config = p.train_config(task, "lstm", options={"forget_bias": bias}, hidden_size=hidden)
             p.add(8, _label(task, p.budget), f"forget_bias={bias:g}", config, metric, higher)
