@@ -1,5 +1,6 @@
 """The executor interface without a cluster: pipelined planning, version checks, missing Ray."""
 
+import sqlite3
 import sys
 
 import pytest
@@ -9,6 +10,7 @@ from rnnlab.cli import main
 from rnnlab.compare.executor import RAN, UnitOutcome
 from rnnlab.compare.plan import drive
 from rnnlab.compare.ray_executor import check_versions
+from rnnlab.compare.store import Store
 from rnnlab.compare.units import RunConfig, RunUnit
 from rnnlab.errors import UserInputError
 
@@ -68,3 +70,17 @@ def test_missing_ray_exits_2_naming_the_extra(tmp_path, capsys, monkeypatch):
     assert not store.exists()
     assert main(["claims", "--executor", "ray", "--store", str(store)]) == 2
     assert "rnnlab[ray]" in capsys.readouterr().err
+
+
+def test_touch_refreshes_only_this_process_s_running_leases(tmp_path):
+    store = Store.open(tmp_path)
+    fields = {"phase": "final", "seed": 0, "task": "fake", "model": "lstm", "config": {}}
+    for key in ("mine", "done", "theirs"):
+        assert store.claim(key, **fields) == "new"
+    store.finish("done", status="done")
+    with sqlite3.connect(tmp_path / "results.db") as db:  # another host's row; old beats
+        db.execute("UPDATE runs SET owner = 'elsewhere:1' WHERE key = 'theirs'")
+        db.execute("UPDATE runs SET heartbeat_at = 1.0")
+    store.touch(["mine", "done", "theirs"])
+    beats = {row.key: row.heartbeat_at for row in store.rows()}
+    assert beats["mine"] > 1.0 and beats["done"] == beats["theirs"] == 1.0

@@ -83,7 +83,7 @@ def test_ray_gives_exactly_the_local_metrics(cluster, tmp_path):
     }
 
 
-def test_removed_nodes_mid_run_still_end_with_one_done_row_per_run(cluster, tmp_path):
+def test_removed_nodes_mid_run_still_end_with_one_done_row_per_run(cluster, tmp_path, monkeypatch):
     # Each run takes 3 epochs of 0.4 s and checkpoints to shared storage after each; once
     # some run has finished and others are part-way, both worker nodes are removed (their
     # tasks die) and fresh ones added: Ray retries the lost tasks, which resume.
@@ -102,6 +102,7 @@ def test_removed_nodes_mid_run_still_end_with_one_done_row_per_run(cluster, tmp_
     ]
     checkpoints = tmp_path / "shared"
     outcomes, errors = [], []
+    monkeypatch.setattr("rnnlab.compare.ray_executor.HEARTBEAT_SECONDS", 0.2)
 
     def drive() -> None:  # the driver, in a thread (its store connection is its own)
         options = RayOptions(
@@ -145,6 +146,8 @@ def test_removed_nodes_mid_run_still_end_with_one_done_row_per_run(cluster, tmp_
     assert sorted(rows) == sorted(u.key for u in units)
     assert all(row.status == "done" for row in rows.values())
     assert [o.outcome for o in outcomes] == [RAN] * len(units)
+    # the driver kept the leases of the runs in flight
+    assert any(row.heartbeat_at > row.started_at + 0.1 for row in rows.values())
     # the lost runs were retried from their shared checkpoints, with the same numbers
     assert any((row.error or "").startswith("resumed at") for row in rows.values())
     for unit in units:

@@ -2,10 +2,11 @@
 
 Each unit is claimed atomically in the store before it runs, so any number of processes
 (``--workers`` here, or separate ``rnnlab compare`` commands) can work through the same plan:
-finished runs are skipped, unfinished runs of dead processes are resumed from their
-checkpoints, and runs a live process holds are waited for. Planners talk to an
-:class:`Executor` (submit units, wait for some to finish): :class:`LocalExecutor` here, or the
-Ray executor of :mod:`rnnlab.compare.ray_executor` for a cluster.
+finished runs are skipped, unfinished runs whose owner's lease ran out (see
+:mod:`rnnlab.compare.store`) are resumed from their checkpoints, and runs whose owner keeps
+its lease are waited for. Planners talk to an :class:`Executor` (submit units, wait for
+some to finish): :class:`LocalExecutor` here, or the Ray executor of
+:mod:`rnnlab.compare.ray_executor` for a cluster.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ _STORES: dict[str, Store] = {}
 @dataclass(frozen=True)
 class UnitOutcome:
     """What happened to a unit in one pass: ``ran`` (with the run's status), ``skipped``
-    (already finished in the store) or ``busy`` (another live process holds it)."""
+    (already finished in the store) or ``busy`` (another owner's lease is fresh)."""
 
     unit: RunUnit
     outcome: str
@@ -89,7 +90,8 @@ def execute_unit(
         return UnitOutcome(unit, SKIPPED, store.get(unit.key).status)
     if claim == "busy":
         return UnitOutcome(unit, BUSY)
-    result = run_guarded(run_fn, unit, store.checkpoint_dir(unit.key))
+    with store.heartbeat(unit.key):
+        result = run_guarded(run_fn, unit, store.checkpoint_dir(unit.key))
     store.finish(
         unit.key,
         status=result.status,
@@ -162,8 +164,8 @@ def execute(
     With ``workers > 1`` units run in that many processes (spawned). Each run uses
     ``threads`` torch threads (default :func:`default_threads`: ``cpu_count // workers``), in
     the workers or, with one worker, in this process for the duration of the call. Units held
-    by another live process are polled until they finish or their owner dies, in which case
-    this call takes them over.
+    by another owner are polled until they finish or its lease runs out, in which case this
+    call takes them over.
     """
     root = str(Path(root))
     if workers < 1:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnlab.compare.executor import BUSY, RAN, SKIPPED, UnitOutcome, run_guarded
-from rnnlab.compare.store import Store
+from rnnlab.compare.store import HEARTBEAT_SECONDS, Store
 from rnnlab.compare.units import RunConfig, RunFn, RunResult, RunUnit, versions
 from rnnlab.errors import UserInputError
 
@@ -133,7 +133,7 @@ class RayExecutor:
         self._duplicates: dict[str, list[RunUnit]] = {}  # key in flight -> more units of it
         self._busy: list[RunUnit] = []
         self._ready: list[UnitOutcome] = []
-        self._busy_checked = 0.0
+        self._busy_checked = self._beaten = time.monotonic()
         self._stalled_since: float | None = None
         try:
             self._check_nodes()
@@ -212,7 +212,7 @@ class RayExecutor:
         )
         if claim == "finished":
             self._ready.append(UnitOutcome(unit, SKIPPED, self._store.get(unit.key).status))
-        elif claim == "busy":  # another live process runs it: look again later
+        elif claim == "busy":  # another owner's lease is fresh: look again later
             self._busy.append(unit)
             self._report(UnitOutcome(unit, BUSY))
         else:
@@ -254,6 +254,7 @@ class RayExecutor:
                     self._finish(ref)
             else:
                 time.sleep(self._options.poll_seconds)
+            self._keep_leases()
             self._recheck_busy()
             if not self._ready:
                 self._check_stall()
@@ -294,6 +295,13 @@ class RayExecutor:
         self._ready.append(UnitOutcome(unit, RAN, result.status))
         for twin in self._duplicates.pop(unit.key):
             self._ready.append(UnitOutcome(twin, SKIPPED, result.status))
+
+    def _keep_leases(self) -> None:
+        # The driver owns every row in flight: it keeps their leases while Ray runs them.
+        now = time.monotonic()
+        if self._inflight and now - self._beaten >= HEARTBEAT_SECONDS:
+            self._store.touch([unit.key for unit in self._inflight.values()])
+            self._beaten = now
 
     def _recheck_busy(self) -> None:
         now = time.monotonic()
