@@ -89,7 +89,7 @@ def test_peak_memory_counts_the_buffers_of_the_kernels_block_cache():
 
     xp, weight = torch.randn(600, 8, 64), torch.randn(64, 64) * 0.1
     with torch.no_grad():
-        peak = bench._cpu_peak_mib(lambda: rnn_family_sequence(xp, torch.zeros(8, 64), weight))
+        peak = bench.cpu_peak_mib(lambda: rnn_family_sequence(xp, torch.zeros(8, 64), weight))
     assert peak >= 601 * 8 * 64 * 4 / 2**20  # the states it returns, at least
 
 
@@ -106,16 +106,16 @@ def test_an_unavailable_library_is_reported_with_its_reason(monkeypatch):
     monkeypatch.setattr(extension, "status", lambda family: missing)
     (warm,) = bench.warm_up_extensions(["lstm"])
     assert not warm.available and warm.reason == "not found on PATH: c++"
-    cells = dict(zip(bench.WARMUP_COLUMNS, bench._warmup_cells(warm), strict=True))
+    cells = dict(zip(bench.WARMUP_COLUMNS, bench.warmup_cells(warm), strict=True))
     assert cells["available"] == "no" and cells["reason"] == "not found on PATH: c++"
 
 
 def test_a_reload_during_the_run_is_caught(monkeypatch):
     warmups = bench.warm_up_extensions(["lstm"])
-    with bench._libraries_unchanged(warmups):
+    with bench.libraries_unchanged(warmups):
         pass
     assert warmups[0].unchanged_after_run is True
-    with bench._libraries_unchanged(warmups):  # a fresh status object = loaded again
+    with bench.libraries_unchanged(warmups):  # a fresh status object = loaded again
         monkeypatch.setattr(extension, "_statuses", {})
     assert warmups[0].unchanged_after_run is False
 
@@ -300,7 +300,7 @@ def test_cpu_peak_memory_is_the_peak_of_live_allocations():
             torch.empty(mib)  # freed before the next
 
     before = os.fstat(2)
-    assert bench._cpu_peak_mib(held) == pytest.approx(3.0, abs=0.05)
-    assert bench._cpu_peak_mib(one_at_a_time) == pytest.approx(1.0, abs=0.05)
+    assert bench.cpu_peak_mib(held) == pytest.approx(3.0, abs=0.05)
+    assert bench.cpu_peak_mib(one_at_a_time) == pytest.approx(1.0, abs=0.05)
     after = os.fstat(2)  # the profiler's log was silenced, and stderr put back
     assert (before.st_dev, before.st_ino) == (after.st_dev, after.st_ino)
