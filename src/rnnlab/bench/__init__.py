@@ -5,15 +5,20 @@ through the engine's ``run`` function (the contract of :mod:`rnnlab.nn.engines.b
 what a ``Recurrent`` layer calls per layer and direction. Its baseline is the torch.nn module of
 the cell's family (``nn.LSTM`` for the LSTM forms, ``nn.GRU`` for the GRU forms and minGRU /
 minLSTM, ``nn.RNN`` for the Elman forms and IndRNN) at the same (T, B, I, H), timed in the same
-process alternately with the case, call by call, so ratios compare like with like even on a busy
-machine.
+process in rounds with the case (one call each, the order shuffled in every round), so each
+round gives a pair measured under the same load; ratios are medians over pairs with a bootstrap
+CI. Each size and mode also times the torch.nn module against itself, and the ``native`` engine
+(torch's kernel through our engine) against torch.nn: these same-kernel controls set the noise
+floor within which a ratio is reported as parity. The GRU cells are also compared with nn.LSTM
+per FLOP (torch's CPU GRU is unusually slow). Every sample is kept in the JSON.
 
 Measures, per case:
 
 - time per call: median and min-max over ``reps`` timed calls after ``warmup`` untimed calls;
   ``forward`` runs under ``torch.no_grad()`` (inference), ``train`` is forward + backward of
   ``output.sum() + h_n.sum()`` with gradients for input, state and weights;
-- time per step (median / T), ratio to the torch.nn baseline (median / median);
+- time per step (median / T), ratio to the torch.nn baseline (median over pairs, 95 % CI),
+  its verdict against the noise floor (``faster``, ``slower``, ``parity``);
 - GFLOP/s from ``CellSpec.flops_per_step`` (matrix products only; forward + backward counted as
   3x forward, the usual convention) and its fraction of this machine's peak FP32 GEMM rate,
   measured at the start of the run with square ``torch.mm``;
@@ -35,10 +40,10 @@ untouched). The first timed call of every case is also kept, as ``first_ms``.
 as a log-log PNG; the points are kept in the report (``BenchReport.scaling``).
 
 Modules: :mod:`~rnnlab.bench.cases` (what is timed), :mod:`~rnnlab.bench.calls` (one timed
-call), :mod:`~rnnlab.bench.timing`, :mod:`~rnnlab.bench.memory`, :mod:`~rnnlab.bench.warmup`,
-:mod:`~rnnlab.bench.runner` (the table), :mod:`~rnnlab.bench.scaling` (the curves),
-:mod:`~rnnlab.bench.results` (dataclasses and JSON) and :mod:`~rnnlab.bench.render` (tables,
-Markdown, PNG).
+call), :mod:`~rnnlab.bench.timing`, :mod:`~rnnlab.bench.ratios` (CIs, noise floor, verdicts),
+:mod:`~rnnlab.bench.memory`, :mod:`~rnnlab.bench.warmup`, :mod:`~rnnlab.bench.runner` (the
+table), :mod:`~rnnlab.bench.scaling` (the curves), :mod:`~rnnlab.bench.results` (dataclasses
+and JSON) and :mod:`~rnnlab.bench.render` (tables, Markdown, PNG).
 """
 
 from rnnlab.bench.cases import (
@@ -59,6 +64,7 @@ from rnnlab.bench.cases import (
     plan,
 )
 from rnnlab.bench.memory import cpu_peak_mib
+from rnnlab.bench.ratios import Ratio, noise_floor, paired_ratio, verdict
 from rnnlab.bench.render import (
     COLUMNS,
     WARMUP_COLUMNS,
@@ -66,6 +72,7 @@ from rnnlab.bench.render import (
     busy_warning,
     draw_scaling,
     markdown_table,
+    noise_floor_lines,
     print_report,
     results_table,
     warmup_cells,
@@ -81,16 +88,53 @@ from rnnlab.bench.results import (
 )
 from rnnlab.bench.runner import run_benchmark
 from rnnlab.bench.scaling import scaling_curves
-from rnnlab.bench.timing import peak_gemm_gflops, time_alternately, time_calls
+from rnnlab.bench.timing import peak_gemm_gflops, time_calls, time_interleaved
 from rnnlab.bench.warmup import extension_families, libraries_unchanged, warm_up_extensions
 
 __all__ = [
-    "COLUMNS", "CURVES", "MODES", "QUICK_ENGINES", "QUICK_SIZES", "QUICK_SWEEPS",
-    "QUICK_VARIANTS", "SCHEMA", "SIZES", "SWEEPS", "VARIANTS", "WARMUP_COLUMNS", "WARMUP_NOTE",
-    "BenchReport", "CaseResult", "ExtensionWarmup", "ScalingCurves", "ScalingPoint", "Sweep",
-    "Variant", "applicable_engines", "busy_warning", "cpu_peak_mib", "draw_scaling",
-    "extension_families", "libraries_unchanged", "load_report", "markdown_table", "parse_sizes",
-    "parse_variants", "peak_gemm_gflops", "plan", "print_report", "results_table",
-    "run_benchmark", "scaling_curves", "time_alternately", "time_calls", "warm_up_extensions",
+    "COLUMNS",
+    "CURVES",
+    "MODES",
+    "QUICK_ENGINES",
+    "QUICK_SIZES",
+    "QUICK_SWEEPS",
+    "QUICK_VARIANTS",
+    "SCHEMA",
+    "SIZES",
+    "SWEEPS",
+    "VARIANTS",
+    "WARMUP_COLUMNS",
+    "WARMUP_NOTE",
+    "BenchReport",
+    "CaseResult",
+    "ExtensionWarmup",
+    "Ratio",
+    "ScalingCurves",
+    "ScalingPoint",
+    "Sweep",
+    "Variant",
+    "applicable_engines",
+    "busy_warning",
+    "cpu_peak_mib",
+    "draw_scaling",
+    "extension_families",
+    "libraries_unchanged",
+    "load_report",
+    "markdown_table",
+    "noise_floor",
+    "noise_floor_lines",
+    "paired_ratio",
+    "parse_sizes",
+    "parse_variants",
+    "peak_gemm_gflops",
+    "plan",
+    "print_report",
+    "results_table",
+    "run_benchmark",
+    "scaling_curves",
+    "time_calls",
+    "time_interleaved",
+    "verdict",
+    "warm_up_extensions",
     "warmup_cells",
 ]  # fmt: skip

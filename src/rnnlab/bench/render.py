@@ -98,20 +98,52 @@ def draw_scaling(curves: ScalingCurves, path: str | Path | None = None) -> None:
     plt.close(fig)
 
 
-COLUMNS = ("T,B,I,H", "mode", "cell", "engine", "ms", "min–max", "µs/step", "× torch.nn",
-           "GFLOP/s", "% peak", "peak MiB", "saved MiB")  # fmt: skip
+COLUMNS = ("T,B,I,H", "mode", "cell", "path", "ms", "min–max", "µs/step", "× torch.nn",
+           "95% CI", "verdict", "× nn.LSTM /FLOP", "GFLOP/s", "% peak", "peak MiB",
+           "saved MiB")  # fmt: skip
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    return "" if low is None or high is None else f"{low:.2f}–{high:.2f}"
 
 
 def _cells(r: CaseResult) -> list[str]:
     """One row's text, in ``COLUMNS`` order."""
+    per_flop = (
+        ""
+        if r.lstm_flop_ratio is None
+        else (f"{r.lstm_flop_ratio:.2f} ({_interval(r.lstm_flop_low, r.lstm_flop_high)})")
+    )
     return [
-        ",".join(map(str, r.size)), r.mode, r.variant,
-        f"{r.engine} ({r.path})" if r.path else r.engine, f"{r.median_ms:.1f}",
+        ",".join(map(str, r.size)), r.mode, r.variant, r.path_label, f"{r.median_ms:.1f}",
         f"{r.min_ms:.1f}–{r.max_ms:.1f}", f"{r.per_step_us:.0f}",
-        "" if r.ratio is None else f"{r.ratio:.2f}", f"{r.gflops:.1f}",
+        "" if r.ratio is None else f"{r.ratio:.2f}", _interval(r.ratio_low, r.ratio_high),
+        r.verdict or "", per_flop, f"{r.gflops:.1f}",
         f"{100 * r.peak_fraction:.0f}", f"{r.memory_mib:.1f}" if r.memory_mib else "",
         "" if r.saved_mib is None else f"{r.saved_mib:.1f}",
     ]  # fmt: skip
+
+
+def noise_floor_lines(report: BenchReport) -> list[str]:
+    """One line per (size, mode): the noise floor and the control rows that set it."""
+    lines = []
+    groups: dict[tuple[tuple[int, ...], str], list[CaseResult]] = {}
+    for r in report.results:
+        groups.setdefault((r.size, r.mode), []).append(r)
+    for (size, mode), rows in groups.items():
+        controls = [r for r in rows if r.control and r.ratio is not None]
+        floor = rows[0].noise_floor
+        if floor is None or not controls:
+            continue
+        shown = ", ".join(
+            f"{r.variant}/{r.path_label} {r.ratio:.2f} ({_interval(r.ratio_low, r.ratio_high)})"
+            for r in controls
+        )
+        lines.append(
+            f"noise floor at {','.join(map(str, size))} {mode}: ±{100 * floor:.0f} % "
+            f"(same-kernel controls × torch.nn: {shown})"
+        )
+    return lines
 
 
 def threads_label(count: int) -> str:
@@ -137,16 +169,26 @@ def busy_warning(report: BenchReport) -> str | None:
     return (
         f"Warning: the load average reached {max(report.load_average):.1f} on {report.cpus} "
         "CPUs: other processes competed for the cores, so times are unreliable (a multi-thread "
-        "kernel waits for every descheduled thread); ratios were measured alternately, call by "
-        "call, but carry the noise too. Rerun on an idle machine"
+        "kernel waits for every descheduled thread); ratios were measured in shared rounds, "
+        "pair by pair, but carry the noise too (see the noise floor). Rerun on an idle machine"
         + (", or with --threads 1." if report.threads > 1 else ".")
     )
 
 
 def _caption(report: BenchReport) -> str:
+    if report.schema < 3:
+        return (
+            "time: median and min–max over reps; × torch.nn: median / median of the torch.nn "
+            "module timed alternately with the case, call by call; memory: " + report.memory_measure
+        )
     return (
-        "time: median and min–max over reps; × torch.nn: median / median of the torch.nn "
-        f"module timed alternately with the case, call by call; memory: {report.memory_measure}"
+        "time: median and min–max over reps; × torch.nn: median over pairs of case time / "
+        "torch.nn time, the two timed in the same round in shuffled order, with its 95 % "
+        "bootstrap CI over pairs; verdict: faster or slower only when the whole CI lies beyond "
+        "the noise floor (how far the same-kernel controls' CIs reach from 1 at that size and "
+        "mode), else parity (no difference shown); × nn.LSTM /FLOP (GRU cells): time per FLOP "
+        f"over nn.LSTM's, timed in the same rounds; path: the code that ran; memory: "
+        f"{report.memory_measure}"
     )
 
 
@@ -209,6 +251,8 @@ def print_report(report: BenchReport, console) -> None:  # console: rich.console
     else:
         console.print("No C++ kernel library used in this run (nothing to warm up).")
     console.print(results_table(report))
+    for line in noise_floor_lines(report):
+        console.print(line)
     if warning := busy_warning(report):
         console.print(warning, style="bold yellow")
     if report.scaling:
@@ -229,7 +273,7 @@ def results_table(report: BenchReport, title: str | None = None):  # -> rich.tab
 
     table = Table(title=title or _title(report), caption=_caption(report))
     for column in COLUMNS:
-        left = column in ("mode", "cell", "engine")
+        left = column in ("mode", "cell", "path", "verdict")
         table.add_column(column, justify="left" if left else "right", no_wrap=True)
     previous = None
     for r in report.results:
@@ -262,6 +306,8 @@ def markdown_table(report: BenchReport, *, link_from: str | Path | None = None) 
     else:
         lines.append(f"(schema {report.schema} file: no warm-up recorded)")
     lines += ["", *_markdown_rows(COLUMNS, map(_cells, report.results)), "", _caption(report)]
+    if floors := noise_floor_lines(report):
+        lines += ["", *(f"- {line}" for line in floors)]
     if report.scaling:
         link = os.path.relpath(report.scaling.png, Path(link_from or "."))
         lines += ["", f"![time vs T, H and B, forward+backward]({Path(link).as_posix()})"]

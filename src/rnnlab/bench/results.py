@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 _D = TypeVar("_D")
-SCHEMA = 2
-"""Version of the JSON layout: 2 added extension warm-up, saved bytes and scaling curves."""
+SCHEMA = 3
+"""Version of the JSON layout: 2 added extension warm-up, saved bytes and scaling curves; 3 every
+sample (paired), ratio CIs, same-kernel controls, noise floors and verdicts."""
 
 
 @dataclass
@@ -22,6 +23,16 @@ class CaseResult:
     the bytes autograd saves for backward, None for forward and in older files. ``path``
     (schema 2) is the loop engine's path (``cpp``, ``fused`` or ``generic``) or the scan
     engine's (``cpp`` or ``chunked``), else None.
+
+    Schema 3: ``samples_ms`` and ``baseline_samples_ms`` are every timed call of the case and
+    of its torch.nn baseline, index ``i`` of both measured in the same shuffled round (a pair);
+    ``ratio`` is the median of the per-pair ratios and ``ratio_low``/``ratio_high`` its 95 %
+    bootstrap CI. ``control`` marks a same-kernel row (torch.nn against itself, native against
+    torch.nn); ``noise_floor`` is the widest reach of the controls' CIs at this size and mode,
+    and ``verdict`` (``faster``, ``slower``, ``parity``; ``control`` for a control) compares the
+    ratio's CI with it. For the GRU cells (baseline nn.GRU), ``lstm_samples_ms`` are nn.LSTM's
+    calls in the same rounds and ``lstm_flop_ratio`` (CI ``lstm_flop_low``–``lstm_flop_high``)
+    the case's time per FLOP over nn.LSTM's.
     """
 
     variant: str
@@ -41,6 +52,22 @@ class CaseResult:
     reps: int
     saved_mib: float | None = None
     path: str | None = None
+    samples_ms: list[float] = field(default_factory=list)
+    baseline_samples_ms: list[float] = field(default_factory=list)
+    ratio_low: float | None = None
+    ratio_high: float | None = None
+    control: bool = False
+    noise_floor: float | None = None
+    verdict: str | None = None
+    lstm_samples_ms: list[float] | None = None
+    lstm_flop_ratio: float | None = None
+    lstm_flop_low: float | None = None
+    lstm_flop_high: float | None = None
+
+    @property
+    def path_label(self) -> str:
+        """The code path that ran: ``loop-cpp``, ``scan-chunked``, ``native``, ``torch``..."""
+        return f"{self.engine}-{self.path}" if self.path else self.engine
 
 
 @dataclass
@@ -70,7 +97,9 @@ class ExtensionWarmup:
 
 @dataclass
 class ScalingPoint:
-    """Forward+backward time of one curve (``cell/engine``) at one size of a sweep."""
+    """Forward+backward time of one curve (``cell/engine``) at one size of a sweep; schema 3
+    keeps every call (``samples_ms``, round ``i`` of every curve at this size measured
+    together in shuffled order)."""
 
     curve: str
     axis: str
@@ -78,6 +107,7 @@ class ScalingPoint:
     median_ms: float
     min_ms: float
     max_ms: float
+    samples_ms: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -97,7 +127,8 @@ class BenchReport:
 
     ``load_average`` is the machine's 1-minute load average at the start and the end of the
     table's timing (None where the OS has none): above ``cpus`` other processes competed for
-    the cores, and times (not so much the alternately measured ratios) are unreliable.
+    the cores, and times (not so much the ratios measured in shared rounds) are unreliable.
+    ``order_seed`` seeds the shuffling of the order within every round (schema 3).
     """
 
     device: str
@@ -112,6 +143,7 @@ class BenchReport:
     schema: int = SCHEMA
     cpus: int | None = None
     load_average: list[float] | None = None
+    order_seed: int | None = None
 
     def to_json(self, path: str | Path) -> None:
         """Write the report as JSON (rows under ``results``)."""

@@ -1,8 +1,9 @@
-"""Wall-clock timing of calls: one by one, alternately, the machine's peak GEMM rate and load."""
+"""Wall-clock timing: calls one by one or in shuffled rounds, peak GEMM rate, load average."""
 
 from __future__ import annotations
 
 import os
+import random
 import time
 from collections.abc import Callable, Sequence
 
@@ -34,25 +35,35 @@ def time_calls(
     return times, first
 
 
-def time_alternately(
-    calls: Sequence[Callable[[], object]], device: torch.device, *, reps: int, warmup: int
+def time_interleaved(
+    calls: Sequence[Callable[[], object]],
+    device: torch.device,
+    *,
+    reps: int,
+    warmup: int,
+    rng: random.Random,
 ) -> list[list[float]]:
-    """Seconds of ``reps`` timed calls of each of ``calls``, taken in turn call by call.
+    """Seconds of ``reps`` timed calls of each of ``calls``, in rounds of one call each, the
+    order within every round shuffled by ``rng``.
 
-    Alternating means a change of machine load during the measurement hits every call alike,
-    so their ratio stays meaningful on a shared machine.
+    Round ``i`` of every list was measured within the same few milliseconds, so a change of
+    machine load hits the calls of a round alike and ratios taken round by round (pairs) stay
+    meaningful on a shared machine; shuffling removes the bias of always running first (cold
+    caches, a descheduled thread at the start of a round).
     """
     for _ in range(warmup):
         for fn in calls:
             fn()
             sync(device)
     times: list[list[float]] = [[] for _ in calls]
+    order = list(range(len(calls)))
     for _ in range(reps):
-        for fn, out in zip(calls, times, strict=True):
+        rng.shuffle(order)
+        for k in order:
             start = time.perf_counter()
-            fn()
+            calls[k]()
             sync(device)
-            out.append(time.perf_counter() - start)
+            times[k].append(time.perf_counter() - start)
     return times
 
 
