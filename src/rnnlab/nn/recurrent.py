@@ -54,7 +54,10 @@ class Recurrent(nn.Module):
             projection, one mask per sequence (Gal & Ghahramani 2016).
         zoneout: probability of keeping each unit's previous state (Krueger et al. 2017).
         forget_bias: initial bias of the forget gate (None: torch's initialisation).
-        engine: ``"auto"`` or a registered engine name (``native``, ``reference``, ...).
+        engine: ``"auto"`` (the fastest for the input's device and the grad mode, chosen per
+            call, see :mod:`rnnlab.nn.engines.auto`) or a registered engine name
+            (``native``: torch's kernel, ``loop``, ``scan``, ``reference``). :attr:`engine`
+            keeps what was asked; :meth:`engine_for` says what a call runs.
         check_finite: raise ValueError when input or initial state holds NaN/Inf.
         device, dtype: of the parameters.
 
@@ -132,7 +135,8 @@ class Recurrent(nn.Module):
         self.forget_bias = forget_bias
         self.check_finite = check_finite
         self.options = LayerOptions(proj_size, bias, layer_norm, recurrent_dropout, zoneout)
-        self.engine = engines.resolve_engine(engine, spec, self.options)
+        resolved = engines.resolve_engine(engine, spec, self.options)
+        self.engine = "auto" if engine == "auto" else resolved
         self._param_names: list[dict[str, str]] = []  # per layer*direction: short -> full name
         factory = {"device": device, "dtype": dtype}
         for layer in range(num_layers):
@@ -190,7 +194,7 @@ class Recurrent(nn.Module):
         (as ``torch.nn.RNNBase.flatten_parameters``); a no-op otherwise. Called after
         ``.to()``/``.cuda()``."""
         weights = self._flat_weights
-        if self.engine != "native" or not weights:
+        if self.engine not in ("native", "auto") or not weights:
             return
         first = weights[0]
         if any(
@@ -398,11 +402,26 @@ class Recurrent(nn.Module):
             input, lengths
         )
         state = self._prepare_state(hx, x, sorted_indices, unbatched)
-        if self.engine == "native":
+        engine = self.engine_for(x)
+        if engine == "native":
             output, final = self._forward_native(input, x, state, lengths)
         else:
-            output, final = self._forward_layers(x, state, lengths, engines.ENGINES[self.engine])
+            output, final = self._forward_layers(x, state, lengths, engines.ENGINES[engine])
         return self._finish(input, output, final, lengths, unsorted_indices, unbatched)
+
+    def engine_for(self, x: Tensor) -> str:
+        """The engine a call with input ``x`` runs now: :attr:`engine` itself, or for
+        ``"auto"`` the fastest for ``x``'s device and dtype in the current grad mode
+        (:func:`rnnlab.nn.engines.auto.choose`)."""
+        if self.engine != "auto":
+            return self.engine
+        return engines.auto.choose(
+            self.spec,
+            self.options,
+            x,
+            training=torch.is_grad_enabled(),
+            stacked_dropout=self.training and self.dropout > 0 and self.num_layers > 1,
+        )
 
     def _forward_native(
         self, input: Tensor | PackedSequence, x: Tensor, state: State, lengths: Tensor | None
