@@ -31,16 +31,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--workers",
-        type=int,
-        default=1,
-        help="runs in parallel, each in its own process with cores/N torch threads (default 1)",
+        default="auto",
+        help="runs in parallel, each in its own process (default auto: one per core, at most 4)",
     )
     parser.add_argument(
         "--threads",
-        type=int,
-        default=1,
-        help="torch threads of this process with --workers 1 (default 1: the claims models are "
-        "tiny, and more threads than free cores slow them down many times over)",
+        default="auto",
+        help="torch threads per run (default auto: 1, as the claims models are tiny and more "
+        "threads than free cores slow them down many times over)",
     )
     parser.add_argument(
         "--report-only",
@@ -67,18 +65,13 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
+    from rnnlab.commands import count_or_auto
     from rnnlab.diagnose.claims import CLAIMS
     from rnnlab.diagnose.claims_report import write_claims_report
     from rnnlab.diagnose.study import load_claims, run_claims
-    from rnnlab.errors import UserInputError
 
-    if args.workers < 1 or args.threads < 1:
-        raise UserInputError(
-            f"--workers and --threads must be at least 1, got {args.workers} and {args.threads}"
-        )
-    import torch
-
-    torch.set_num_threads(args.threads)
+    workers = count_or_auto("--workers", args.workers)
+    threads = count_or_auto("--threads", args.threads)
     claims = _claim_numbers(args.claims)
     console = Console(stderr=True)
     if args.report_only:
@@ -109,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
             result = run_claims(
                 args.budget,
                 args.store,
-                workers=args.workers,
+                workers=workers,
+                threads=threads,
                 claims=claims,
                 on_outcome=finished,
                 on_plan=planned,

@@ -92,20 +92,6 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
     return options
 
 
-def _count_or_auto(flag: str, text: str) -> int | None:
-    from rnnlab.errors import UserInputError
-
-    if text == "auto":
-        return None
-    try:
-        count = int(text)
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise UserInputError(f"{flag} must be 'auto' or an integer >= 1, got {text!r}")
-    return count
-
-
 def _comparisons(args: argparse.Namespace) -> list:
     from rnnlab.compare.plan import Comparison, parse_budget
     from rnnlab.compare.suites import get_suite
@@ -183,12 +169,13 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from rnnlab.commands import count_or_auto
     from rnnlab.compare.plan import run_comparisons
     from rnnlab.compare.store import Store
     from rnnlab.report import build_report, print_summary, summarize
 
-    workers = _count_or_auto("--workers", args.workers)
-    threads = _count_or_auto("--threads", args.threads)
+    workers = count_or_auto("--workers", args.workers)
+    threads = count_or_auto("--threads", args.threads)
     comparisons = _comparisons(args)
     Store.check(args.store)  # refuse a foreign directory before any work, creating nothing
     console = Console(stderr=True)
