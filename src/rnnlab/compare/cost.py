@@ -1,7 +1,9 @@
-"""Cost figures of a trained model: parameters, analytic FLOPs, latency, peak memory."""
+"""Cost figures of a trained model: parameters, analytic FLOPs, latency, peak memory, and the
+machine's load while it trained."""
 
 from __future__ import annotations
 
+import os
 import resource
 import statistics
 import sys
@@ -88,3 +90,11 @@ def peak_memory(device: torch.device) -> dict[str, Any]:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
     return {"peak_memory_mb": rss * scale / 2**20, "peak_memory_kind": "cpu"}
+
+
+def load_average() -> float | None:
+    """The machine's 1-minute load average, or None where the OS has none."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None

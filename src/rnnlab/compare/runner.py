@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 from torch import nn
@@ -46,6 +47,10 @@ def train_config(config: RunConfig, seed: int, checkpoint_dir: Path | None) -> T
     )
 
 
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else math.nan
+
+
 def run_one(config: RunConfig, seed: int, checkpoint_dir: Path | None = None) -> RunResult:
     """Train and evaluate one model on one task with one seed.
 
@@ -64,6 +69,7 @@ def run_one(config: RunConfig, seed: int, checkpoint_dir: Path | None = None) ->
     trainer = Trainer(model, train_config(config, seed, checkpoint_dir))
     val = data.eval_batches("val", EVAL_BATCH_SIZE)
     cost.reset_peak_memory(trainer.device)
+    load_start = cost.load_average()
     try:
         result = trainer.fit(
             data.train_batches(batch_size), lambda: val, resume=checkpoint_dir is not None
@@ -91,8 +97,13 @@ def run_one(config: RunConfig, seed: int, checkpoint_dir: Path | None = None) ->
         "params": sum(p.numel() for p in model.parameters()),
         "flops_per_step": cost.flops_per_step(model),
         "seq_len": data.seq_len,
-        "time_per_epoch_s": sum(seconds) / len(seconds) if seconds else math.nan,
+        "time_per_epoch_s": _mean(seconds),
         "train_time_s": result.wall_time_s,
+        # CPU time hardly depends on how many runs shared the machine; the load says how many
+        "cpu_time_per_epoch_s": _mean([r.cpu_seconds for r in result.history]),
+        "train_cpu_s": sum(r.cpu_seconds for r in result.history),
+        "load_1m": [load_start, cost.load_average()],
+        "cpus": os.cpu_count(),
         "epochs": result.epochs_completed,
         "steps": result.total_steps,
         "device": result.device,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ def _summary_table(group: GroupSummary) -> Table:
         "hidden × layers",
         "lr (tuning trials)",
         "s / epoch",
+        "CPU s / epoch",
         "FLOPs / step",
         "ms / seq (inference)",
         "peak MiB",
@@ -95,13 +97,14 @@ def _summary_table(group: GroupSummary) -> Table:
                 f"{m.hidden_size} × {m.num_layers}",
                 lr,
                 format_value(m.time_per_epoch_s, 3),
+                format_value(m.cpu_time_per_epoch_s, 3),
                 format_value(m.flops_per_step, 3),
                 format_value(m.latency_ms, 3),
                 format_value(m.peak_memory_mb, 4),
             ]
         )
     for name, value in group.baselines.items():
-        rows.append([f"{name} (baseline)", format_value(value), "–", *["–"] * 7])
+        rows.append([f"{name} (baseline)", format_value(value), "–", *["–"] * 8])
     return Table(headers, rows)
 
 
@@ -236,10 +239,23 @@ def report_blocks(store: Store, method: str = "welch") -> tuple[list[Block], lis
             "median time of a forward pass with the metric on one test batch, divided by the "
             "batch size. Peak memory: "
             + "; ".join(f"{kind}: {PEAK_MEMORY_NOTE.get(kind, kind)}" for kind in kinds)
-            + "."
+            + ". "
+            + _timing_note(groups)
         )
     )
     return blocks, groups
+
+
+def _timing_note(groups: list[GroupSummary]) -> str:
+    """What s / epoch and CPU s / epoch mean, and how loaded the machine was."""
+    loads = [m.load_1m for g in groups for m in g.models if math.isfinite(m.load_1m)]
+    load = f" (load average up to {max(loads):.1f} during these runs)" if loads else ""
+    return (
+        "s / epoch: wall time of an epoch (training and validation), which grows with the "
+        f"number of processes that shared the machine{load}; CPU s / epoch: the CPU time of "
+        "the run's process in the same span, which hardly does for one-thread runs: compare "
+        "models by it."
+    )
 
 
 def _markdown(blocks: Sequence[Block], figures_dir: str) -> str:

@@ -39,6 +39,11 @@ class ModelSummary:
     peak_memory_kind: str
     curves: list[dict[str, list[float]]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    cpu_time_per_epoch_s: float = math.nan
+    """CPU seconds per epoch (median over runs): unlike wall time it hardly depends on how many
+    runs shared the machine; NaN for runs recorded before it was."""
+    load_1m: float = math.nan
+    """Highest 1-minute load average seen at the start or end of these runs' training."""
 
 
 @dataclass
@@ -170,6 +175,10 @@ def _model_summary(model: str, runs: list[RunRow], metric: str, trials: int) -> 
         lr=first.get("train", {}).get("lr"),
         tune_trials=trials,
         time_per_epoch_s=_median([c.get("time_per_epoch_s", math.nan) for c in costs]),
+        cpu_time_per_epoch_s=_median([c.get("cpu_time_per_epoch_s", math.nan) for c in costs]),
+        load_1m=max(
+            (v for c in costs for v in c.get("load_1m") or [] if v is not None), default=math.nan
+        ),
         flops_per_step=_median([c.get("flops_per_step", math.nan) for c in costs]),
         latency_ms=_median([c.get("latency_ms_per_seq", math.nan) for c in costs]),
         peak_memory_mb=max((c.get("peak_memory_mb", math.nan) for c in costs), default=math.nan),

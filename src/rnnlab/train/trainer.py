@@ -64,6 +64,9 @@ class EpochRecord:
     grad_norm_max: float
     clipped_fraction: float  # share of steps whose norm exceeded clip_norm
     seconds: float  # wall time of training and validation
+    # CPU time of this process (all its threads) in the same span: unlike wall time it hardly
+    # grows when other processes share the cores (NaN in checkpoints from before it existed)
+    cpu_seconds: float = math.nan
 
 
 @dataclass
@@ -295,7 +298,7 @@ class Trainer:
         with TrainingProgress(config.progress, config.epochs) as bar:
             while state.epoch < config.epochs and state.stop_reason is None:
                 epoch = state.epoch
-                epoch_start = time.perf_counter()
+                epoch_start, epoch_cpu = time.perf_counter(), time.process_time()
                 bar.start_epoch(epoch, config.steps_per_epoch or state.steps_per_epoch)
                 totals = self._train_epoch(
                     epoch, train_batches, generator, state, bar, elapsed_before, session_start
@@ -317,6 +320,7 @@ class Trainer:
                         grad_norm_max=totals.norm_max,
                         clipped_fraction=totals.clipped / totals.steps,
                         seconds=time.perf_counter() - epoch_start,
+                        cpu_seconds=time.process_time() - epoch_cpu,
                     )
                 )
                 self._track_best(state, epoch, monitored)
