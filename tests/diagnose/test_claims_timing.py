@@ -1,4 +1,5 @@
-"""``rnnlab claims`` runs in parallel by default, as ``compare`` does, one torch thread per run."""
+"""``rnnlab claims`` runs in parallel by default, as ``compare`` does, one torch thread per run;
+its runs record CPU time beside wall time."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from rnnlab.cli import main
 from rnnlab.compare import executor
 from rnnlab.diagnose import study
-from rnnlab.diagnose.experiments import BUDGETS
+from rnnlab.diagnose.experiments import BUDGETS, plan, run_probe
 
 
 @pytest.fixture
@@ -48,3 +49,12 @@ def test_claims_models_count_as_small():
     for budget in BUDGETS.values():
         largest = max(budget.params, *budget.dataset_params.values())
         assert largest < executor.SMALL_MODEL_PARAMS, budget.name
+
+
+def test_training_probes_record_cpu_seconds_beside_wall_seconds():
+    from test_study import TINY
+
+    arm = next(a for a in plan(TINY)[0] if a.config.train.get("probe") == "train")
+    metrics = run_probe(arm.config, 0).metrics
+    assert metrics["train_cpu_seconds"] > 0 and metrics["cpu_seconds_to_target"] > 0
+    assert metrics["cpu_seconds_to_target"] <= metrics["train_cpu_seconds"] + 1e-9
