@@ -105,6 +105,22 @@ def test_gru_cells_are_also_compared_with_lstm_per_flop(report):
             assert r.lstm_flop_low <= r.lstm_flop_ratio <= r.lstm_flop_high
 
 
+def test_the_engine_auto_runs_is_marked_once_per_cell_and_mode(report):
+    cpp = extension.status("lstm").available
+    expected = {
+        ("lstm", "train"): "loop" if cpp else "native",
+        ("lstm", "forward"): "native",  # oneDNN's LSTM inference is as fast
+        ("mingru", "train"): "scan",
+        ("mingru", "forward"): "scan",
+        ("gru+ln", "train"): "loop",
+        ("gru+ln", "forward"): "loop",
+    }
+    marked = {(r.variant, r.mode): r.engine for r in report.results if r.auto}
+    assert marked == expected
+    assert sum(r.auto for r in report.results) == len(expected)
+    assert "| forward | lstm | native (auto) |" in bench.markdown_table(report)
+
+
 def test_paired_ratio_noise_floor_and_verdict_on_known_inputs():
     ratio = bench.paired_ratio([2.0, 4.0, 6.0, 8.0, 10.0], [4.0, 4.0, 4.0, 4.0, 4.0])
     assert ratio.median == 1.5  # median of 0.5, 1, 1.5, 2, 2.5

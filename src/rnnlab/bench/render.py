@@ -115,7 +115,8 @@ def _cells(r: CaseResult) -> list[str]:
         else (f"{r.lstm_flop_ratio:.2f} ({_interval(r.lstm_flop_low, r.lstm_flop_high)})")
     )
     return [
-        ",".join(map(str, r.size)), r.mode, r.variant, r.path_label, f"{r.median_ms:.1f}",
+        ",".join(map(str, r.size)), r.mode, r.variant,
+        r.path_label + (" (auto)" if r.auto else ""), f"{r.median_ms:.1f}",
         f"{r.min_ms:.1f}–{r.max_ms:.1f}", f"{r.per_step_us:.0f}",
         "" if r.ratio is None else f"{r.ratio:.2f}", _interval(r.ratio_low, r.ratio_high),
         r.verdict or "", per_flop, f"{r.gflops:.1f}",
@@ -187,7 +188,8 @@ def _caption(report: BenchReport) -> str:
         "bootstrap CI over pairs; verdict: faster or slower only when the whole CI lies beyond "
         "the noise floor (how far the same-kernel controls' CIs reach from 1 at that size and "
         "mode), else parity (no difference shown); × nn.LSTM /FLOP (GRU cells): time per FLOP "
-        f"over nn.LSTM's, timed in the same rounds; path: the code that ran; memory: "
+        "over nn.LSTM's, timed in the same rounds; path: the code that ran, (auto) where "
+        f"engine='auto' runs it for this cell, device and mode; memory: "
         f"{report.memory_measure}"
     )
 

@@ -32,7 +32,8 @@ class CaseResult:
     and ``verdict`` (``faster``, ``slower``, ``parity``; ``control`` for a control) compares the
     ratio's CI with it. For the GRU cells (baseline nn.GRU), ``lstm_samples_ms`` are nn.LSTM's
     calls in the same rounds and ``lstm_flop_ratio`` (CI ``lstm_flop_low``–``lstm_flop_high``)
-    the case's time per FLOP over nn.LSTM's.
+    the case's time per FLOP over nn.LSTM's. ``auto``: ``engine="auto"`` runs this engine for
+    this cell, device and mode (as decided where the benchmark ran).
     """
 
     variant: str
@@ -63,6 +64,7 @@ class CaseResult:
     lstm_flop_ratio: float | None = None
     lstm_flop_low: float | None = None
     lstm_flop_high: float | None = None
+    auto: bool = False
 
     @property
     def path_label(self) -> str:

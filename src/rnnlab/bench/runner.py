@@ -19,6 +19,7 @@ from rnnlab.bench.results import BenchReport, CaseResult
 from rnnlab.bench.timing import load_average_now, peak_gemm_gflops, time_calls, time_interleaved
 from rnnlab.bench.warmup import extension_families, libraries_unchanged, warm_up_extensions
 from rnnlab.nn.cells import CELLS, CellSpec
+from rnnlab.nn.engines import auto
 
 
 @dataclass(frozen=True)
@@ -146,10 +147,15 @@ def _time_size_and_mode(
             baselines[base_name] = _module_call(module, size, device, mode)
             add(base_name, "torch", _baseline_spec(base_name), baselines[base_name], base_name,
                 timing.reps)  # fmt: skip
+        probe = torch.empty(1, 1, input_size, device=device)
+        picked = auto.choose(
+            spec, variant.options, probe, training=mode == "train", stacked_dropout=False
+        )
         for engine in applicable_engines(variant, engines):
             call, path = engine_call(variant, engine, size, device, mode)
             reps = timing.slow_reps if engine == "reference" else timing.reps
             add(variant.name, engine, spec, call, base_name, reps, path)
+            report.results[-1].auto = engine == picked
     _judge(report.results[first_row:])
 
 
