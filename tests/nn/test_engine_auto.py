@@ -50,6 +50,8 @@ def test_auto_choice_per_cell_device_dtype_and_mode(cell, options):
     for other in (torch.zeros(5, 2, 3, device="meta"), torch.zeros(5, 2, 3).half()):
         for training in (True, False):
             assert _choice(layer, other, training=training) == static
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # torch's kernels follow autocast
+        assert _choice(layer, x, training=True) == static
 
 
 def test_stacked_dropout_in_training_keeps_torchs_kernel_for_its_random_draws():
@@ -86,6 +88,9 @@ def test_forward_runs_the_chosen_engine(monkeypatch):
         lstm(x)
     assert len(calls) == 2  # LSTM inference: torch's kernel
     lstm(x)
+    assert len(calls) == 3
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        gru(x)[0].float().sum().backward()  # torch's kernel: the C++ ones are float32/64 only
     assert len(calls) == 3
 
 

@@ -421,6 +421,7 @@ class Recurrent(nn.Module):
             x,
             training=torch.is_grad_enabled(),
             stacked_dropout=self.training and self.dropout > 0 and self.num_layers > 1,
+            autocast=_autocast_enabled(x.device),
         )
 
     def _forward_native(
