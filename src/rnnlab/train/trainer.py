@@ -29,6 +29,7 @@ from rnnlab.train.checkpoint import (
     save_checkpoint,
 )
 from rnnlab.train.config import TrainConfig
+from rnnlab.train.denormals import flush_denormals
 from rnnlab.train.device import batch_weight, resolve_device, to_device
 from rnnlab.train.progress import TrainingProgress
 from rnnlab.train.schedule import LRSchedule, improves
@@ -258,7 +259,7 @@ class Trainer:
         if resume and config.checkpoint_dir is None:
             raise UserInputError("resume=True needs TrainConfig.checkpoint_dir")
 
-        with deterministic_mode(config.deterministic, self.device):
+        with deterministic_mode(config.deterministic, self.device), flush_denormals(self.device):
             self.model.to(self.device)
             self.optimizer = _make_optimizer(config, self.model)
             self._schedule = LRSchedule(config)
