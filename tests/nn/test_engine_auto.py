@@ -83,15 +83,16 @@ def test_forward_runs_the_chosen_engine(monkeypatch):
     gru, lstm = rnn.GRU(3, 4, 2), rnn.LSTM(3, 4)
     x = torch.randn(5, 2, 3)
     gru(x)[0].sum().backward()
-    assert len(calls) == 2  # one per layer
+    assert len(calls) == 2 and gru.engine_used == "loop-cpp"  # one call per layer
     with torch.no_grad():
         lstm(x)
-    assert len(calls) == 2  # LSTM inference: torch's kernel
+    assert len(calls) == 2 and lstm.engine_used == "native"  # LSTM inference: torch's kernel
     lstm(x)
-    assert len(calls) == 3
+    assert len(calls) == 3 and lstm.engine_used == "loop-cpp"
     with torch.autocast("cpu", dtype=torch.bfloat16):
         gru(x)[0].float().sum().backward()  # torch's kernel: the C++ ones are float32/64 only
-    assert len(calls) == 3
+    assert len(calls) == 3 and gru.engine_used == "native"
+    assert repr(gru).endswith("engine='auto', engine_used='native')")
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
