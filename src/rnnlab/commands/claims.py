@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from rnnlab.diagnose.claims import CLAIMS
-    from rnnlab.diagnose.claims_report import write_claims_report
+    from rnnlab.report.claims_page import write_claims_report
     from rnnlab.diagnose.study import load_claims, run_claims
     from rnnlab.errors import UserInputError
 
