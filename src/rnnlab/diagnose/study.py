@@ -111,6 +111,8 @@ def _plan(budget: Budget, claims: list[int] | None) -> tuple[list[ClaimArm], dic
 
 
 def _judge(budget: Budget, arms: list[ClaimArm], notes: dict, store) -> ClaimsResult:
+    if Path(store).exists() and not Path(store).is_dir():
+        raise UserInputError(f"{store} is a file, not a directory; --store takes a claims store")
     if not (Path(store) / "results.db").exists():
         raise UserInputError(f"{store} holds no claims results (no results.db)")
     opened = Store.open(store, create=False)
