@@ -156,6 +156,9 @@ def test_report_files_are_complete_and_self_contained(synthetic_store, built):
     assert "gru better on 3/3 seeds" in first
     assert "japanese-vowels: **no winner** between gru and lstm (inconclusive)" in md
     assert "Test detail: gru wins (gru vs lstm: p = " in md
+    answer = page.index('<div class="answer">')  # the first screen: the answer, then details
+    assert answer < page.index("<table") and answer < page.index("<img")
+    assert page.index("gru better</strong>") < page.index("<table")
     assert "1,010" in md  # exact parameter counts
     assert "diverged" in md and "NaN/Inf at step 7" in md and "failed" in md
     assert "**Published** — Bai, Kolter & Koltun 2018" in md  # labelled, in its own table

@@ -55,10 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Fit, then save atomically to ``--out``."""
+    from rnnlab.compare.plan import check_models
+    from rnnlab.compare.runner import encoder_name
     from rnnlab.estimators import Classifier, Forecaster
 
+    check_models([args.model])  # the names compare accepts, with a "did you mean"
     common = {
-        "model": args.model,
+        "model": encoder_name(args.model),
         "hidden_size": args.hidden_size,
         "num_layers": args.num_layers,
         "epochs": args.epochs,
