@@ -1,5 +1,6 @@
-"""A progress bar for a plan of runs (``compare``, ``claims``): runs finished and started of
-the plan, the run that finished last, elapsed time and an ETA.
+"""Progress bars: :class:`RunProgress` for a plan of runs (``compare``, ``claims``): runs
+finished and started of the plan, the run that finished last, elapsed time and an ETA;
+:func:`step_progress` for one training (``diagnose``).
 
 The ETA is the time the runs trained in this phase took per run (time to the last one's end
 / runs trained: with parallel workers that is the throughput, overlaps included) times the
@@ -10,10 +11,21 @@ time and count for neither. Until one run has trained the ETA is unknown, and sa
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.text import Text
 
 
@@ -137,3 +149,24 @@ class RunProgress:
         self._progress.update(
             self._bar, counts=f"{self.done}/{self.total} done, {self.started} started"
         )
+
+
+@contextmanager
+def step_progress(
+    description: str, total: int, console: Console | None = None
+) -> Iterator[Callable[[int], None]]:
+    """A bar of ``total`` steps with elapsed time and an ETA (rich's, from the step rate);
+    yields ``advance(step)``, to be called with each finished step's number (1-based)."""
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=20),
+        MofNCompleteColumn(),
+        TextColumn("steps"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console or Console(stderr=True),
+    )
+    with progress:
+        bar = progress.add_task(description, total=total)
+        yield lambda step: progress.update(bar, completed=step)
