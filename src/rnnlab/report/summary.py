@@ -218,11 +218,6 @@ def _model_summary(
     )
 
 
-def _last_line(text: str | None) -> str:
-    lines = (text or "").strip().splitlines()
-    return lines[-1] if lines else "unfinished"
-
-
 def format_value(value: float | None, digits: int = 4) -> str:
     """``digits`` significant digits: ``0.0123``, ``1,941``, scientific below 1e-3 and from
     1e6; ``–`` for None or nan. A minus is the true minus sign (``−0.42``)."""
