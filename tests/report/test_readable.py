@@ -280,3 +280,16 @@ def test_fit_suggests_the_close_model_and_lists_every_compare_model(tmp_path, ca
     assert "Did you mean 'lstm'?" in err
     assert all(re.search(rf"\b{re.escape(name)}\b", err) for name in ["rnn", *encoder_names()])
     assert not (tmp_path / "m").exists()
+
+
+def test_every_verdict_kind_has_its_own_colour():
+    from rnnlab.diagnose.verdicts import VERDICT_KINDS
+    from rnnlab.report.claims_page import VERDICT_STYLES, verdict_class
+
+    kinds = [*VERDICT_KINDS, "equivalent within ±0.01", "inconclusive"]
+    classes = {kind: verdict_class(kind) for kind in kinds}
+    assert classes["supported"] == "supported" and classes["refuted"] == "refuted"
+    assert classes["equivalent within ±0.01"] == "equivalent"
+    assert classes["depends on the task"] == "depends"
+    assert len(set(classes.values())) == len(set(kinds))  # one colour per kind
+    assert len({VERDICT_STYLES[c] for c in classes.values()}) == len(set(kinds))
