@@ -196,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
     counts = {"ran": 0, "skipped": 0, "diverged": 0, "failed": 0}
     going = parallelism(workers, 1, largest_model=0)[0]
     with RunProgress(console, going, ("tuning", "final runs")) as progress:
+        progress.note("loading data, matching budgets")
 
         def on_outcome(outcome) -> None:
             if outcome.outcome != "busy":

@@ -26,6 +26,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column
 from rich.text import Text
 
 
@@ -78,18 +79,27 @@ class RunProgress:
     """
 
     def __init__(
-        self, console: Console, workers: int = 1, phases: tuple[str, ...] = ("runs",)
+        self,
+        console: Console,
+        workers: int = 1,
+        phases: tuple[str, ...] = ("runs",),
+        unit: str = "runs",
     ) -> None:
         self.workers = max(1, workers)
+        self.unit = unit
         self._phases = iter(phases)
-        self._phase = "preparing (loading data, matching budgets)"
+        self._phase = "preparing"
         self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(bar_width=20),
-            TextColumn("{task.fields[counts]}"),
-            TimeElapsedColumn(),
-            EtaColumn(),
-            TextColumn("{task.fields[last]}"),
+            TextColumn("{task.description}", table_column=Column(no_wrap=True)),
+            BarColumn(bar_width=12),
+            TextColumn("{task.fields[counts]}", table_column=Column(no_wrap=True)),
+            TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=7)),
+            EtaColumn(table_column=Column(no_wrap=True, min_width=8)),
+            # what finished last: cut to the terminal's width, never squeezing the rest
+            TextColumn(
+                "{task.fields[last]}",
+                table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1),
+            ),
             console=console,
         )
         now = time.perf_counter()
@@ -126,19 +136,24 @@ class RunProgress:
         kind = getattr(outcome, "outcome", "ran")
         if kind == "busy":
             return
-        self.done += 1
-        if kind == "ran":
-            self.trained += 1
-            self._progress.update(self._bar, last_at=time.perf_counter(), trained=self.trained)
         unit = outcome.unit  # type: ignore[attr-defined]
         status = getattr(outcome, "status", None) or kind
         where = "" if kind == "ran" else " (in store)"
-        self._progress.update(
-            self._bar,
-            completed=self.done,
-            last=f"last: {unit.config.task} {unit.config.model} seed {unit.seed} {status}{where}",
-        )
+        label = f"{unit.config.task} {unit.config.model} seed {unit.seed} {status}{where}"
+        self.finished(label, trained=kind == "ran")
+
+    def finished(self, label: str, trained: bool = True) -> None:
+        """One item of the plan is done; ``trained``: it took time (not found done)."""
+        self.done += 1
+        if trained:
+            self.trained += 1
+            self._progress.update(self._bar, last_at=time.perf_counter(), trained=self.trained)
+        self._progress.update(self._bar, completed=self.done, last=f"last: {label}")
         self._refresh()
+
+    def note(self, label: str) -> None:
+        """Say what is going on now, without finishing an item."""
+        self._progress.update(self._bar, last=label)
 
     @property
     def started(self) -> int:
