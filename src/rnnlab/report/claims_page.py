@@ -128,7 +128,7 @@ def plot_claim(result: ClaimsResult, claim: int) -> plt.Figure | None:
     if not splits:
         return None
     colours = model_colours(result.table["arm"])
-    cols = min(3, len(splits))
+    cols = min(2, len(splits))  # two panels a row stay readable on a 700 px screen
     nrows = math.ceil(len(splits) / cols)
     fig, axes = plt.subplots(nrows, cols, figsize=(4.4 * cols, 3.4 * nrows), squeeze=False)
     for ax, split in zip(axes.flat, splits, strict=False):

@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 
 from rnnlab.report.palette import CHANCE
@@ -85,6 +86,7 @@ def learning_curves(group: GroupSummary, colours: dict[str, str]) -> bytes | Non
     if spans_a_decade(every):
         axis.set_yscale("log")
     axis.set_xlabel("epoch")
+    axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     axis.set_ylabel(f"validation {group.metric} ({'↑' if group.higher_is_better else '↓'} better)")
     axis.set_title(f"{group.title}: learning curves (band: min–max over seeds)")
     style(axis)
