@@ -293,3 +293,28 @@ def test_every_verdict_kind_has_its_own_colour():
     assert classes["depends on the task"] == "depends"
     assert len(set(classes.values())) == len(set(kinds))  # one colour per kind
     assert len({VERDICT_STYLES[c] for c in classes.values()}) == len(set(kinds))
+
+
+def test_bench_table_stays_readable_in_80_columns():
+    from rich.console import Console
+
+    from rnnlab import bench
+
+    def case(variant, engine, path=None):
+        return bench.CaseResult(
+            variant, engine, (100, 64, 64, 128), "forward", 138.1, 114.7, 161.4, 150.0, 1381.0,
+            0.05, "nn.LSTM", 9.1, 0.32, 19.0, 3, None, path,
+        )  # fmt: skip
+
+    report = bench.BenchReport("cpu", 2, "2.x", "x86_64", 28.0, "profiler")
+    report.results = [case("nn.LSTM", "torch"), case("lstm", "loop", "cpp")]
+    narrow = Console(width=80, record=True)
+    narrow.print(bench.results_table(report, width=80))
+    text = narrow.export_text()
+    assert "…" not in text and "loop" in text and "138.1" in text and "0.05" in text
+    assert all(len(line) <= 80 for line in text.splitlines())
+    header = next(line for line in text.splitlines() if "T,B,I,H" in line)
+    assert "GFLOP/s" not in header  # dropped here, kept in --json and --markdown
+    wide = Console(width=200, record=True)
+    wide.print(bench.results_table(report, width=200))
+    assert "GFLOP/s" in wide.export_text()
