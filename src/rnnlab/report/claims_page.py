@@ -292,13 +292,16 @@ def to_html(result: ClaimsResult, pngs: dict[int, bytes]) -> str:
         if v.splits and result.notes.get(v.claim):
             body.append(f"<p><i>Not run:</i> {e('; '.join(result.notes[v.claim]))}</p>")
         if v.splits:
+            outcomes = {s.outcome for s in v.splits}
+
+            def cell(text: str, outcomes: set[str] = outcomes) -> str:
+                # outcome cells get their kind's colour; evidence: one line per contrast
+                return _badge(text) if text in outcomes else e(text).replace(" | ", "<br>")
+
             rows = _split_rows(result, v)
-            table = html_parts.table(["split", "outcome", "evidence (mean [95 % CI])"], rows)
-            for s in v.splits:  # colour each outcome cell by its kind
-                table = table.replace(
-                    f"<td>{e(s.outcome)}</td>", f"<td>{_badge(s.outcome)}</td>", 1
-                )
-            body.append(table.replace(" | ", "<br>"))
+            body.append(
+                html_parts.table(["split", "outcome", "evidence (mean [95 % CI])"], rows, cell)
+            )
         if v.claim in pngs:
             body.append(
                 html_parts.figure(pngs[v.claim], f"claim {v.claim}: every run and the means")
