@@ -176,6 +176,7 @@ def run_horizon(args: argparse.Namespace) -> int:
     """Bisection over the lengths; print what was tried and the horizon."""
     from rnnlab.diagnose.experiments import TASK_METRICS, memory_horizon
     from rnnlab.errors import UserInputError
+    from rnnlab.report.progress import working
 
     try:
         lengths = [int(part) for part in args.lengths.split(",")]
@@ -185,16 +186,19 @@ def run_horizon(args: argparse.Namespace) -> int:
         ) from err
     options = {"memory": 10, "encoding": "one-hot"} if args.task == "copy" else {}
     try:
-        horizon, tried = memory_horizon(
-            args.task,
-            args.model,
-            lengths,
-            hidden_size=args.hidden_size,
-            steps=args.steps,
-            lr=args.lr,
-            seed=args.seed,
-            task_options=options,
-        )
+        with working(
+            f"bisecting the lengths {args.lengths}: one training of {args.steps} steps each"
+        ):
+            horizon, tried = memory_horizon(
+                args.task,
+                args.model,
+                lengths,
+                hidden_size=args.hidden_size,
+                steps=args.steps,
+                lr=args.lr,
+                seed=args.seed,
+                task_options=options,
+            )
     except ValueError as err:
         raise UserInputError(str(err)) from err
     metric, higher, solved = TASK_METRICS[args.task]

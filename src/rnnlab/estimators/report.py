@@ -275,7 +275,7 @@ def plot_confusion(confusion: np.ndarray, names: list[str], path: Path, title: s
     for (i, j), count in np.ndenumerate(confusion):
         ax.text(j, i, int(count), ha="center", va="center", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=200, bbox_inches="tight")
     plt.close(fig)
 
 
