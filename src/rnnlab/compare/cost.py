@@ -1,5 +1,4 @@
-"""Cost figures of a trained model: parameters, analytic FLOPs, latency, peak memory, and the
-machine's load while it trained."""
+"""Cost figures of a trained model: parameters, analytic FLOPs, latency, peak memory."""
 
 from __future__ import annotations
 
@@ -92,9 +91,12 @@ def peak_memory(device: torch.device) -> dict[str, Any]:
     return {"peak_memory_mb": rss * scale / 2**20, "peak_memory_kind": "cpu"}
 
 
-def load_average() -> float | None:
-    """The machine's 1-minute load average, or None where the OS has none."""
+def machine_load() -> dict[str, Any]:
+    """``load_average`` (1-minute, None where the OS has none) and ``cpus`` at this moment:
+    a load above the core count means other processes competed for the cores, so times
+    measured meanwhile are unreliable (the report says so)."""
     try:
-        return os.getloadavg()[0]
+        load: float | None = os.getloadavg()[0]
     except (AttributeError, OSError):
-        return None
+        load = None
+    return {"load_average": load, "cpus": os.cpu_count()}

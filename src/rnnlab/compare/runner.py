@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 from torch import nn
@@ -69,7 +68,6 @@ def run_one(config: RunConfig, seed: int, checkpoint_dir: Path | None = None) ->
     trainer = Trainer(model, train_config(config, seed, checkpoint_dir))
     val = data.eval_batches("val", EVAL_BATCH_SIZE)
     cost.reset_peak_memory(trainer.device)
-    load_start = cost.load_average()
     try:
         result = trainer.fit(
             data.train_batches(batch_size), lambda: val, resume=checkpoint_dir is not None
@@ -99,11 +97,9 @@ def run_one(config: RunConfig, seed: int, checkpoint_dir: Path | None = None) ->
         "seq_len": data.seq_len,
         "time_per_epoch_s": _mean(seconds),
         "train_time_s": result.wall_time_s,
-        # CPU time hardly depends on how many runs shared the machine; the load says how many
+        # CPU time hardly depends on how many runs shared the machine (machine_load: how many)
         "cpu_time_per_epoch_s": _mean([r.cpu_seconds for r in result.history]),
         "train_cpu_s": sum(r.cpu_seconds for r in result.history),
-        "load_1m": [load_start, cost.load_average()],
-        "cpus": os.cpu_count(),
         "epochs": result.epochs_completed,
         "steps": result.total_steps,
         "device": result.device,
@@ -111,6 +107,7 @@ def run_one(config: RunConfig, seed: int, checkpoint_dir: Path | None = None) ->
             model, to_device(test_batches[0], trainer.device)
         ),
         **cost.peak_memory(trainer.device),
+        **cost.machine_load(),
     }
     error = None
     if result.status == "diverged":
