@@ -19,7 +19,8 @@ from rnnlab.compare.cost import PEAK_MEMORY_NOTE
 from rnnlab.compare.store import Store
 from rnnlab.compare.tasks import LENGTH_TASKS, TASKS
 from rnnlab.report import plots
-from rnnlab.report.published import published_for
+from rnnlab.report.provenance import provenance_text
+from rnnlab.report.published import ordering_check, published_for
 from rnnlab.report.summary import (
     GroupSummary,
     chance_level,
@@ -123,8 +124,14 @@ def _published_blocks(group: GroupSummary) -> list[Block]:
                 for m in models
             ],
         )
+        ordering = ordering_check(row, group)
+        if not row.values and ordering is None:
+            continue  # a finding about models this comparison did not run
         blocks.append(Paragraph(f"**Published** — {row.source}. Setup differs: {row.setup}."))
-        blocks.append(table)
+        if row.values:
+            blocks.append(table)
+        if ordering:
+            blocks.append(Paragraph(ordering))
     return blocks
 
 
@@ -205,6 +212,9 @@ def report_blocks(store: Store, method: str = "welch") -> tuple[list[Block], lis
             "is better)."
         ),
     ]
+    provenance = provenance_text(rows)
+    if provenance:
+        blocks.append(Paragraph(provenance))
     if not groups:
         blocks.append(Paragraph("The store holds no final runs yet."))
     # Published figures appear once per task and option set: beside the longest sequences.
