@@ -16,7 +16,6 @@ import heapq
 import itertools
 import math
 import os
-import statistics
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -33,8 +32,9 @@ from rnnlab.compare.units import RunConfig
 from rnnlab.train import TrainConfig, Trainer, mean_metrics, seed_everything
 from rnnlab.train.seeding import data_generator
 
-SAMPLE_STEPS = 3
-"""Timed training steps per configuration (after one untimed warm-up step)."""
+SAMPLE_STEPS = 4
+"""Timed training steps per configuration (after one untimed warm-up step); the fastest
+counts, as the one least disturbed by other programs."""
 WARMUP_STEPS = 1
 
 
@@ -97,11 +97,13 @@ class Estimate:
             f"wall time {_hours(self.wall_s)} with {self.workers} worker"
             f"{'s' if self.workers != 1 else ''} ({_hours(self.cpu_s)} of CPU time).",
             f"Assumes an otherwise idle machine with {self.workers} workers of one torch thread "
-            f"on {self.cores} cores. Measured from the process CPU time of {self.sample_steps} "
-            "training steps per configuration (one thread) and one validation batch, while "
+            f"on {self.cores} cores. Measured from the process CPU time of the fastest of "
+            f"{self.sample_steps} training steps per configuration (one thread) and of one "
+            "validation batch, while "
             f"the load average was {self.load[0]:.1f} on {self.cores} cores; runs with early "
             "stopping are counted to their last epoch (an upper bound). Data loading and "
-            "process start-up are not counted.",
+            "process start-up are not counted. Under heavy load CPU time inflates too: estimate "
+            "on a quiet machine.",
             "",
             f"{'configuration':<{width}}  {'runs':>5}  {'steps/run':>9}  {'ms/step':>8}  "
             f"{'CPU min/run':>11}  {'CPU h total':>11}",
@@ -158,8 +160,8 @@ def time_training(
     *,
     steps: int = SAMPLE_STEPS,
 ) -> StepCost:
-    """Process CPU seconds of one training step of ``model`` (median of ``steps`` steps after
-    a warm-up step, trained by :class:`rnnlab.train.Trainer` with ``config``'s optimizer and
+    """Process CPU seconds of one training step of ``model`` (the fastest of ``steps`` steps
+    after a warm-up step, trained by :class:`rnnlab.train.Trainer` with ``config``'s optimizer and
     clipping) and of one pass over ``eval_batches`` (timed on the first, scaled by count)."""
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
@@ -187,7 +189,7 @@ def time_training(
         model.eval()
         mean_metrics(model, eval_batches[:1], trainer.device, source="the evaluation batches")
     eval_cpu = (time.process_time() - start) * len(eval_batches)
-    return StepCost(statistics.median(gaps), eval_cpu)
+    return StepCost(min(gaps), eval_cpu)
 
 
 def run_cost(config: RunConfig, *, steps: int = SAMPLE_STEPS) -> ConfigCost:
