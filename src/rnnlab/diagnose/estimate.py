@@ -18,6 +18,7 @@ import json
 import os
 import time
 from dataclasses import replace
+from itertools import count
 
 from rnnlab.compare.estimate import (
     SAMPLE_STEPS,
@@ -56,7 +57,7 @@ def _train_cost(config: RunConfig, length: int, steps: int) -> ConfigCost:
                 device="cpu",
                 deterministic=False,
             ),
-            lambda epoch, generator: (task.batch(batch_size, generator) for _ in range(steps + 1)),
+            lambda epoch, generator: (task.batch(batch_size, generator) for _ in count()),
             [validation],
             steps=steps,
         )
