@@ -151,8 +151,14 @@ def test_report_files_are_complete_and_self_contained(synthetic_store, built):
     md = files.markdown.read_text()
     page = files.html.read_text()
     assert "## adding (length=50)" in md and "## japanese-vowels" in md
-    assert "**Verdict:** gru wins (gru vs lstm: p = " in md
-    assert "no significant difference" in md
+    first = md.splitlines()[2]  # the answer comes first, right under the title
+    assert first.startswith("- adding (length=50): **gru better** than lstm — mse gru − lstm = ")
+    assert "gru better on 3/3 seeds" in first
+    assert "japanese-vowels: **no winner** between gru and lstm (inconclusive)" in md
+    assert "Test detail: gru wins (gru vs lstm: p = " in md
+    answer = page.index('<div class="answer">')  # the first screen: the answer, then details
+    assert answer < page.index("<table") and answer < page.index("<img")
+    assert page.index("gru better</strong>") < page.index("<table")
     assert "1,010" in md  # exact parameter counts
     assert "diverged" in md and "NaN/Inf at step 7" in md and "failed" in md
     assert "**Published** — Bai, Kolter & Koltun 2018" in md  # labelled, in its own table

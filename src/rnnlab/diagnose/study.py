@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from rnnlab.compare.cost import machine_load
 from rnnlab.compare.executor import UnitOutcome, execute
 from rnnlab.compare.store import Store
 from rnnlab.diagnose.claims import judge
@@ -41,6 +42,9 @@ class ClaimsResult:
     table: pd.DataFrame
     verdicts: list[ClaimVerdict]
     wall_time_s: float | None = None  # of the run that produced it (None when only loaded)
+    load_per_core: float | None = None
+    """Highest 1-minute load average per core at the start and end of the run (None when
+    only loaded): above 1, other processes competed for the cores and timings are noisy."""
 
 
 def get_budget(budget: str | Budget) -> Budget:
@@ -67,6 +71,7 @@ def run_claims(
     run units before they start, ``on_outcome`` each unit's outcome (for progress bars).
     """
     start = time.perf_counter()
+    loads = [machine_load()]
     budget = get_budget(budget)
     arms, notes = _plan(budget, claims)
     todo = units(arms, budget.seeds)
@@ -76,6 +81,9 @@ def run_claims(
     execute(todo, store, run_probe, workers=workers, on_outcome=on_outcome)
     result = _judge(budget, arms, notes, store)
     result.wall_time_s = time.perf_counter() - start
+    loads.append(machine_load())
+    per_core = [x["load_average"] / x["cpus"] for x in loads if x["load_average"] and x["cpus"]]
+    result.load_per_core = max(per_core, default=None)
     return result
 
 
@@ -103,6 +111,8 @@ def _plan(budget: Budget, claims: list[int] | None) -> tuple[list[ClaimArm], dic
 
 
 def _judge(budget: Budget, arms: list[ClaimArm], notes: dict, store) -> ClaimsResult:
+    if Path(store).exists() and not Path(store).is_dir():
+        raise UserInputError(f"{store} is a file, not a directory; --store takes a claims store")
     if not (Path(store) / "results.db").exists():
         raise UserInputError(f"{store} holds no claims results (no results.db)")
     opened = Store.open(store, create=False)
