@@ -98,20 +98,6 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
     return options
 
 
-def _count_or_auto(flag: str, text: str) -> int | None:
-    from rnnlab.errors import UserInputError
-
-    if text == "auto":
-        return None
-    try:
-        count = int(text)
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise UserInputError(f"{flag} must be 'auto' or an integer >= 1, got {text!r}")
-    return count
-
-
 def _comparisons(args: argparse.Namespace) -> list:
     from rnnlab.compare.plan import Comparison, parse_budget
     from rnnlab.compare.suites import get_suite
@@ -188,14 +174,15 @@ def run(args: argparse.Namespace) -> int:
     """Plan, run into the store, print the summary table and write the report."""
     from rich.console import Console
 
+    from rnnlab.commands import count_or_auto
     from rnnlab.compare.executor import parallelism
     from rnnlab.compare.plan import run_comparisons
     from rnnlab.compare.store import Store
     from rnnlab.report import build_report, print_summary, summarize
     from rnnlab.report.progress import RunProgress
 
-    workers = _count_or_auto("--workers", args.workers)
-    threads = _count_or_auto("--threads", args.threads)
+    workers = count_or_auto("--workers", args.workers)
+    threads = count_or_auto("--threads", args.threads)
     comparisons = _comparisons(args)
     if args.estimate:
         from rnnlab.compare.estimate import estimate_comparisons

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from rnnlab.compare.cost import machine_load
-from rnnlab.compare.executor import UnitOutcome, execute
+from rnnlab.compare.executor import UnitOutcome, execute, parallelism
 from rnnlab.compare.store import Store
 from rnnlab.diagnose.claims import judge
 from rnnlab.diagnose.experiments import (
@@ -60,12 +60,16 @@ def run_claims(
     budget: str | Budget,
     store: str | os.PathLike[str],
     *,
-    workers: int = 1,
+    workers: int | None = 1,
+    threads: int | None = None,
     claims: list[int] | None = None,
     on_outcome: Callable[[UnitOutcome], None] | None = None,
     on_plan: Callable[[int], None] | None = None,
 ) -> ClaimsResult:
     """Run (or finish) the claims study of ``budget`` in ``store`` and judge it.
+
+    ``workers`` run processes (None: one per core, at most 4) with ``threads`` torch threads
+    each (None: 1 for models this small, see :func:`rnnlab.compare.executor.parallelism`).
 
     ``claims`` restricts the study to some claim numbers; ``on_plan`` receives the number of
     run units before they start, ``on_outcome`` each unit's outcome (for progress bars).
@@ -78,7 +82,9 @@ def run_claims(
     if on_plan is not None:
         on_plan(len(todo))
     Store.open(store).close()  # create it, or refuse a directory that is not a store
-    execute(todo, store, run_probe, workers=workers, on_outcome=on_outcome)
+    largest = max(budget.params, *budget.dataset_params.values())
+    workers, threads = parallelism(workers, threads, largest_model=largest)
+    execute(todo, store, run_probe, workers=workers, threads=threads, on_outcome=on_outcome)
     result = _judge(budget, arms, notes, store)
     result.wall_time_s = time.perf_counter() - start
     loads.append(machine_load())

@@ -96,6 +96,7 @@ def _summary_table(group: GroupSummary, loaded: bool) -> Table:
         "hidden × layers",
         "lr (trials)",
         f"s/epoch{timing}",
+        "CPU s/epoch",
         "FLOPs/step",
         f"ms/seq{timing}",
         "peak MiB",
@@ -113,6 +114,7 @@ def _summary_table(group: GroupSummary, loaded: bool) -> Table:
                 f"{m.hidden_size} × {m.num_layers}",
                 lr,
                 format_value(m.time_per_epoch_s, 3),
+                format_value(m.cpu_time_per_epoch_s, 3),
                 format_value(m.flops_per_step, 3),
                 format_value(m.latency_ms, 3),
                 format_value(m.peak_memory_mb, 3),
@@ -120,7 +122,7 @@ def _summary_table(group: GroupSummary, loaded: bool) -> Table:
             ]
         )
     for name, value in group.baselines.items():
-        rows.append([f"{name} (baseline)", format_value(value, 3), *["–"] * 8, "baseline"])
+        rows.append([f"{name} (baseline)", format_value(value, 3), *["–"] * 9, "baseline"])
     return Table(headers, rows)
 
 
@@ -285,7 +287,8 @@ def report_blocks(store: Store, method: str = "welch") -> tuple[list[Block], lis
             "median time of a forward pass with the metric on one test batch, divided by the "
             "batch size. Peak memory: "
             + "; ".join(f"{kind}: {PEAK_MEMORY_NOTE.get(kind, kind)}" for kind in kinds)
-            + "."
+            + ". "
+            + TIMING_NOTE
         ),
         Paragraph(
             f"Store `{store.root}`; built {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC from "
@@ -301,6 +304,13 @@ def report_blocks(store: Store, method: str = "welch") -> tuple[list[Block], lis
     if provenance:
         blocks.append(Paragraph(provenance))
     return blocks, groups
+
+
+TIMING_NOTE = (
+    "s/epoch: wall time of an epoch (training and validation), which grows with the number of "
+    "processes that shared the machine; CPU s/epoch: the CPU time of the run's process in the "
+    "same span, which hardly does for one-thread runs: compare models by it."
+)
 
 
 def _markdown(blocks: Sequence[Block], figures_dir: str) -> str:

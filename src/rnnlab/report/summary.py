@@ -45,6 +45,9 @@ class ModelSummary:
     peak_memory_kind: str
     curves: list[dict[str, list[float]]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    cpu_time_per_epoch_s: float = math.nan
+    """CPU seconds per epoch (median over runs): unlike wall time it hardly depends on how many
+    runs shared the machine; NaN for runs recorded before it was."""
     seeds: list[int] = field(default_factory=list)
     still_improving: int = 0
     """Finished runs whose validation metric was still at its best on the last epoch."""
@@ -193,6 +196,7 @@ def _model_summary(
         lr=first.get("train", {}).get("lr"),
         tune_trials=trials,
         time_per_epoch_s=_median([c.get("time_per_epoch_s", math.nan) for c in costs]),
+        cpu_time_per_epoch_s=_median([c.get("cpu_time_per_epoch_s", math.nan) for c in costs]),
         flops_per_step=_median([c.get("flops_per_step", math.nan) for c in costs]),
         latency_ms=_median([c.get("latency_ms_per_seq", math.nan) for c in costs]),
         peak_memory_mb=max((c.get("peak_memory_mb", math.nan) for c in costs), default=math.nan),

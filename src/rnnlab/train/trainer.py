@@ -12,8 +12,7 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +29,7 @@ from rnnlab.train.checkpoint import (
     save_checkpoint,
 )
 from rnnlab.train.config import TrainConfig
+from rnnlab.train.denormals import flush_denormals
 from rnnlab.train.device import batch_weight, resolve_device, to_device
 from rnnlab.train.progress import TrainingProgress
 from rnnlab.train.schedule import LRSchedule, improves
@@ -65,6 +65,9 @@ class EpochRecord:
     grad_norm_max: float
     clipped_fraction: float  # share of steps whose norm exceeded clip_norm
     seconds: float  # wall time of training and validation
+    # CPU time of this process (all its threads) in the same span: unlike wall time it hardly
+    # grows when other processes share the cores (NaN in checkpoints from before it existed)
+    cpu_seconds: float = math.nan
 
 
 @dataclass
@@ -296,7 +299,7 @@ class Trainer:
         with TrainingProgress(config.progress, config.epochs) as bar:
             while state.epoch < config.epochs and state.stop_reason is None:
                 epoch = state.epoch
-                epoch_start = time.perf_counter()
+                epoch_start, epoch_cpu = time.perf_counter(), time.process_time()
                 bar.start_epoch(epoch, config.steps_per_epoch or state.steps_per_epoch)
                 totals = self._train_epoch(
                     epoch, train_batches, generator, state, bar, elapsed_before, session_start
@@ -318,6 +321,7 @@ class Trainer:
                         grad_norm_max=totals.norm_max,
                         clipped_fraction=totals.clipped / totals.steps,
                         seconds=time.perf_counter() - epoch_start,
+                        cpu_seconds=time.process_time() - epoch_cpu,
                     )
                 )
                 self._track_best(state, epoch, monitored)
@@ -540,26 +544,6 @@ def _make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimi
 
 
 @torch.no_grad()
-@contextmanager
-def flush_denormals(device: torch.device) -> Iterator[None]:
-    """Flush subnormal floats to zero on the CPU for the duration of the block.
-
-    Gradients that vanish over long sequences become subnormal (below 1.2e-38), and x86 CPUs
-    compute on those up to a hundred times slower: one training step of an LSTM on the adding
-    problem at T = 600 measured 872 ms with them and 75 ms flushed (GRU at T = 400: 385 and
-    48 ms). Such values move no parameter (Adam's epsilon is 1e-8). torch cannot read the
-    previous setting, so the default (off) is restored afterwards.
-    """
-    if device.type != "cpu":
-        yield
-        return
-    torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        torch.set_flush_denormal(False)
-
-
 def mean_metrics(
     model: nn.Module, batches: Iterable[Any], device: torch.device, *, source: str = "batches"
 ) -> dict[str, float]:
