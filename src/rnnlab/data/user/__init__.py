@@ -30,6 +30,7 @@ from rnnlab.data.user.forecasting import (
     load_forecast_csv,
     read_forecast_rows,
     season_length_for,
+    season_lengths_for,
 )
 from rnnlab.data.user.tables import (
     FILL_METHODS,
@@ -62,5 +63,6 @@ __all__ = [
     "read_forecast_rows",
     "read_sequence_rows",
     "season_length_for",
+    "season_lengths_for",
     "table_columns",
 ]

@@ -58,6 +58,22 @@ def season_length_for(freq: str | None) -> int | None:
     return {"D": 7, "B": 5}.get(code)
 
 
+def season_lengths_for(freq: str | None) -> list[int]:
+    """Every seasonal period a pandas frequency implies, shortest first: a day and a week
+    for sub-daily data (48 and 336 for half-hours), a week and a year for daily data (7,
+    365), a week for business days (5), a year for weekly, monthly and quarterly data;
+    empty when none is known. :func:`season_length_for` is the first of them."""
+    first = season_length_for(freq)
+    if first is None:
+        return []
+    offset = pd.tseries.frequencies.to_offset(freq)
+    if isinstance(offset, pd.offsets.Tick) and not isinstance(offset, pd.offsets.Day):
+        return [first, 7 * first]
+    if offset.name.upper() == "D":
+        return [7, 365]
+    return [first]
+
+
 def _regularize(
     table: _Table,
     group: pd.DataFrame,
