@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 from yourdata_frames import classification_frame, forecast_frame
 
-from rnnlab.data.splits import chronological_cut
 from rnnlab.errors import UserInputError
 from rnnlab.estimators import Classifier, Forecaster, load
 from rnnlab.estimators.base import NotFittedError
@@ -40,13 +39,16 @@ def test_forecaster_round_trip_and_tidy_output(two_series_forecaster, tmp_path):
     pd.testing.assert_frame_equal(again.predict(df), forecast)
 
 
-def test_forecaster_scaling_uses_training_split_only():
+def test_forecaster_trains_on_everything_before_the_validation_window():
     df = forecast_frame(series=("a",))
-    df.loc[df.index[-20:], "y"] += 1000.0  # a level shift inside the test split
-    model = Forecaster("gru", horizon=5, window=10, **TINY).fit(df)
-    train_rows, _ = chronological_cut(len(df))
-    assert train_rows < len(df) - 20
-    np.testing.assert_allclose(model.scaler_.mean_[0, 0], df["y"].iloc[:train_rows].mean())
+    df.loc[df.index[-10:], "y"] += 1000.0  # a level shift inside the validation window
+    model = Forecaster("gru", horizon=5, window=10, val_size=15, **TINY).fit(df)
+    # The per-series scaler (and the training windows) cover all but the last 15 steps.
+    np.testing.assert_allclose(model.scaler_.mean_[0, 0], df["y"].iloc[:-15].mean())
+    assert model.metrics_["validation"]["windows"] == 15 - 5 + 1
+    # The default validation window is three horizons.
+    default = Forecaster("gru", horizon=5, window=10, **TINY).fit(forecast_frame(series=("a",)))
+    assert default.metrics_["validation"]["windows"] == 3 * 5 - 5 + 1
 
 
 def test_forecaster_bad_settings_and_unfitted():

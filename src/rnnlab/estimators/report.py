@@ -119,7 +119,7 @@ def backtest_forecaster(
         for target in cols["targets"]
     }
     series = {key: groups[sid][target].to_numpy(np.float64) for (sid, target), key in keys.items()}
-    horizon, window = estimator.horizon, estimator.window
+    horizon, window = estimator.horizon, estimator.window_
     m = estimator.season_length_
     name = f"{estimator.model}"
 
@@ -150,7 +150,8 @@ def backtest_forecaster(
         "seasonal-naive": univariate(series, lambda: SeasonalNaive(m)),
         "arima": univariate(series, AutoARIMA),
     }
-    min_train = 2 * (window + horizon) if refit else window
+    val_size = estimator.val_size or 3 * horizon
+    min_train = window + horizon + val_size if refit else window
     scores = backtest(
         series,
         methods,
@@ -193,6 +194,7 @@ def _refit_params(estimator: Any) -> dict[str, Any]:
         "covariates": tuple(cols["covariates"]),
         "future_covariates": tuple(cols["future_covariates"]),
         "freq": estimator.freq_,
+        "window": estimator.window_,
         "progress": False,
     }
 

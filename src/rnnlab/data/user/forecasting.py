@@ -214,6 +214,8 @@ def load_forecast_csv(
     fill: str | None = None,
     val_fraction: float = 0.15,
     test_fraction: float = 0.15,
+    val_steps: int | None = None,
+    test_steps: int | None = None,
 ) -> ForecastData:
     """Read a forecasting table (CSV or Parquet) into :class:`ForecastData`.
 
@@ -237,6 +239,11 @@ def load_forecast_csv(
         fill: ``"ffill"``, ``"interpolate"`` or ``"zero"`` to accept missing values and gaps
             (missing time steps are inserted, then filled); default None: they are errors.
         val_fraction, test_fraction: chronological split fractions.
+        val_steps, test_steps: when either is given, the split is by steps instead: the last
+            ``test_steps`` steps of each series are test (default 0: none) and the
+            ``val_steps`` before them validation (default 0); the rest is train. A
+            forecaster uses ``val_steps`` for early stopping only and no test split, so it
+            trains on everything up to the validation window.
 
     Other columns are ignored and listed in the summary. Raises UserInputError (file, row,
     column) for every problem listed in docs/data.md.
@@ -289,6 +296,10 @@ def load_forecast_csv(
 
     splits: list[list[pd.DataFrame]] = [[], [], []]
     fractions = (1 - val_fraction - test_fraction, val_fraction, test_fraction)
+    by_steps = val_steps is not None or test_steps is not None
+    val_steps, test_steps = int(val_steps or 0), int(test_steps or 0)
+    if min(val_steps, test_steps) < 0:
+        raise UserInputError(f"val_steps and test_steps must be ≥ 0; got {val_steps}, {test_steps}")
     for sid, group in parts:
         n = len(group)
         name = f"series {sid!r}" if series_col else "the series"
@@ -298,8 +309,24 @@ def load_forecast_csv(
                 f"{rows} is shorter than window + horizon = {window} + {horizon}; use a "
                 "smaller window or horizon, or drop that series"
             )
-        train_end, val_end = chronological_cut(n, fractions)
         need_train = (window or 0) + (horizon or 1)
+        if by_steps:
+            train_end, val_end = n - test_steps - val_steps, n - test_steps
+            if train_end < need_train or any(
+                0 < k < (horizon or 1) for k in (val_steps, test_steps)
+            ):
+                raise UserInputError(
+                    f"{rows} is too short to keep {val_steps} validation and {test_steps} test "
+                    f"steps with window {window} and horizon {horizon}: train gets "
+                    f"{train_end}, it needs {need_train}; use a smaller validation size "
+                    "(--val-size), window or horizon"
+                )
+            for i, piece in enumerate(
+                (group[:train_end], group[train_end:val_end], group[val_end:])
+            ):
+                splits[i].append(piece)
+            continue
+        train_end, val_end = chronological_cut(n, fractions)
         if (
             min(train_end, val_end - train_end, n - val_end) < (horizon or 1)
             or train_end < need_train
