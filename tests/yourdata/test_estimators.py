@@ -144,7 +144,19 @@ def test_backtest_refits_on_each_fold_history(monkeypatch):
     assert origins == [50, 55]
     # One refit per fold, each on data that ends right before the fold's origin.
     assert seen == [df["ds"].iloc[49], df["ds"].iloc[54]]
-    assert set(evaluation.overall.index) == {"gru", "naive", "seasonal-naive", "arima"}
+    # Every baseline, named with what it is; m=365 is left out (60 daily steps).
+    assert set(evaluation.overall.index) == {
+        "gru",
+        "naive",
+        "seasonal-naive m=7",
+        "ets (damped trend, season 7)",
+        "theta (season 7)",
+        "linear (DLinear-style, window 10)",
+        "arima (non-seasonal, p,q ≤ 1, last 500 points)",
+    }
+    assert "MASE scaled by the in-sample seasonal naive MAE with m=7" in evaluation.render()
+    coverage = next(line for line in evaluation.notes if "quantile interval" in line)
+    assert "0.1–0.9 quantile interval (nominal 80%), over 2 (series, fold)" in coverage
 
 
 def test_fit_reads_a_dataframe_directly_and_names_it_in_errors():

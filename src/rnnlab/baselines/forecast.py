@@ -88,7 +88,6 @@ class AutoARIMA:
     """
 
     name = "arima"
-    label = "arima (non-seasonal, p,q ≤ 2, last 500 points)"
 
     def __init__(
         self, max_p: int = 2, max_d: int = 1, max_q: int = 2, max_history: int = 500
@@ -97,6 +96,16 @@ class AutoARIMA:
         self.max_d = max_d
         self.max_q = max_q
         self.max_history = max_history
+
+    @property
+    def label(self) -> str:
+        """What this ARIMA is, for tables: ``arima (non-seasonal, p,q ≤ 2, last 500 points)``."""
+        grid = (
+            f"p,q ≤ {self.max_p}"
+            if self.max_p == self.max_q
+            else f"p ≤ {self.max_p}, q ≤ {self.max_q}"
+        )
+        return f"arima (non-seasonal, {grid}, last {self.max_history} points)"
 
     def fit(self, history: np.ndarray) -> AutoARIMA:
         """Fit every order of the grid and keep the one with the lowest AIC."""

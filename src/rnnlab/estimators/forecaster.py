@@ -251,6 +251,10 @@ class Forecaster(Estimator):
             decoder=self.head,
             quantiles=levels,
         )
+        if self.transform_.season:
+            # Start from the baseline: a zero correction until training moves it.
+            torch.nn.init.zeros_(network.head.weight)
+            torch.nn.init.zeros_(network.head.bias)
         training = self._train(
             network,
             lambda gen: _epoch_batches(train, self.batch_size, self.windows_per_epoch, gen),

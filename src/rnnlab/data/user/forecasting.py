@@ -30,7 +30,18 @@ from rnnlab.errors import UserInputError
 
 
 def _infer_freq(times: list[pd.Series]) -> str | None:
-    """pandas frequency of datetime series, tolerant of gaps: tries short runs of each."""
+    """pandas frequency of datetime series, tolerant of gaps: tries short runs of each.
+
+    Daily data with no Saturday or Sunday in at least two weeks of steps are business days
+    (``B``, as pandas and Darts read them), so weekends are not reported as gaps.
+    """
+    freq = _run_freq(times)
+    if freq is not None and _offset(freq) == _offset("D") and _weekdays_only(times):
+        return "B"
+    return freq
+
+
+def _run_freq(times: list[pd.Series]) -> str | None:
     for series in times:
         values = pd.DatetimeIndex(series)
         for start in range(0, max(len(values) - 4, 1), max(len(values) // 20, 1)):
@@ -38,6 +49,13 @@ def _infer_freq(times: list[pd.Series]) -> str | None:
             if freq:
                 return freq
     return None
+
+
+def _weekdays_only(times: list[pd.Series]) -> bool:
+    """Every time is Monday to Friday and the data span at least two weeks."""
+    values = pd.DatetimeIndex(pd.concat(times, ignore_index=True))
+    span = values.max() - values.min() if len(values) else pd.Timedelta(0)
+    return bool((values.dayofweek < 5).all()) and span >= pd.Timedelta("14D")
 
 
 def season_length_for(freq: str | None) -> int | None:
@@ -443,7 +461,8 @@ def read_forecast_rows(
     freq, step = _spacing(table, groups, time_column, freq)
     if trained_freq is not None:
         found = _infer_freq([g[time_column] for _, g in groups])
-        if found is not None and _offset(found) != _offset(trained_freq):
+        on_grid = all(_on_grid(g[time_column], trained_freq) for _, g in groups)
+        if found is not None and _offset(found) != _offset(trained_freq) and not on_grid:
             raise UserInputError(
                 f"{table.where(column=time_column)}: the data has frequency {found!r}, but the "
                 f"model was trained on frequency {trained_freq!r}"
@@ -505,6 +524,13 @@ def _trailing_empty(targets: pd.DataFrame) -> int:
     """How many rows at the end have every target empty."""
     empty = targets.isna().all(axis=1).to_numpy()[::-1]
     return len(empty) if empty.all() else int(np.argmin(empty))
+
+
+def _on_grid(times: pd.Series, freq: str) -> bool:
+    """Every time lies on the ``freq`` grid from the first (a business-day model reads data
+    that happen to look daily, e.g. a short stretch without a weekend)."""
+    grid = pd.date_range(times.iloc[0], times.iloc[-1], freq=freq)
+    return bool(grid.get_indexer(times).min() >= 0) if len(times) else True
 
 
 def _offset(freq: str) -> pd.DateOffset:

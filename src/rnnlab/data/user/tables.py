@@ -246,10 +246,14 @@ def _parse_datetimes(raw: pd.Series) -> pd.Series:
 
     The format is guessed from the first value, month first (pandas' default) and day first;
     when both read every cell, the one giving the more regular time grid wins (01/02, 02/02,
-    03/02 is a daily series day first, a monthly one month first). Parsing each cell on its
+    03/02 is a daily series day first, a monthly one month first); year-first dates are
+    read year-month-day. Parsing each cell on its
     own would read 05/01 as May 1 and 13/01 as January 13 in the same file."""
     readings = []
-    for dayfirst in (False, True):
+    # Year first (ISO 8601, 2010-02-01) is never day first; reading it so would turn monthly
+    # dates into a "more regular" daily grid.
+    year_first = raw.astype(str).str.match(r"\s*\d{4}[-/.]").all()
+    for dayfirst in (False,) if year_first else (False, True):
         with warnings.catch_warnings(), suppress(ValueError, TypeError, OverflowError):
             warnings.simplefilter("ignore", UserWarning)  # pandas' "could not infer format"
             readings.append(pd.to_datetime(raw, dayfirst=dayfirst))
