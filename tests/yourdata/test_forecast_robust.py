@@ -202,3 +202,26 @@ def test_windows_subsampled_per_epoch(limit):
     batches = list(_epoch_batches(windows, 4, limit, gen))
     seen = sum(len(b) for b in batches)
     assert seen == (len(windows) if limit is None else limit)
+
+
+def test_seq2seq_trains_as_it_forecasts_and_validation_improves():
+    df = forecast_frame(n=200, series=("a",))
+    model = Forecaster(
+        "gru",
+        horizon=5,
+        window=14,
+        head="seq2seq",
+        baseline="none",
+        scaling="global",
+        hidden_size=16,
+        epochs=6,
+        patience=6,
+        windows_per_epoch=None,
+        device="cpu",
+        lr=1e-2,
+    ).fit(df)
+    assert model.network_.config.teacher_forcing == 0.0
+    training = model.metrics_["training"]
+    # Teacher forcing in training and free-running validation left the best epoch at the
+    # first one on real series; trained free-running, later epochs validate better.
+    assert training["best_epoch"] > 0  # epochs count from 0
