@@ -12,6 +12,7 @@ from yourdata_frames import forecast_frame
 from rnnlab.baselines import ETS, AutoARIMA, BestSeasonalNaive, Theta, WindowLinear, best_season
 from rnnlab.cli import main
 from rnnlab.data.user import load_forecast_csv, season_lengths_for
+from rnnlab.errors import UserInputError
 from rnnlab.estimators import Forecaster, load
 from rnnlab.estimators.forecast_inputs import WindowTransform
 
@@ -225,3 +226,46 @@ def test_seq2seq_trains_as_it_forecasts_and_validation_improves():
     # Teacher forcing in training and free-running validation left the best epoch at the
     # first one on real series; trained free-running, later epochs validate better.
     assert training["best_epoch"] > 0  # epochs count from 0
+
+
+def test_static_and_exogenous_columns_reach_the_network(tmp_path):
+    from rnnlab.estimators.report import backtest_forecaster
+
+    df = forecast_frame(n=80)
+    df["size"] = df["unique_id"].map({"a": 10.0, "b": 30.0})  # constant per series
+    df["promo"] = (df["ds"].dt.dayofweek == 0).astype(float)  # known in advance
+    model = Forecaster(
+        "gru",
+        horizon=5,
+        window=14,
+        series_id="unique_id",
+        covariates=("temp",),
+        future_covariates=("promo",),
+        static=("size",),
+        **TINY,
+    ).fit(df)
+    # Targets, past and future covariates, then the static column; standardised across series.
+    assert model.network_.config.input_size == 4
+    assert model.static_["values"] == {"a": [-1.0], "b": [1.0]}
+    # The seasonal baseline rides along as an extra future input (one per target).
+    assert model.network_.config.future_size == 2
+    ahead = df.groupby("unique_id").tail(5).copy()
+    ahead["ds"] += pd.Timedelta("5D")
+    ahead[["y", "temp"]] = np.nan
+    forecast = model.predict(pd.concat([df, ahead]))
+    assert len(forecast) == 10
+    # Different static values give different forecasts from the same history.
+    model.static_["values"]["b"] = [-1.0]
+    changed = model.predict(pd.concat([df, ahead]))
+    assert not np.allclose(changed["y"].to_numpy()[5:], forecast["y"].to_numpy()[5:])
+    model.static_["values"]["b"] = [1.0]
+    model.save(tmp_path / "m")
+    pd.testing.assert_frame_equal(load(tmp_path / "m").predict(pd.concat([df, ahead])), forecast)
+    # A refit per fold gets the static values back.
+    evaluation = backtest_forecaster(model, df, folds=1, refit=True)
+    assert "gru" in evaluation.overall.index
+    varying = df.assign(size=np.arange(len(df), dtype=float))
+    with pytest.raises(UserInputError, match="change within a series"):
+        Forecaster(horizon=5, window=14, series_id="unique_id", static=("size",), **TINY).fit(
+            varying
+        )

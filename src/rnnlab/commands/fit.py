@@ -26,6 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     forecast.add_argument(
         "--future-covariates", type=csv_list, default=[], help="covariates known in advance"
     )
+    forecast.add_argument(
+        "--static",
+        type=csv_list,
+        default=[],
+        help="numeric columns constant within each series (static covariates)",
+    )
     forecast.add_argument("--freq", default=None, help="pandas frequency (default: inferred)")
     forecast.add_argument("--horizon", type=int, default=24, help="steps to forecast")
     forecast.add_argument(
@@ -114,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
             series_id=args.series_id,
             covariates=tuple(args.covariates),
             future_covariates=tuple(args.future_covariates),
+            static=tuple(args.static),
             freq=args.freq,
             scaling=args.scaling,
             baseline=args.baseline,

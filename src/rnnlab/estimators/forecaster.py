@@ -69,6 +69,9 @@ class Forecaster(Estimator):
         time, target, series_id, covariates, future_covariates, freq, fill: how to read the
             data (see :func:`rnnlab.data.user.load_forecast_csv`); ``target`` may name
             several comma-separated columns.
+        static: numeric columns constant within each series (store size, region code as a
+            number): standardised across series and given to the network at every step;
+            ``predict`` uses the values seen in training for each series.
     """
 
     kind = "forecast"
@@ -99,6 +102,7 @@ class Forecaster(Estimator):
         series_id: str | None = None,
         covariates: Sequence[str] = (),
         future_covariates: Sequence[str] = (),
+        static: Sequence[str] = (),
         freq: str | None = None,
         fill: str | None = None,
     ) -> None:
@@ -125,6 +129,7 @@ class Forecaster(Estimator):
         self.series_id = series_id
         self.covariates = covariates
         self.future_covariates = future_covariates
+        self.static = static
         self.freq = freq
         self.fill = fill
 
@@ -213,7 +218,8 @@ class Forecaster(Estimator):
 
         self._check_params()
         levels = self._levels()
-        data = self._read(data)
+        source = data
+        data = self._read(source)
         self.columns_ = {
             "time": data.time_column,
             "series_id": data.series_column,
@@ -236,13 +242,16 @@ class Forecaster(Estimator):
             self.scaling,
             self._baseline_season(data, self.window_),
         )
-        train = self.transform_.windows(data.window_set("train", self.window_, self.horizon))
+        self.static_ = self._static_values(source, data)
+        train = self.transform_.windows(
+            self._with_static(data.window_set("train", self.window_, self.horizon))
+        )
         val_raw = self._optional_windows(data, "val")
         val = None if val_raw is None else self.transform_.windows(val_raw)
         seed_everything(self.seed)
         network = ForecastNetwork(
             encoder=self.model,
-            input_size=data.input_size,
+            input_size=data.input_size + len(self.static_["columns"]),
             horizon=self.horizon,
             n_targets=len(data.target_columns),
             future_size=len(data.future_covariate_columns) + self.transform_.extra_future,
@@ -275,11 +284,54 @@ class Forecaster(Estimator):
         return self
 
     def _optional_windows(self, data: ForecastData, split: str) -> ForecastWindows | None:
-        """Windows of ``split``, or None when it is too short for one window."""
+        """Windows of ``split`` (with the static columns), or None when it is too short."""
         try:
-            return data.window_set(split, self.window_, self.horizon)
+            return self._with_static(data.window_set(split, self.window_, self.horizon))
         except UserInputError:
             return None
+
+    def _static_values(self, source: DataSource, data: ForecastData) -> dict[str, Any]:
+        """Per-series values of the ``static`` columns, standardised across series."""
+        from rnnlab.data.user.tables import _open
+
+        columns = list(self.static)
+        if not columns:
+            return {"columns": [], "values": {}}
+        if isinstance(source, ForecastData):
+            raise UserInputError("static columns need the table (a file or DataFrame)")
+        table = _open(source)
+        values = table.numeric([table.column(c, "static") for c in columns], allow_missing=False)
+        sid = data.series_column
+        ids = table.frame[sid].astype(str) if sid else pd.Series("series", index=values.index)
+        per_series = values.groupby(ids.to_numpy())
+        varying = [c for c in columns if (per_series[c].nunique() > 1).any()]
+        if varying:
+            raise UserInputError(
+                f"{table.path}: static column(s) {', '.join(varying)} change within a series; "
+                "use --covariates for values that change over time"
+            )
+        first = per_series.first().reindex(self.series_ids_)
+        std = first.std(ddof=0).replace(0, 1).fillna(1)
+        scaled = (first - first.mean()) / std
+        return {"columns": columns, "values": {k: list(v) for k, v in scaled.iterrows()}}
+
+    def _static_row(self, series: int) -> np.ndarray:
+        return np.asarray(self.static_["values"].get(self.series_ids_[series], []), np.float64)
+
+    def _with_static(self, windows: ForecastWindows) -> ForecastWindows:
+        """``windows`` with the series' static values appended to every step of ``x``."""
+        if not self.static_["columns"]:
+            return windows
+        table = np.stack([self._static_row(s) for s in range(len(self.series_ids_))])
+        static = torch.from_numpy(table.astype(np.float32))[windows.series]
+        steps = static[:, None, :].expand(-1, windows.x.shape[1], -1)
+        return ForecastWindows(
+            torch.cat([windows.x, steps], -1),
+            windows.y,
+            windows.future,
+            windows.series,
+            windows.start,
+        )
 
     def _forecast_scaled(self, x: torch.Tensor, future: torch.Tensor | None) -> torch.Tensor:
         """Network forecast (N, H, n_targets, Q) in per-series standard units."""
@@ -355,7 +407,8 @@ class Forecaster(Estimator):
                     f"window of {self.window_}"
                 )
             values = self.scaler_.transform(observed[features].to_numpy(np.float64), index)
-            x_rows.append(values[-self.window_ :])
+            static = np.tile(self._static_row(index), (self.window_, 1))
+            x_rows.append(np.concatenate([values[-self.window_ :], static], axis=1))
             if cols["future_covariates"]:
                 scaled = self.scaler_.transform(
                     _with_placeholder_targets(ahead, features, targets), index
@@ -465,6 +518,7 @@ class Forecaster(Estimator):
             "freq": self.freq_,
             "season_length": self.season_length_,
             "series_ids": self.series_ids_,
+            "static": self.static_,
             "train_end": self.train_end_,
             "window": self.window_,
             "scaling": self.transform_.scaling,
@@ -482,6 +536,7 @@ class Forecaster(Estimator):
         self.freq_ = state["freq"]
         self.season_length_ = int(state["season_length"])
         self.series_ids_ = list(state["series_ids"])
+        self.static_ = state.get("static", {"columns": [], "values": {}})
         self.train_end_ = state["train_end"]
         # Model files from before per-window scaling: a fixed window, global scaling only.
         self.window_ = int(state.get("window", self.window or 96))

@@ -148,10 +148,24 @@ def backtest_forecaster(
     inside: list[np.ndarray] = []
     cache: dict[tuple[int, int], dict[str, np.ndarray]] = {}  # (fold origin sum, seed) ->
 
+    static = {
+        sid: dict(
+            zip(
+                estimator.static_["columns"],
+                estimator.static_["values"].get(sid, []),
+                strict=True,
+            )
+        )
+        for sid in groups
+    }
+
     def fit_and_forecast(origins: dict[str, int], h: int, seed: int) -> pd.DataFrame:
         first_key = {sid: keys[(sid, cols["targets"][0])] for sid in groups}
         history = pd.concat(
-            [_cut(groups[sid], origins[first_key[sid]], h, estimator) for sid in groups]
+            [
+                _cut(groups[sid], origins[first_key[sid]], h, estimator).assign(**static[sid])
+                for sid in groups
+            ]
         )
         model = estimator
         if refit:
