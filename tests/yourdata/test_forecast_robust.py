@@ -269,3 +269,11 @@ def test_static_and_exogenous_columns_reach_the_network(tmp_path):
         Forecaster(horizon=5, window=14, series_id="unique_id", static=("size",), **TINY).fit(
             varying
         )
+
+
+def test_hourly_times_across_daylight_saving_are_one_grid():
+    times = pd.date_range("2021-03-27", periods=100, freq="h", tz="Europe/Berlin")
+    assert times.astype(str).str[-6:].nunique() == 2  # +01:00 then +02:00
+    data = load_forecast_csv(pd.DataFrame({"time": times.astype(str), "y": np.arange(100.0)}))
+    assert data.freq == "h" and data.season_length == 24
+    assert str(data.train["time"].dt.tz) == "UTC"

@@ -247,8 +247,9 @@ def _parse_datetimes(raw: pd.Series) -> pd.Series:
     The format is guessed from the first value, month first (pandas' default) and day first;
     when both read every cell, the one giving the more regular time grid wins (01/02, 02/02,
     03/02 is a daily series day first, a monthly one month first); year-first dates are
-    read year-month-day. Parsing each cell on its
-    own would read 05/01 as May 1 and 13/01 as January 13 in the same file."""
+    read year-month-day. Times whose UTC offsets change (daylight saving) are read in UTC.
+    Parsing each cell on its own would read 05/01 as May 1 and 13/01 as January 13 in the
+    same file."""
     readings = []
     # Year first (ISO 8601, 2010-02-01) is never day first; reading it so would turn monthly
     # dates into a "more regular" daily grid.
@@ -258,6 +259,10 @@ def _parse_datetimes(raw: pd.Series) -> pd.Series:
             warnings.simplefilter("ignore", UserWarning)  # pandas' "could not infer format"
             readings.append(pd.to_datetime(raw, dayfirst=dayfirst))
     if not readings:
+        with suppress(ValueError, TypeError, OverflowError):
+            # UTC offsets that change over the year (daylight saving time: +01:00 in winter,
+            # +02:00 in summer) are one regular grid in UTC.
+            return pd.to_datetime(raw, utc=True, format="mixed")
         return pd.to_datetime(raw, errors="coerce", format="mixed")
     return min(readings, key=_distinct_spacings)  # min keeps the first (month first) on ties
 
