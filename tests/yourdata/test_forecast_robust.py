@@ -277,3 +277,19 @@ def test_hourly_times_across_daylight_saving_are_one_grid():
     data = load_forecast_csv(pd.DataFrame({"time": times.astype(str), "y": np.arange(100.0)}))
     assert data.freq == "h" and data.season_length == 24
     assert str(data.train["time"].dt.tz) == "UTC"
+
+
+def test_falls_back_to_its_baseline_when_it_does_not_beat_it():
+    walk = 50 + np.cumsum(np.random.default_rng(3).normal(size=200))
+    df = pd.DataFrame({"ds": pd.date_range("2021-01-01", periods=200), "y": walk})
+    settings = {**TINY, "epochs": 1, "lr": 1e-12}  # learns nothing: ties with its baseline
+    model = Forecaster("gru", horizon=5, window=10, **settings).fit(df)
+    assert model.transform_.season == 1 and model.baseline_only_
+    assert "it forecasts its baseline (naive) instead" in model.warning_
+    forecast = model.predict(df)
+    np.testing.assert_allclose(forecast["y"], walk[-1])
+    assert (forecast["y_q0.1"] <= forecast["y"]).all() and (
+        forecast["y"] <= forecast["y_q0.9"]
+    ).all()
+    kept = Forecaster("gru", horizon=5, window=10, fallback=False, **settings).fit(df)
+    assert not kept.baseline_only_ and "consider using the baseline" in kept.warning_

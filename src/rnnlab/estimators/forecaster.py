@@ -62,6 +62,9 @@ class Forecaster(Estimator):
             window holds; 1 is naive); ``"none"``: it forecasts the values directly.
         val_size: last steps of each series kept for early stopping and the naive check
             (None: ``3 · horizon``); the network trains on everything before them.
+        fallback: with ``baseline="seasonal"``, when the network's point forecast does not
+            beat its own baseline on the validation windows, forecast the baseline itself
+            (the network's quantiles are kept as the interval around it) and say so.
         windows_per_epoch: training windows drawn (without replacement) per epoch; None:
             all. Early stopping sees the whole validation window every epoch.
         epochs, lr, batch_size, patience, seed, device, progress: training settings
@@ -89,6 +92,7 @@ class Forecaster(Estimator):
         scaling: str = "window",
         baseline: str = "seasonal",
         val_size: int | None = None,
+        fallback: bool = True,
         windows_per_epoch: int | None = 1024,
         epochs: int = 30,
         lr: float = 1e-3,
@@ -116,6 +120,7 @@ class Forecaster(Estimator):
         self.scaling = scaling
         self.baseline = baseline
         self.val_size = val_size
+        self.fallback = fallback
         self.windows_per_epoch = windows_per_epoch
         self.epochs = epochs
         self.lr = lr
@@ -275,10 +280,16 @@ class Forecaster(Estimator):
         self.network_ = network
         self.metrics_ = {"training": training, "summary": data.summary}
         self.warning_ = None
+        self.baseline_only_ = False
         if val_raw is not None:
             check = self._naive_check(data, val_raw)
             self.metrics_["validation"] = check
-            self.warning_ = _loses_to_baselines(self.model, check)
+            own = _baseline_name(self.transform_.season)
+            mase = check["mase"]
+            self.baseline_only_ = bool(
+                self.fallback and own in mase and not mase[self.model] < mase[own]
+            )
+            self.warning_ = _loses_to_baselines(self.model, check, own, self.baseline_only_)
             if self.warning_:
                 log.warning(self.warning_)
         return self
@@ -338,6 +349,9 @@ class Forecaster(Estimator):
         encoded = self.transform_.encode(x, future)
         with torch.no_grad():
             out = self.network_.predict(encoded.x, encoded.future)
+        if getattr(self, "baseline_only_", False):
+            # The baseline as the point forecast, the network's quantiles around it.
+            out = out - self.network_.point(out).unsqueeze(-1)
         return self.transform_.decode(out, encoded)
 
     def _naive_check(self, data: ForecastData, windows: ForecastWindows) -> dict[str, Any]:
@@ -357,9 +371,7 @@ class Forecaster(Estimator):
             "naive": past[:, -1:].expand(-1, self.horizon, -1),
         }
         if season > 1:
-            forecasts[f"seasonal naive (m={season})"] = past[
-                :, past.shape[1] - season + steps % season
-            ]
+            forecasts[_baseline_name(season)] = past[:, past.shape[1] - season + steps % season]
         truth = self.scaler_.inverse_targets(windows.y, series)
         scale = np.array(
             [
@@ -524,6 +536,7 @@ class Forecaster(Estimator):
             "scaling": self.transform_.scaling,
             "baseline_season": self.transform_.season,
             "warning": self.warning_,
+            "baseline_only": self.baseline_only_,
             "scaler": {
                 "columns": self.scaler_.columns,
                 "mean": self.scaler_.mean_.tolist(),
@@ -547,6 +560,7 @@ class Forecaster(Estimator):
             int(state.get("baseline_season", 0)),
         )
         self.warning_ = state.get("warning")
+        self.baseline_only_ = bool(state.get("baseline_only", False))
         scaler = state["scaler"]
         self.scaler_ = ForecastScaler(
             list(scaler["columns"]),
@@ -575,7 +589,12 @@ def _epoch_batches(
         yield whole.select(order[start : start + batch_size])
 
 
-def _loses_to_baselines(model: str, check: dict[str, Any]) -> str | None:
+def _baseline_name(season: int) -> str:
+    """How the validation check names the seasonal naive forecast of ``season``."""
+    return "naive" if season == 1 else f"seasonal naive (m={season})"
+
+
+def _loses_to_baselines(model: str, check: dict[str, Any], own: str, fell_back: bool) -> str | None:
     """One line when the network's validation MASE is not below every baseline's."""
     mase = dict(check["mase"])
     ours = mase.pop(model)
@@ -583,8 +602,13 @@ def _loses_to_baselines(model: str, check: dict[str, Any]) -> str | None:
     if not beaten_by:
         return None
     others = ", ".join(f"{name} {value:.3g}" for name, value in mase.items())
+    action = (
+        f"it forecasts its baseline ({own}) instead, with its quantiles as the interval "
+        "(fallback=False keeps the network)"
+        if fell_back
+        else "consider using the baseline"
+    )
     return (
         f"warning: {model} does not beat {' and '.join(beaten_by)} on the last "
-        f"{check['windows']} validation windows (MASE {model} {ours:.3g}, {others}); "
-        "consider using the baseline"
+        f"{check['windows']} validation windows (MASE {model} {ours:.3g}, {others}); {action}"
     )

@@ -146,6 +146,7 @@ def backtest_forecaster(
     levels = [float(q) for q in estimator.network_.quantile_levels]
     low, high = (levels[0], levels[-1]) if len(levels) >= 3 else (None, None)
     inside: list[np.ndarray] = []
+    fell_back: list[bool] = []
     cache: dict[tuple[int, int], dict[str, np.ndarray]] = {}  # (fold origin sum, seed) ->
 
     static = {
@@ -171,6 +172,7 @@ def backtest_forecaster(
         if refit:
             params = {**_refit_params(estimator), "seed": estimator.seed + seed}
             model = type(estimator)(**params).fit(history.dropna(subset=cols["targets"]))
+        fell_back.append(bool(getattr(model, "baseline_only_", False)))
         return model.predict(history)
 
     def per_key(forecast: pd.DataFrame, column: str) -> dict[str, np.ndarray]:
@@ -233,6 +235,11 @@ def backtest_forecaster(
         notes.append(
             f"{name}: {share:.0%} of actuals inside its {low:g}–{high:g} quantile interval "
             f"(nominal {high - low:.0%}), over {len(inside)} (series, fold) forecasts"
+        )
+    if any(fell_back):
+        notes.append(
+            f"{name} forecast its own seasonal baseline in {sum(fell_back)} of "
+            f"{len(fell_back)} fits (it did not beat it on the fit's validation window)"
         )
     if seeds > 1:
         spread = overall.loc[[f"{name} seed {estimator.seed + s}" for s in range(seeds)], "mase"]
