@@ -13,11 +13,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="time every cell and engine against torch.nn (same run, same machine)",
         description="Times one recurrent layer per cell variant and engine at (T, B, I, H) = "
         "(100, 64, 64, 128), (100, 64, 256, 256), (1000, 16, 1, 64), forward (inference) and "
-        "forward+backward, with the torch.nn module of the same family timed alternately in "
-        "the same run. Prints the C++ kernels' warm-up (build or load, paid before timing), "
-        "then median and min-max time per call, time per step, ratio to torch.nn, GFLOP/s and "
-        "the fraction of this machine's peak FP32 GEMM rate (measured in the run), and peak "
-        "memory.",
+        "forward+backward, with the torch.nn module of the same family timed in the same "
+        "rounds (order shuffled per round). Prints the C++ kernels' warm-up (build or load, "
+        "paid before timing), then median and min-max time per call, time per step, the code "
+        "path that ran, ratio to torch.nn (median over pairs, 95 percent bootstrap CI) and its "
+        "verdict against the noise floor of the same-kernel controls (torch.nn vs itself, "
+        "native vs torch.nn), the GRU cells' time per FLOP against nn.LSTM, GFLOP/s, the "
+        "fraction of this machine's peak FP32 GEMM rate (measured in the run), and peak "
+        "memory. The JSON keeps every sample.",
     )
     parser.add_argument(
         "--quick",
@@ -59,6 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--modes", default="forward,train", help="forward and/or train (default: both)"
     )
     parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the shuffled order within rounds (default 0)"
+    )
+    parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: torch's own choice)"
     )
     parser.set_defaults(func=run)
@@ -71,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     from rnnlab import bench
     from rnnlab.errors import UserInputError
+    from rnnlab.report.progress import RunProgress
 
     if args.threads is not None:
         if args.threads < 1:
@@ -97,15 +104,25 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)
-    with console.status("loading the C++ kernels, then timing...") as status:
+    groups = len(plan["sizes"]) * len(plan["modes"])
+    with RunProgress(console, phases=("timing",), unit="size/mode groups") as progress:
+        progress.plan(groups)
+        progress.note("loading the C++ kernels first")
+        seen: list[tuple] = []
+
+        def on_result(r) -> None:
+            # A group (size, mode) is done when the next one starts; the last when all are.
+            if seen and seen[-1] != (r.size, r.mode):
+                progress.finished(f"{seen[-1][0]} {seen[-1][1]}")
+            if not seen or seen[-1] != (r.size, r.mode):
+                seen.append((r.size, r.mode))
+            progress.note(f"timed {r.variant} / {r.engine} at {r.size} {r.mode}")
+
         report = bench.run_benchmark(
-            **plan,
-            device=args.device,
-            reps=reps,
-            on_result=lambda r: status.update(
-                f"timed {r.variant} / {r.engine} at {r.size} {r.mode}"
-            ),
+            **plan, device=args.device, reps=reps, seed=args.seed, on_result=on_result
         )
+        if seen:
+            progress.finished(f"{seen[-1][0]} {seen[-1][1]}")
     if args.json:  # saved now, so interrupting the curves loses nothing of the table
         report.to_json(args.json)
     if args.plot:
@@ -116,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
                 reps=args.reps or (2 if args.quick else 3),
                 sweeps=bench.QUICK_SWEEPS if args.quick else bench.SWEEPS,
                 on_point=lambda p: status.update(f"timed {p.curve} at {p.size}"),
+                seed=args.seed,
             )
         report.add_scaling(curves, warmups)
     bench.print_report(report, console)

@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run the nine LSTM/GRU claims as experiments and print their verdicts",
         description="Each claim is an experiment (tasks, models, parameter budget, seeds) run "
         "into a results store; its verdict (supported, refuted, no significant difference, "
-        "depends on the task, inconclusive) is computed from those runs with 95 %% CIs and "
+        "depends on the task, inconclusive) is computed from those runs with 95 % CIs and "
         "Welch's t-test. Re-running the same command skips finished runs. Writes "
         "claims.md and claims.html into the store.",
     )
@@ -31,16 +31,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--workers",
-        type=int,
-        default=1,
-        help="runs in parallel, each in its own process with cores/N torch threads (default 1)",
+        default="auto",
+        help="runs in parallel, each in its own process (default auto: one per core, at most 4)",
     )
     parser.add_argument(
         "--threads",
-        type=int,
-        default=1,
-        help="torch threads of this process with --workers 1 (default 1: the claims models are "
-        "tiny, and more threads than free cores slow them down many times over)",
+        default="auto",
+        help="torch threads per run (default auto: 1, as the claims models are tiny and more "
+        "threads than free cores slow them down many times over)",
     )
     parser.add_argument(
         "--report-only",
@@ -64,64 +62,44 @@ def _claim_numbers(text: str | None) -> list[int] | None:
 def run(args: argparse.Namespace) -> int:
     """Run (or resume) the study, write the page, print the verdict table."""
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
+    from rnnlab.commands import count_or_auto
+    from rnnlab.compare.executor import parallelism
     from rnnlab.diagnose.claims import CLAIMS
-    from rnnlab.diagnose.claims_report import write_claims_report
-    from rnnlab.diagnose.study import load_claims, run_claims
+    from rnnlab.diagnose.study import get_budget, load_claims, run_claims
     from rnnlab.errors import UserInputError
+    from rnnlab.report.claims_page import VERDICT_STYLES, verdict_class, write_claims_report
+    from rnnlab.report.progress import RunProgress
 
-    if args.workers < 1 or args.threads < 1:
-        raise UserInputError(
-            f"--workers and --threads must be at least 1, got {args.workers} and {args.threads}"
-        )
-    import torch
-
-    torch.set_num_threads(args.threads)
+    workers = count_or_auto("--workers", args.workers)
+    threads = count_or_auto("--threads", args.threads)
     claims = _claim_numbers(args.claims)
+    if claims is not None and (unknown := sorted(set(claims) - set(CLAIMS))):
+        raise UserInputError(f"claims are numbered 1 to 9, got {unknown}")
+    get_budget(args.budget)
     console = Console(stderr=True)
     if args.report_only:
         result = load_claims(args.budget, args.store, claims)
     else:
-        with Progress(
-            TextColumn("claims runs"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} {task.description}"),
-            TimeElapsedColumn(),
-            console=console,
-            disable=not console.is_terminal,
-        ) as progress:
-            bar = progress.add_task("", total=None)
-
-            def planned(total: int) -> None:
-                progress.update(bar, total=total)
-
-            def finished(outcome) -> None:
-                unit = outcome.unit
-                progress.update(
-                    bar,
-                    advance=1,
-                    description=f"{unit.config.task} {unit.config.model} seed {unit.seed}: "
-                    f"{outcome.status or outcome.outcome}",
-                )
-
+        going = parallelism(workers, 1, largest_model=0)[0]  # processes the bar shows
+        with RunProgress(console, going, ("claims runs",)) as progress:
             result = run_claims(
                 args.budget,
                 args.store,
-                workers=args.workers,
+                workers=workers,
+                threads=threads,
                 claims=claims,
-                on_outcome=finished,
-                on_plan=planned,
+                on_outcome=progress.outcome,
+                on_plan=progress.plan,
             )
     paths = write_claims_report(result, args.store)
     table = Table(title=f"Claims, budget {args.budget}")
     table.add_column("#")
     table.add_column("claim", overflow="fold")
     table.add_column("verdict", overflow="fold")
-    styles = {"supported": "green", "refuted": "red"}
     for verdict in result.verdicts:
-        style = styles.get(verdict.kind, "")
+        style = VERDICT_STYLES[verdict_class(verdict.kind)][0]
         table.add_row(
             str(verdict.claim), CLAIMS[verdict.claim].statement, verdict.text, style=style
         )

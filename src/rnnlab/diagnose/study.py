@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from rnnlab.compare.executor import UnitOutcome, execute
+from rnnlab.compare.cost import machine_load
+from rnnlab.compare.executor import UnitOutcome, execute, parallelism
 from rnnlab.compare.store import Store
 from rnnlab.diagnose.claims import judge
 from rnnlab.diagnose.experiments import (
@@ -41,6 +42,9 @@ class ClaimsResult:
     table: pd.DataFrame
     verdicts: list[ClaimVerdict]
     wall_time_s: float | None = None  # of the run that produced it (None when only loaded)
+    load_per_core: float | None = None
+    """Highest 1-minute load average per core at the start and end of the run (None when
+    only loaded): above 1, other processes competed for the cores and timings are noisy."""
 
 
 def get_budget(budget: str | Budget) -> Budget:
@@ -56,26 +60,36 @@ def run_claims(
     budget: str | Budget,
     store: str | os.PathLike[str],
     *,
-    workers: int = 1,
+    workers: int | None = 1,
+    threads: int | None = None,
     claims: list[int] | None = None,
     on_outcome: Callable[[UnitOutcome], None] | None = None,
     on_plan: Callable[[int], None] | None = None,
 ) -> ClaimsResult:
     """Run (or finish) the claims study of ``budget`` in ``store`` and judge it.
 
+    ``workers`` run processes (None: one per core, at most 4) with ``threads`` torch threads
+    each (None: 1 for models this small, see :func:`rnnlab.compare.executor.parallelism`).
+
     ``claims`` restricts the study to some claim numbers; ``on_plan`` receives the number of
     run units before they start, ``on_outcome`` each unit's outcome (for progress bars).
     """
     start = time.perf_counter()
+    loads = [machine_load()]
     budget = get_budget(budget)
     arms, notes = _plan(budget, claims)
     todo = units(arms, budget.seeds)
     if on_plan is not None:
         on_plan(len(todo))
     Store.open(store).close()  # create it, or refuse a directory that is not a store
-    execute(todo, store, run_probe, workers=workers, on_outcome=on_outcome)
+    largest = max(budget.params, *budget.dataset_params.values())
+    workers, threads = parallelism(workers, threads, largest_model=largest)
+    execute(todo, store, run_probe, workers=workers, threads=threads, on_outcome=on_outcome)
     result = _judge(budget, arms, notes, store)
     result.wall_time_s = time.perf_counter() - start
+    loads.append(machine_load())
+    per_core = [x["load_average"] / x["cpus"] for x in loads if x["load_average"] and x["cpus"]]
+    result.load_per_core = max(per_core, default=None)
     return result
 
 
@@ -103,6 +117,8 @@ def _plan(budget: Budget, claims: list[int] | None) -> tuple[list[ClaimArm], dic
 
 
 def _judge(budget: Budget, arms: list[ClaimArm], notes: dict, store) -> ClaimsResult:
+    if Path(store).exists() and not Path(store).is_dir():
+        raise UserInputError(f"{store} is a file, not a directory; --store takes a claims store")
     if not (Path(store) / "results.db").exists():
         raise UserInputError(f"{store} holds no claims results (no results.db)")
     opened = Store.open(store, create=False)
