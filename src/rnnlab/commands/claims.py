@@ -47,6 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="judge and write the page from the store without running anything",
     )
+    parser.add_argument(
+        "--estimate",
+        action="store_true",
+        help="print the number of runs and an estimated wall time (from a few timed steps of "
+        "each run configuration) and run nothing",
+    )
     add_executor_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -82,6 +88,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserInputError(f"claims are numbered 1 to 9, got {unknown}")
     get_budget(args.budget)
     ray = ray_options(args)
+    if args.estimate:
+        from rnnlab.diagnose.estimate import estimate_claims
+
+        print(estimate_claims(args.budget, workers=workers, claims=claims).format())
+        return 0
     console = Console(stderr=True)
     if args.report_only:
         result = load_claims(args.budget, args.store, claims)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import socket
 from collections.abc import Callable
@@ -97,8 +98,9 @@ def cpu_model() -> str:
 
 def versions() -> dict[str, str | None]:
     """Versions of the software a run used and the machine it ran on (stored with every
-    row): ``host``, ``cpu`` (model name) and ``gpu`` (None without CUDA) tell the report
-    whether cost figures of one comparison come from different kinds of machine."""
+    row): ``host``, ``cpu`` (model name), ``gpu`` (None without CUDA) and ``machine`` (CPU
+    model and count) tell the report where cost figures come from, and whether those of one
+    comparison come from different kinds of machine."""
     import numpy
     import torch
 
@@ -113,4 +115,11 @@ def versions() -> dict[str, str | None]:
         "host": socket.gethostname(),
         "cpu": cpu_model(),
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "machine": machine(),
     }
+
+
+def machine() -> str:
+    """The processor model and the number of CPUs of this machine, e.g. ``Intel(R) Xeon(R)
+    Processor, 2 CPUs``."""
+    return f"{cpu_model()}, {os.cpu_count()} CPUs"

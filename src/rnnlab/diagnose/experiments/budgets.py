@@ -80,12 +80,14 @@ BUDGETS: dict[str, Budget] = {
         },
         dataset_train={"epochs": 3},
     ),
+    # Sized with `rnnlab claims --budget standard --estimate` to finish within 3 hours on 2
+    # idle CPU cores with 2 workers (docs/claims.md gives the cuts and the estimates).
     "standard": Budget(
         name="standard",
         seeds=5,
         params=10_000,
-        steps=4000,
-        eval_every=200,
+        steps=2000,
+        eval_every=100,
         batch_size=64,
         lr=3e-3,
         clip_norm=1.0,
@@ -112,7 +114,7 @@ BUDGETS: dict[str, Budget] = {
             "spoken-digits": 20_000,
             "shakespeare": 50_000,
         },
-        dataset_options={},
+        dataset_options={"shakespeare": {"limit": 500_000}},
         dataset_train={"epochs": 20, "patience": 5},
     ),
 }
