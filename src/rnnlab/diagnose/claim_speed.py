@@ -84,7 +84,7 @@ class SpeedGroup:
         engine = self.engine
         if engine == "auto":
             picked = dict.fromkeys(self.engines.values())
-            engine = "auto (" + ", ".join(f"{e}" for e in picked) + ")"
+            engine = "auto (" + ", ".join(picked) + ")"
         return f"time per forward+backward, {engine} engine, {self.setting}"
 
     def outcome(self) -> SplitOutcome:
