@@ -1,8 +1,10 @@
 """Run the claims study into a results store and read its verdicts back.
 
 ``run_claims`` plans every claim's runs for a budget, executes them with the compare
-executor (atomic claims in ``results.db``: a killed run re-run skips what finished) and
-returns the table and verdicts; ``load_claims`` rebuilds both from the store alone.
+executor (atomic claims in ``results.db``: a killed run re-run skips what finished), then,
+with no run left training, claim 4's speed benchmark (:mod:`rnnlab.diagnose.claim_speed`,
+kept in the store once measured), and returns the table and verdicts; ``load_claims``
+rebuilds both from the store alone.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pandas as pd
 from rnnlab.compare.cost import machine_load
 from rnnlab.compare.executor import UnitOutcome, make_executor, parallelism, run_all
 from rnnlab.compare.store import Store
+from rnnlab.diagnose.claim_speed import SPEED_FILE, SpeedBenchmark, measure_speed, with_speed
 from rnnlab.diagnose.claims import judge
 from rnnlab.diagnose.experiments import (
     BUDGETS,
@@ -49,6 +52,7 @@ class ClaimsResult:
     load_per_core: float | None = None
     """Highest 1-minute load average per core at the start and end of the run (None when
     only loaded): above 1, other processes competed for the cores and timings are noisy."""
+    speed: SpeedBenchmark | None = None  # claim 4's speed benchmark, when it has run
 
 
 def get_budget(budget: str | Budget) -> Budget:
@@ -97,6 +101,9 @@ def run_claims(
         run_all(executor, todo)
     finally:
         executor.close()
+    # Claim 4's speed: timed apart, now that no worker trains beside it; kept once measured.
+    if 4 in {a.claim for a in arms} and not (Path(store) / SPEED_FILE).exists():
+        measure_speed(budget).save(Path(store) / SPEED_FILE)
     result = _judge(budget, arms, notes, store)
     result.wall_time_s = time.perf_counter() - start
     loads.append(machine_load())
@@ -139,7 +146,9 @@ def _judge(budget: Budget, arms: list[ClaimArm], notes: dict, store) -> ClaimsRe
     finally:
         opened.close()
     table = claims_table(arms, budget.seeds, rows)
-    verdicts = judge(table, notes)
+    speed_file = Path(store) / SPEED_FILE
+    speed = SpeedBenchmark.load(speed_file) if speed_file.exists() else None
+    verdicts = with_speed(judge(table, notes), speed)
     claimed = {a.claim for a in arms} | set(notes)
     verdicts = [v for v in verdicts if v.claim in claimed]
-    return ClaimsResult(budget, arms, notes, table, verdicts)
+    return ClaimsResult(budget, arms, notes, table, verdicts, speed=speed)
