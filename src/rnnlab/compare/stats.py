@@ -1,22 +1,42 @@
-"""Statistics for seeded comparisons: confidence intervals, Welch's t-test, effect sizes.
+"""Statistics for seeded comparisons: confidence intervals, tests, effect sizes, decisions.
 
-A difference between two models is called only when Welch's t-test (or a bootstrap test)
-gives p < ``ALPHA``; otherwise the verdict is "no significant difference". Effect sizes are
-Hedges' g (Cohen's d with the small-sample correction), so readers see how large a
-difference is, not only whether it is detectable with this many seeds.
+:func:`decide` is the one decision rule of rnnlab (docs/comparisons.md has worked examples):
+
+- **a better / b better**: the two-sided test of the mean difference gives p < ``alpha``.
+  The test is Welch's t-test, unless its assumptions fail, in which case it is a
+  permutation test: both arms have zero spread (t is undefined), or an arm of 3 or more
+  seeds fails Shapiro–Wilk at 0.05 (an outlier seed, a diverged run, heavy ties).
+- **equivalent**: otherwise, two one-sided tests (TOST, Lakens 2017) at ``alpha`` show the
+  difference lies inside ``(-margin, +margin)`` (Welch TOST, or permutation TOST when the
+  permutation test was chosen).
+- **inconclusive**: neither. The decision then carries the smallest difference these seeds
+  detect with power 0.8, and the seeds per arm that would detect a difference of ``margin``.
+
+Absence of a significant difference is never read as equivalence. :func:`holm` adjusts a
+family of p-values (a claim's contrasts, a suite's table) and :func:`adjust` re-decides a
+family with them. Effect sizes are Hedges' g (Cohen's d with the small-sample correction).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats as sps
 
 ALPHA = 0.05
 NO_DIFFERENCE = "no significant difference"
+A_BETTER, B_BETTER, EQUIVALENT, INCONCLUSIVE = "a better", "b better", "equivalent", "inconclusive"
+OUTCOMES = (A_BETTER, B_BETTER, EQUIVALENT, INCONCLUSIVE)
+#: Power at which :attr:`Decision.detectable` is computed.
+POWER = 0.8
+#: Shapiro–Wilk level below which an arm counts as not normal (Welch is then replaced).
+NORMALITY_ALPHA = 0.05
+#: Resamples of the permutation and bootstrap procedures (exact enumeration when fewer exist).
+RESAMPLES = 9_999
 
 
 @dataclass(frozen=True)
@@ -186,3 +206,278 @@ def compare_groups(
         None if math.isnan(effect) else effect,
         method,
     )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What seeded runs of arms ``a`` and ``b`` say (see :func:`decide`).
+
+    Attributes:
+        outcome: ``"a better"``, ``"b better"``, ``"equivalent"`` or ``"inconclusive"``.
+        p_value: two-sided p of the difference test (nan when it is undefined: n < 2).
+        diff: mean(a) − mean(b) (nan when an arm has no finite value).
+        diff_ci: ``(1 − alpha)`` interval of ``diff`` (Welch's t interval, or a bootstrap
+            percentile interval when the permutation test was used).
+        effect: Hedges' g of a − b (same sign as ``diff``; ±inf when both arms have zero
+            spread and differ, nan when undefined).
+        margin: the equivalence margin the decision used.
+        alpha: the level it used.
+        test: ``"welch"``, ``"permutation"`` or ``""`` (too few values to test).
+        p_equivalence: TOST p (the larger of the two one-sided p-values; nan if undefined).
+        detectable: smallest |a − b| these seeds detect with power 0.8 at ``alpha`` (nan when
+            the spread is unknown or zero).
+        seeds_needed: seeds per arm that would detect a difference of ``margin`` with power
+            0.8 (None when unknown).
+        n_a, n_b: finite values used per arm (non-finite ones are dropped and counted in
+            ``note``).
+        note: why the decision is limited (too few values, dropped values, test choice).
+    """
+
+    outcome: str
+    p_value: float
+    diff: float
+    diff_ci: tuple[float, float]
+    effect: float
+    margin: float
+    alpha: float
+    test: str
+    p_equivalence: float
+    detectable: float
+    seeds_needed: int | None
+    n_a: int
+    n_b: int
+    higher_is_better: bool
+    note: str = ""
+
+    def describe(self, a: str = "a", b: str = "b") -> str:
+        """One line: the outcome in words, the difference with its CI, p, g and the margin."""
+        words = {
+            A_BETTER: f"{a} better",
+            B_BETTER: f"{b} better",
+            EQUIVALENT: f"equivalent within ±{self.margin:.3g}",
+            INCONCLUSIVE: "inconclusive",
+        }[self.outcome]
+        parts = [f"margin ±{self.margin:.3g}"]
+        if math.isfinite(self.diff):
+            low, high = self.diff_ci
+            parts.insert(0, f"{a} − {b} = {self.diff:+.3g} [{low:+.3g}, {high:+.3g}]")
+        if math.isfinite(self.p_value):
+            parts.append(f"{self.test} p = {self.p_value:.3g}")
+        if math.isfinite(self.p_equivalence):
+            parts.append(f"TOST p = {self.p_equivalence:.3g}")
+        if math.isfinite(self.effect):
+            parts.append(f"g = {self.effect:+.2f}")
+        if self.outcome == INCONCLUSIVE and self.test:
+            parts.append(self.settle_text())
+        if self.note:
+            parts.append(self.note)
+        return f"{words} ({'; '.join(parts)})"
+
+    def settle_text(self) -> str:
+        """'detectable difference ±0.04 with n=3; ~12 seeds per arm would detect ±0.01'."""
+        text = f"n = {self.n_a}/{self.n_b}"
+        if math.isfinite(self.detectable):
+            text = f"detectable difference ±{self.detectable:.3g} with {text}"
+        if self.seeds_needed is not None:
+            text += f"; ~{self.seeds_needed} seeds per arm would detect ±{self.margin:.3g}"
+        return text
+
+
+def _normal_enough(x: np.ndarray) -> bool:
+    if x.size < 3 or np.ptp(x) == 0:
+        return True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return bool(sps.shapiro(x).pvalue >= NORMALITY_ALPHA)
+
+
+def _permutation_p(x: np.ndarray, y: np.ndarray, alternative: str) -> float:
+    result = sps.permutation_test(
+        (x, y),
+        lambda u, v, axis: np.mean(u, axis=axis) - np.mean(v, axis=axis),
+        vectorized=True,
+        n_resamples=RESAMPLES,
+        alternative=alternative,
+        rng=np.random.default_rng(0),
+    )
+    return float(min(1.0, result.pvalue))
+
+
+def _bootstrap_diff_ci(x: np.ndarray, y: np.ndarray, confidence: float) -> tuple[float, float]:
+    if np.ptp(x) == 0 and np.ptp(y) == 0:
+        diff = float(x.mean() - y.mean())
+        return diff, diff
+    result = sps.bootstrap(
+        (x, y),
+        lambda u, v, axis: np.mean(u, axis=axis) - np.mean(v, axis=axis),
+        vectorized=True,
+        confidence_level=confidence,
+        n_resamples=RESAMPLES,
+        method="percentile",
+        rng=np.random.default_rng(0),
+    )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def _welch(x: np.ndarray, y: np.ndarray, margin: float, alpha: float):
+    from statsmodels.stats.weightstats import ttost_ind
+
+    with warnings.catch_warnings():  # scipy warns on nearly equal samples; p is still right
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = sps.ttest_ind(x, y, equal_var=False)
+        interval = result.confidence_interval(confidence_level=1 - alpha)
+        p_equivalence = (
+            float(ttost_ind(x, y, -margin, margin, usevar="unequal")[0]) if margin > 0 else 1.0
+        )
+    return float(result.pvalue), (float(interval.low), float(interval.high)), p_equivalence
+
+
+def _permutation(x: np.ndarray, y: np.ndarray, margin: float, alpha: float):
+    p_value = _permutation_p(x, y, "two-sided")
+    if margin > 0:  # TOST by shifting one arm to each edge of the margin
+        p_equivalence = max(
+            _permutation_p(x + margin, y, "greater"), _permutation_p(x - margin, y, "less")
+        )
+    else:
+        p_equivalence = 1.0
+    return p_value, _bootstrap_diff_ci(x, y, 1 - alpha), p_equivalence
+
+
+def _power_figures(
+    x: np.ndarray, y: np.ndarray, margin: float, alpha: float
+) -> tuple[float, int | None]:
+    from statsmodels.stats.power import TTestIndPower
+
+    pooled = ((x.size - 1) * x.var(ddof=1) + (y.size - 1) * y.var(ddof=1)) / (x.size + y.size - 2)
+    sd = math.sqrt(pooled)
+    if not sd > 0:
+        return math.nan, None
+    power = TTestIndPower()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            d = power.solve_power(
+                effect_size=None, nobs1=x.size, ratio=y.size / x.size, alpha=alpha, power=POWER
+            )
+            detectable = float(np.asarray(d).item()) * sd
+        except (ValueError, RuntimeError):
+            detectable = math.nan
+        needed = None
+        if margin > 0:
+            try:
+                n = power.solve_power(effect_size=margin / sd, nobs1=None, alpha=alpha, power=POWER)
+                n = float(np.asarray(n).item())
+                needed = max(2, math.ceil(n)) if math.isfinite(n) else None
+            except (ValueError, RuntimeError):
+                needed = None
+    return (detectable if math.isfinite(detectable) else math.nan), needed
+
+
+def _outcome(
+    p_value: float, p_equivalence: float, diff: float, alpha: float, higher_is_better: bool
+) -> str:
+    if math.isfinite(p_value) and p_value < alpha and diff != 0:
+        return A_BETTER if (diff > 0) == higher_is_better else B_BETTER
+    if math.isfinite(p_equivalence) and p_equivalence < alpha:
+        return EQUIVALENT
+    return INCONCLUSIVE
+
+
+def decide(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    higher_is_better: bool,
+    margin: float,
+    alpha: float = ALPHA,
+) -> Decision:
+    """Decide between arms ``a`` and ``b`` from their per-seed values (module docstring).
+
+    Non-finite values (a diverged run's nan or inf) are dropped and counted in the note: a
+    caller that wants divergence to count against an arm must score it as a finite value.
+    Fewer than 2 finite values in an arm give "inconclusive" (nothing can be tested).
+
+    Raises:
+        ValueError: ``margin`` negative or not finite, ``alpha`` not in (0, 1).
+    """
+    if not (math.isfinite(margin) and margin >= 0):
+        raise ValueError(f"margin must be a finite number >= 0, got {margin!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+    x, y = _clean(a), _clean(b)
+    dropped = (len(a) - x.size, len(b) - y.size)
+    notes = [
+        f"{k} non-finite {name} value{'s' if k > 1 else ''} dropped"
+        for k, name in zip(dropped, ("a", "b"), strict=True)
+        if k
+    ]
+    nan = math.nan
+    diff = float(x.mean() - y.mean()) if x.size and y.size else nan
+    if x.size < 2 or y.size < 2:
+        notes.append(f"too few values to test (n = {x.size}/{y.size})")
+        return Decision(
+            INCONCLUSIVE, nan, diff, (nan, nan), nan, margin, alpha, "", nan, nan, None,
+            int(x.size), int(y.size), higher_is_better, "; ".join(notes),
+        )  # fmt: skip
+    both_constant = np.ptp(x) == 0 and np.ptp(y) == 0
+    if both_constant or not (_normal_enough(x) and _normal_enough(y)):
+        test = "permutation"
+        notes.append("both arms constant" if both_constant else "an arm fails Shapiro–Wilk")
+        p_value, diff_ci, p_equivalence = _permutation(x, y, margin, alpha)
+    else:
+        test = "welch"
+        p_value, diff_ci, p_equivalence = _welch(x, y, margin, alpha)
+    detectable, needed = _power_figures(x, y, margin, alpha)
+    return Decision(
+        _outcome(p_value, p_equivalence, diff, alpha, higher_is_better),
+        p_value,
+        diff,
+        diff_ci,
+        hedges_g(x, y),
+        margin,
+        alpha,
+        test,
+        p_equivalence,
+        detectable,
+        needed,
+        int(x.size),
+        int(y.size),
+        higher_is_better,
+        "; ".join(notes),
+    )
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values, in the input order.
+
+    Non-finite entries (an undecidable contrast) stay nan and do not count in the family.
+    """
+    values = np.asarray(list(p_values), dtype=float)
+    adjusted = np.full(values.shape, np.nan)
+    finite = np.isfinite(values)
+    if finite.any():
+        from statsmodels.stats.multitest import multipletests
+
+        adjusted[finite] = multipletests(values[finite], method="holm")[1]
+    return [float(v) for v in adjusted]
+
+
+def adjust(decisions: Sequence[Decision]) -> list[Decision]:
+    """Re-decide a family with Holm-adjusted p-values (both the difference and the TOST ones).
+
+    Used wherever several contrasts support one verdict, so that looking at many of them
+    does not make a chance "better" or "equivalent" likely.
+    """
+    if len(decisions) < 2:
+        return list(decisions)
+    p_diff = holm([d.p_value for d in decisions])
+    p_equiv = holm([d.p_equivalence for d in decisions])
+    return [
+        replace(
+            d,
+            p_value=p,
+            p_equivalence=q,
+            outcome=_outcome(p, q, d.diff, d.alpha, d.higher_is_better),
+        )
+        for d, p, q in zip(decisions, p_diff, p_equiv, strict=True)
+    ]
