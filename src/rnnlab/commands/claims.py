@@ -11,10 +11,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "claims",
         help="run the nine LSTM/GRU claims as experiments and print their verdicts",
         description="Each claim is an experiment (tasks, models, parameter budget, seeds) run "
-        "into a results store; its verdict (supported, refuted, no significant difference, "
-        "depends on the task, inconclusive) is computed from those runs with 95 %% CIs and "
-        "Welch's t-test. Re-running the same command skips finished runs. Writes "
-        "claims.md and claims.html into the store.",
+        "into a results store; its verdict (supported, refuted, equivalent within ±margin, "
+        "depends on the task, inconclusive) is computed from those runs with 95 %% CIs, "
+        "Welch or permutation tests, TOST equivalence at each metric's margin and Holm's "
+        "adjustment within each claim (docs/claims.md). Re-running the same command skips "
+        "finished runs. Writes claims.md and claims.html into the store.",
     )
     parser.add_argument(
         "--budget",
@@ -43,6 +44,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "tiny, and more threads than free cores slow them down many times over)",
     )
     parser.add_argument(
+        "--margin",
+        default=None,
+        help="equivalence margin for every metric: 0.01 (absolute) or 5%% (relative); "
+        "default: 1 point for accuracies, 0.5 events for explosion scores, 3 %% for "
+        "parameters and FLOPs, 5 %% otherwise",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="judge and write the page from the store without running anything",
@@ -67,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
+    from rnnlab.compare.margins import parse_margin
     from rnnlab.diagnose.claims import CLAIMS
     from rnnlab.diagnose.claims_report import write_claims_report
     from rnnlab.diagnose.study import load_claims, run_claims
@@ -80,9 +89,10 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     claims = _claim_numbers(args.claims)
+    margin = parse_margin(args.margin)
     console = Console(stderr=True)
     if args.report_only:
-        result = load_claims(args.budget, args.store, claims)
+        result = load_claims(args.budget, args.store, claims, margin)
     else:
         with Progress(
             TextColumn("claims runs"),
@@ -113,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
                 claims=claims,
                 on_outcome=finished,
                 on_plan=planned,
+                margin=margin,
             )
     paths = write_claims_report(result, args.store)
     table = Table(title=f"Claims, budget {args.budget}")

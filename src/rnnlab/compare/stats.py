@@ -4,8 +4,10 @@
 
 - **a better / b better**: the two-sided test of the mean difference gives p < ``alpha``.
   The test is Welch's t-test, unless its assumptions fail, in which case it is a
-  permutation test: both arms have zero spread (t is undefined), or an arm of 3 or more
-  seeds fails Shapiro–Wilk at 0.05 (an outlier seed, a diverged run, heavy ties).
+  permutation test: both arms have zero spread (t is undefined), or an arm of
+  ``NORMALITY_MIN_N`` (5) or more seeds fails Shapiro–Wilk at 0.05 (an outlier seed, heavy
+  ties). With fewer seeds normality cannot be checked (Shapiro–Wilk only flags ties there)
+  and a permutation test could never reach p < 0.05 at 3 vs 3, so Welch is used.
 - **equivalent**: otherwise, two one-sided tests (TOST, Lakens 2017) at ``alpha`` show the
   difference lies inside ``(-margin, +margin)`` (Welch TOST, or permutation TOST when the
   permutation test was chosen).
@@ -35,6 +37,8 @@ OUTCOMES = (A_BETTER, B_BETTER, EQUIVALENT, INCONCLUSIVE)
 POWER = 0.8
 #: Shapiro–Wilk level below which an arm counts as not normal (Welch is then replaced).
 NORMALITY_ALPHA = 0.05
+#: Fewest seeds in an arm for its normality to be checked at all.
+NORMALITY_MIN_N = 5
 #: Resamples of the permutation and bootstrap procedures (exact enumeration when fewer exist).
 RESAMPLES = 9_999
 
@@ -251,12 +255,7 @@ class Decision:
 
     def describe(self, a: str = "a", b: str = "b") -> str:
         """One line: the outcome in words, the difference with its CI, p, g and the margin."""
-        words = {
-            A_BETTER: f"{a} better",
-            B_BETTER: f"{b} better",
-            EQUIVALENT: f"equivalent within ±{self.margin:.3g}",
-            INCONCLUSIVE: "inconclusive",
-        }[self.outcome]
+        words = self.words(a, b)
         parts = [f"margin ±{self.margin:.3g}"]
         if math.isfinite(self.diff):
             low, high = self.diff_ci
@@ -273,6 +272,15 @@ class Decision:
             parts.append(self.note)
         return f"{words} ({'; '.join(parts)})"
 
+    def words(self, a: str = "a", b: str = "b") -> str:
+        """``lstm better``, ``equivalent within ±0.01``, ``inconclusive``."""
+        return {
+            A_BETTER: f"{a} better",
+            B_BETTER: f"{b} better",
+            EQUIVALENT: f"equivalent within ±{self.margin:.3g}",
+            INCONCLUSIVE: "inconclusive",
+        }[self.outcome]
+
     def settle_text(self) -> str:
         """'detectable difference ±0.04 with n=3; ~12 seeds per arm would detect ±0.01'."""
         text = f"n = {self.n_a}/{self.n_b}"
@@ -284,7 +292,7 @@ class Decision:
 
 
 def _normal_enough(x: np.ndarray) -> bool:
-    if x.size < 3 or np.ptp(x) == 0:
+    if x.size < NORMALITY_MIN_N or np.ptp(x) == 0:
         return True
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -96,10 +96,13 @@ def _header(result: ClaimsResult) -> list[str]:
     ]
     if result.wall_time_s is not None:
         lines.append(f"Wall time of this run: {result.wall_time_s / 60:.1f} min.")
+    margin = f"--margin {result.margin.text}" if result.margin else "each metric's default margin"
     lines.append(
-        "Verdicts are computed from these runs only: a difference is called when Welch's "
-        "t-test gives p < 0.05 (a permutation test where every seed gave the same value; "
-        "exact comparison for parameters and FLOPs); see docs/claims.md."
+        "Verdicts are computed from these runs only: each contrast is a better / worse (Welch "
+        "t-test, or a permutation test where Welch's assumptions fail; exact for parameters and "
+        f"FLOPs), equivalent (TOST within ±margin; here {margin}) or inconclusive (with the "
+        "difference these seeds could detect); p-values are Holm-adjusted within each claim. "
+        "No significant difference is never read as equivalence; see docs/claims.md."
     )
     return lines
 

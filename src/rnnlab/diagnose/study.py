@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from rnnlab.compare.executor import UnitOutcome, execute
+from rnnlab.compare.margins import Margin
 from rnnlab.compare.store import Store
 from rnnlab.diagnose.claims import judge
 from rnnlab.diagnose.experiments import (
@@ -41,6 +42,7 @@ class ClaimsResult:
     table: pd.DataFrame
     verdicts: list[ClaimVerdict]
     wall_time_s: float | None = None  # of the run that produced it (None when only loaded)
+    margin: Margin | None = None  # the --margin override (None: each metric's default)
 
 
 def get_budget(budget: str | Budget) -> Budget:
@@ -60,11 +62,13 @@ def run_claims(
     claims: list[int] | None = None,
     on_outcome: Callable[[UnitOutcome], None] | None = None,
     on_plan: Callable[[int], None] | None = None,
+    margin: Margin | None = None,
 ) -> ClaimsResult:
     """Run (or finish) the claims study of ``budget`` in ``store`` and judge it.
 
     ``claims`` restricts the study to some claim numbers; ``on_plan`` receives the number of
-    run units before they start, ``on_outcome`` each unit's outcome (for progress bars).
+    run units before they start, ``on_outcome`` each unit's outcome (for progress bars);
+    ``margin`` overrides the metrics' default equivalence margins.
     """
     start = time.perf_counter()
     budget = get_budget(budget)
@@ -74,13 +78,16 @@ def run_claims(
         on_plan(len(todo))
     Store.open(store).close()  # create it, or refuse a directory that is not a store
     execute(todo, store, run_probe, workers=workers, on_outcome=on_outcome)
-    result = _judge(budget, arms, notes, store)
+    result = _judge(budget, arms, notes, store, margin)
     result.wall_time_s = time.perf_counter() - start
     return result
 
 
 def load_claims(
-    budget: str | Budget, store: str | os.PathLike[str], claims: list[int] | None = None
+    budget: str | Budget,
+    store: str | os.PathLike[str],
+    claims: list[int] | None = None,
+    margin: Margin | None = None,
 ) -> ClaimsResult:
     """The table and verdicts of the study in ``store``, without running anything.
 
@@ -88,7 +95,7 @@ def load_claims(
     """
     budget = get_budget(budget)
     arms, notes = _plan(budget, claims)
-    return _judge(budget, arms, notes, store)
+    return _judge(budget, arms, notes, store, margin)
 
 
 def _plan(budget: Budget, claims: list[int] | None) -> tuple[list[ClaimArm], dict]:
@@ -102,7 +109,9 @@ def _plan(budget: Budget, claims: list[int] | None) -> tuple[list[ClaimArm], dic
     return arms, notes
 
 
-def _judge(budget: Budget, arms: list[ClaimArm], notes: dict, store) -> ClaimsResult:
+def _judge(
+    budget: Budget, arms: list[ClaimArm], notes: dict, store, margin: Margin | None
+) -> ClaimsResult:
     if not (Path(store) / "results.db").exists():
         raise UserInputError(f"{store} holds no claims results (no results.db)")
     opened = Store.open(store, create=False)
@@ -111,7 +120,7 @@ def _judge(budget: Budget, arms: list[ClaimArm], notes: dict, store) -> ClaimsRe
     finally:
         opened.close()
     table = claims_table(arms, budget.seeds, rows)
-    verdicts = judge(table, notes)
+    verdicts = judge(table, notes, margin)
     claimed = {a.claim for a in arms} | set(notes)
     verdicts = [v for v in verdicts if v.claim in claimed]
-    return ClaimsResult(budget, arms, notes, table, verdicts)
+    return ClaimsResult(budget, arms, notes, table, verdicts, margin=margin)
