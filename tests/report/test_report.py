@@ -151,8 +151,8 @@ def test_report_files_are_complete_and_self_contained(synthetic_store, built):
     md = files.markdown.read_text()
     page = files.html.read_text()
     assert "## adding (length=50)" in md and "## japanese-vowels" in md
-    assert "**Verdict:** gru wins (gru vs lstm: p = " in md
-    assert "no significant difference" in md
+    assert "**Verdict:** gru better (gru − lstm = " in md
+    assert "inconclusive (" in md and "margin ±" in md
     assert "1,010" in md  # exact parameter counts
     assert "diverged" in md and "NaN/Inf at step 7" in md and "failed" in md
     assert "**Published** — Bai, Kolter & Koltun 2018" in md  # labelled, in its own table

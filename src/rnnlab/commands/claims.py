@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from rnnlab.compare.margins import MARGIN_HELP
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``claims``."""
@@ -43,13 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="torch threads of this process with --workers 1 (default 1: the claims models are "
         "tiny, and more threads than free cores slow them down many times over)",
     )
-    parser.add_argument(
-        "--margin",
-        default=None,
-        help="equivalence margin for every metric: 0.01 (absolute) or 5%% (relative); "
-        "default: 1 point for accuracies, 0.5 events for explosion scores, 3 %% for "
-        "parameters and FLOPs, 5 %% otherwise",
-    )
+    parser.add_argument("--margin", default=None, help=MARGIN_HELP)
     parser.add_argument(
         "--report-only",
         action="store_true",

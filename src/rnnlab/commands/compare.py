@@ -7,6 +7,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from rnnlab.compare.margins import MARGIN_HELP
+
 DEFAULT_STORE = "./rnnlab-runs"
 
 
@@ -52,8 +54,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--test",
         choices=["welch", "bootstrap"],
         default="welch",
-        help="significance test of the verdicts (default welch)",
+        help="significance test of the verdicts (default welch: Welch, or a permutation test "
+        "where its assumptions fail; bootstrap: always the permutation test)",
     )
+    parser.add_argument("--margin", default=None, help=MARGIN_HELP)
     parser.add_argument(
         "--workers",
         default="auto",
@@ -183,10 +187,12 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from rnnlab.compare.margins import parse_margin
     from rnnlab.compare.plan import run_comparisons
     from rnnlab.compare.store import Store
     from rnnlab.report import build_report, print_summary, summarize
 
+    margin = parse_margin(args.margin)
     workers = _count_or_auto("--workers", args.workers)
     threads = _count_or_auto("--threads", args.threads)
     comparisons = _comparisons(args)
@@ -237,10 +243,10 @@ def run(args: argparse.Namespace) -> int:
     store = Store.open(args.store)
     if args.data:
         _store_baselines(store, comparisons, args.kind, console)
-    groups = summarize(store.rows(), method=args.test, baselines=store.baselines)
+    groups = summarize(store.rows(), method=args.test, baselines=store.baselines, margin=margin)
     store.close()
     print_summary(groups)
     if not args.no_report:
-        files = build_report(args.store, method=args.test)
+        files = build_report(args.store, method=args.test, margin=margin)
         console.print(f"report: {files.markdown} and {files.html}")
     return 0

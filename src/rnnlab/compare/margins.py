@@ -30,6 +30,12 @@ ACCURACY_MARGIN = 0.01
 EXPLOSION_MARGIN = 0.5
 EXACT_MARGIN = 0.03
 RELATIVE_MARGIN = 0.05
+#: ``--margin`` help of the commands that decide comparisons (``%%``: argparse formatting).
+MARGIN_HELP = (
+    "equivalence margin of every verdict: 0.01 (absolute, in the metric's units) or 5%% "
+    "(relative to the two models' mean); default per metric: 1 point of accuracy, 0.5 "
+    "explosion events, 3%% for parameters and FLOPs, 5%% otherwise"
+)
 #: Metrics that do not depend on the seed (compared within :data:`EXACT_MARGIN`).
 EXACT_METRICS = frozenset({"params", "flops_per_step"})
 

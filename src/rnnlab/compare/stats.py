@@ -29,8 +29,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import stats as sps
 
+from rnnlab.compare.margins import Margin
+
 ALPHA = 0.05
-NO_DIFFERENCE = "no significant difference"
 A_BETTER, B_BETTER, EQUIVALENT, INCONCLUSIVE = "a better", "b better", "equivalent", "inconclusive"
 OUTCOMES = (A_BETTER, B_BETTER, EQUIVALENT, INCONCLUSIVE)
 #: Power at which :attr:`Decision.detectable` is computed.
@@ -57,25 +58,6 @@ class Summary:
     def half_width(self) -> float:
         """Half the width of the interval (the ``±`` figure)."""
         return (self.high - self.low) / 2
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Outcome of comparing the best model against the runner-up on one metric."""
-
-    winner: str | None
-    best: str | None
-    runner_up: str | None
-    p_value: float | None
-    effect_size: float | None
-    test: str
-
-    @property
-    def text(self) -> str:
-        """Human-readable verdict: the winner, or "no significant difference"."""
-        if self.winner is None:
-            return NO_DIFFERENCE
-        return f"{self.winner}"
 
 
 def _clean(values: Sequence[float]) -> np.ndarray:
@@ -173,43 +155,6 @@ def hedges_g(a: Sequence[float], b: Sequence[float]) -> float:
     if not math.isfinite(d):
         return d
     return d * (1 - 3 / (4 * n - 9))
-
-
-def compare_groups(
-    groups: Mapping[str, Sequence[float]],
-    higher_is_better: bool,
-    method: str = "welch",
-    alpha: float = ALPHA,
-) -> Verdict:
-    """Compare the model with the best mean against the runner-up.
-
-    The best model is named the winner only when the test says p < ``alpha``; the effect
-    size is Hedges' g of best vs runner-up, signed so that positive means "best is better".
-    """
-    if method not in ("welch", "bootstrap"):
-        raise ValueError(f"method must be 'welch' or 'bootstrap', got {method!r}")
-    means = {name: mean_ci(vals).mean for name, vals in groups.items()}
-    ranked = sorted(
-        (name for name, m in means.items() if math.isfinite(m)),
-        key=lambda name: means[name],
-        reverse=higher_is_better,
-    )
-    if len(ranked) < 2:
-        return Verdict(None, ranked[0] if ranked else None, None, None, None, method)
-    best, runner_up = ranked[0], ranked[1]
-    test = welch_test if method == "welch" else bootstrap_test
-    p_value = test(groups[best], groups[runner_up])
-    sign = 1.0 if higher_is_better else -1.0
-    effect = sign * hedges_g(groups[best], groups[runner_up])
-    significant = math.isfinite(p_value) and p_value < alpha
-    return Verdict(
-        best if significant else None,
-        best,
-        runner_up,
-        None if math.isnan(p_value) else p_value,
-        None if math.isnan(effect) else effect,
-        method,
-    )
 
 
 @dataclass(frozen=True)
@@ -408,6 +353,29 @@ def decide(
     Raises:
         ValueError: ``margin`` negative or not finite, ``alpha`` not in (0, 1).
     """
+    return _decide(a, b, higher_is_better, margin, alpha, permutation=False)
+
+
+def decide_by_permutation(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    higher_is_better: bool,
+    margin: float,
+    alpha: float = ALPHA,
+) -> Decision:
+    """:func:`decide` with the permutation test (and permutation TOST) whatever the data."""
+    return _decide(a, b, higher_is_better, margin, alpha, permutation=True)
+
+
+def _decide(
+    a: Sequence[float],
+    b: Sequence[float],
+    higher_is_better: bool,
+    margin: float,
+    alpha: float,
+    permutation: bool,
+) -> Decision:
     if not (math.isfinite(margin) and margin >= 0):
         raise ValueError(f"margin must be a finite number >= 0, got {margin!r}")
     if not 0 < alpha < 1:
@@ -428,9 +396,10 @@ def decide(
             int(x.size), int(y.size), higher_is_better, "; ".join(notes),
         )  # fmt: skip
     both_constant = np.ptp(x) == 0 and np.ptp(y) == 0
-    if both_constant or not (_normal_enough(x) and _normal_enough(y)):
+    if permutation or both_constant or not (_normal_enough(x) and _normal_enough(y)):
         test = "permutation"
-        notes.append("both arms constant" if both_constant else "an arm fails Shapiro–Wilk")
+        if not permutation:
+            notes.append("both arms constant" if both_constant else "an arm fails Shapiro–Wilk")
         p_value, diff_ci, p_equivalence = _permutation(x, y, margin, alpha)
     else:
         test = "welch"
@@ -489,3 +458,90 @@ def adjust(decisions: Sequence[Decision]) -> list[Decision]:
         )
         for d, p, q in zip(decisions, p_diff, p_equiv, strict=True)
     ]
+
+
+@dataclass(frozen=True)
+class GroupVerdict:
+    """One comparison's verdict: the best model by mean against the runner-up.
+
+    ``decision`` is None when fewer than two models have finished runs; ``family`` is the
+    number of comparisons its p-values were Holm-adjusted over (a suite's table).
+    """
+
+    best: str | None
+    runner_up: str | None
+    decision: Decision | None
+    family: int = 1
+
+    @property
+    def winner(self) -> str | None:
+        """The best model when it is significantly better, else None."""
+        if self.decision is not None and self.decision.outcome == A_BETTER:
+            return self.best
+        return None
+
+    @property
+    def p_value(self) -> float | None:
+        """The (adjusted) p-value of best vs runner-up, None when untested."""
+        if self.decision is None or not math.isfinite(self.decision.p_value):
+            return None
+        return self.decision.p_value
+
+    @property
+    def effect_size(self) -> float | None:
+        """Hedges' g signed so that positive means the best model is better."""
+        if self.decision is None or not math.isfinite(self.decision.effect):
+            return None
+        g = self.decision.effect
+        return g if self.decision.higher_is_better else -g
+
+    @property
+    def text(self) -> str:
+        """``gru better (gru − lstm = …; margin ±…; welch p = …)``, with the Holm family."""
+        if self.decision is None:
+            return "no comparison (fewer than two models with finished runs)"
+        text = self.decision.describe(self.best or "a", self.runner_up or "b")
+        if self.family > 1:
+            text += f"; p Holm-adjusted over the {self.family} comparisons of this table"
+        return text
+
+
+def compare_groups(
+    groups: Mapping[str, Sequence[float]],
+    higher_is_better: bool,
+    margin: Margin,
+    method: str = "welch",
+    alpha: float = ALPHA,
+) -> GroupVerdict:
+    """Decide the model with the best mean against the runner-up (:func:`decide`).
+
+    ``margin`` is resolved on the two models' values (a relative margin scales with them).
+    ``method``: ``welch`` (Welch, or permutation where its assumptions fail) or
+    ``bootstrap`` (always the permutation test).
+    """
+    if method not in ("welch", "bootstrap"):
+        raise ValueError(f"method must be 'welch' or 'bootstrap', got {method!r}")
+    means = {name: mean_ci(vals).mean for name, vals in groups.items()}
+    ranked = sorted(
+        (name for name, m in means.items() if math.isfinite(m)),
+        key=lambda name: means[name],
+        reverse=higher_is_better,
+    )
+    if len(ranked) < 2:
+        return GroupVerdict(ranked[0] if ranked else None, None, None)
+    best, runner_up = ranked[0], ranked[1]
+    rule = decide if method == "welch" else decide_by_permutation
+    a, b = groups[best], groups[runner_up]
+    width = margin.resolve(a, b)
+    decision = rule(a, b, higher_is_better=higher_is_better, margin=width, alpha=alpha)
+    return GroupVerdict(best, runner_up, decision)
+
+
+def adjust_table(verdicts: Sequence[GroupVerdict]) -> list[GroupVerdict]:
+    """Holm-adjust the verdicts of one table (a suite) together (:func:`adjust`)."""
+    tested = [i for i, v in enumerate(verdicts) if v.decision is not None and v.p_value is not None]
+    out = list(verdicts)
+    adjusted = adjust([out[i].decision for i in tested])  # type: ignore[misc]
+    for i, decision in zip(tested, adjusted, strict=True):
+        out[i] = replace(out[i], decision=decision, family=len(tested))
+    return out

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnnlab.compare.cost import PEAK_MEMORY_NOTE
+from rnnlab.compare.margins import Margin
 from rnnlab.compare.store import Store
 from rnnlab.compare.tasks import LENGTH_TASKS, TASKS
 from rnnlab.report import plots
@@ -31,7 +32,10 @@ from rnnlab.report.summary import (
 )
 
 FIGURES_DIR = "report_files"
-TEST_NAMES = {"welch": "Welch t-test", "bootstrap": "permutation test (10,000 resamples)"}
+TEST_NAMES = {
+    "welch": "Welch t-test (a permutation test where its assumptions fail)",
+    "bootstrap": "permutation test",
+}
 
 
 @dataclass
@@ -172,13 +176,17 @@ def _group_blocks(group: GroupSummary, index: int, with_published: bool) -> list
     return blocks
 
 
-def report_blocks(store: Store, method: str = "welch") -> tuple[list[Block], list[GroupSummary]]:
+def report_blocks(
+    store: Store, method: str = "welch", margin: Margin | None = None
+) -> tuple[list[Block], list[GroupSummary]]:
     """All blocks of the report of ``store``, and the group summaries they came from.
 
-    ``method`` is the significance test: ``welch`` (t-test) or ``bootstrap`` (permutation).
+    ``method`` is the significance test: ``welch`` (Welch, or permutation where its
+    assumptions fail) or ``bootstrap`` (permutation); ``margin`` overrides the metrics'
+    equivalence margins.
     """
     rows = store.rows()
-    groups = summarize(rows, method=method, baselines=store.baselines)
+    groups = summarize(rows, method=method, baselines=store.baselines, margin=margin)
     counts: dict[str, int] = {}
     for row in rows:
         label = f"{row.phase} {row.status}"
@@ -200,9 +208,13 @@ def report_blocks(store: Store, method: str = "welch") -> tuple[list[Block], lis
             "counts below) and the same tuning budget: its learning rate is the best of its own "
             "trials on the validation split (or the task default when no trials were run). "
             "Test metrics are means over seeds with a t-distribution 95 % confidence interval. "
-            f"A model is named the winner only when the {TEST_NAMES[method]} against the "
-            "runner-up gives p < 0.05; the effect size is Hedges' g (positive: the named model "
-            "is better)."
+            f"The best model is called better only when the {TEST_NAMES[method]} against the "
+            "runner-up gives p < 0.05 after Holm's adjustment over all the comparisons of this "
+            "report; the two are called equivalent only when TOST shows their difference "
+            "within the stated margin (default: 1 point of accuracy, 5 % of the mean for "
+            "losses and other metrics); otherwise the verdict is inconclusive and names the "
+            "difference these seeds could have detected. Hedges' g is the effect size "
+            "(docs/comparisons.md)."
         ),
     ]
     if not groups:
@@ -311,7 +323,9 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def build_report(store_dir: str | os.PathLike[str], method: str = "welch") -> ReportFiles:
+def build_report(
+    store_dir: str | os.PathLike[str], method: str = "welch", margin: Margin | None = None
+) -> ReportFiles:
     """Rebuild ``report.md``, ``report_files/*.png`` and ``report.html`` in ``store_dir``.
 
     ``method``: ``welch`` (t-test, default) or ``bootstrap`` (permutation test) for verdicts.
@@ -321,7 +335,7 @@ def build_report(store_dir: str | os.PathLike[str], method: str = "welch") -> Re
     """
     store = Store.open(store_dir, create=False)
     try:
-        blocks, groups = report_blocks(store, method)
+        blocks, groups = report_blocks(store, method, margin)
     finally:
         store.close()
     root = Path(store_dir)

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rnnlab.compare.stats import Summary, Verdict, compare_groups, mean_ci
+from rnnlab.compare.margins import Margin, default_margin
+from rnnlab.compare.stats import GroupVerdict, Summary, adjust_table, compare_groups, mean_ci
 from rnnlab.compare.store import RunRow
 from rnnlab.compare.tasks import LENGTH_TASKS, TASKS
 
@@ -51,7 +52,7 @@ class GroupSummary:
     metric: str
     higher_is_better: bool
     models: list[ModelSummary]
-    verdict: Verdict
+    verdict: GroupVerdict
     train: dict[str, Any] = field(default_factory=dict)
     baselines: dict[str, float] = field(default_factory=dict)
     """Test ``metric`` of non-neural baselines on the same test set (user data); shown beside
@@ -97,8 +98,12 @@ def summarize(
     rows: list[RunRow],
     method: str = "welch",
     baselines: Callable[[str, dict[str, Any]], dict[str, dict[str, float]]] | None = None,
+    margin: Margin | None = None,
 ) -> list[GroupSummary]:
     """Group the final runs of a store into comparisons and summarise each.
+
+    Each group's verdict is :func:`rnnlab.compare.stats.compare_groups` at ``margin`` (None:
+    the metric's default, :mod:`rnnlab.compare.margins`), Holm-adjusted over all groups.
 
     ``baselines(task, task_options)`` (e.g. :meth:`rnnlab.compare.store.Store.baselines`)
     gives the test metrics of baselines stored for a setup.
@@ -125,7 +130,10 @@ def summarize(
             for model, runs in by_model.items()
         ]
         verdict = compare_groups(
-            {m.model: m.values for m in models if m.values}, higher, method=method
+            {m.model: m.values for m in models if m.values},
+            higher,
+            margin or default_margin(metric),
+            method=method,
         )
         config = group_rows[0].config
         options = config.get("task_options", {})
@@ -147,6 +155,8 @@ def summarize(
                 },
             )
         )
+    for group, verdict in zip(groups, adjust_table([g.verdict for g in groups]), strict=True):
+        group.verdict = verdict
     return groups
 
 
@@ -205,19 +215,9 @@ def format_summary(summary: Summary) -> str:
 
 
 def verdict_text(group: GroupSummary) -> str:
-    """The verdict line: winner with p and effect size, or "no significant difference"."""
-    verdict = group.verdict
-    if verdict.best is None or verdict.runner_up is None:
-        return "no comparison (fewer than two models with finished runs)"
-    stats = []
-    if verdict.p_value is not None:
-        stats.append(f"p = {verdict.p_value:.3g}")
-    if verdict.effect_size is not None:
-        stats.append(f"Hedges' g = {verdict.effect_size:.2f}")
-    detail = f" ({verdict.best} vs {verdict.runner_up}: {', '.join(stats) or 'n too small'})"
-    if verdict.winner is None:
-        return "no significant difference" + detail
-    return f"{verdict.winner} wins" + detail
+    """The verdict line: best vs runner-up decided with its margin (better / equivalent /
+    inconclusive with the detectable difference), and the Holm family it belongs to."""
+    return group.verdict.text
 
 
 def chance_level(group: GroupSummary) -> float | None:
