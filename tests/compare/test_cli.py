@@ -17,6 +17,9 @@ from rnnlab.cli import main
         (["--data", "missing.csv", "--kind", "forecast"], "no such file"),
         (["--task", "adding", "--workers", "0"], "--workers"),
         (["--task", "adding", "--threads", "two"], "--threads"),
+        (["--task", "adding", "--seeds", "many"], "--seeds must be"),
+        (["--task", "adding", "--seeds", "auto", "--max-seeds", "2"], "--max-seeds"),
+        (["--task", "adding", "--margin", "lots"], "--margin must look like"),
     ],
 )
 def test_bad_input_exits_2_with_a_message_and_creates_nothing(tmp_path, capsys, argv, message):

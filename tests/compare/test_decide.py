@@ -45,7 +45,11 @@ def test_equivalent_uses_tost_and_matches_statsmodels():
     assert d.outcome == "equivalent"
     assert d.p_value >= 0.05
     reference = ttost_ind(a, b, -0.01, 0.01, usevar="unequal")[0]
-    assert d.p_equivalence == pytest.approx(reference, rel=1e-9)
+    assert d.p_equivalence == pytest.approx(reference, rel=1e-6)
+    wide = decide(a, b, higher_is_better=True, margin=0.0015)  # a p near 0.05, not ~0
+    assert wide.p_equivalence == pytest.approx(
+        ttost_ind(a, b, -0.0015, 0.0015, usevar="unequal")[0], rel=1e-6
+    )
     # The same data with a margin smaller than its noise is not equivalent: no difference
     # found is not evidence of none.
     assert decide(a, b, higher_is_better=True, margin=1e-5).outcome == "inconclusive"
@@ -55,15 +59,21 @@ def test_inconclusive_reports_detectable_difference_and_seeds_needed():
     a, b = [0.5, 0.6, 0.7], [0.55, 0.65, 0.4]
     d = decide(a, b, higher_is_better=True, margin=0.05)
     assert d.outcome == "inconclusive"
-    # detectable = d(power 0.8, n=3 vs 3) * pooled sd, computed with statsmodels by hand
+    # By hand: detectable = (t_{0.975, 4} + t_{0.8, 4}) * pooled sd * sqrt(2/3); the
+    # noncentral-t answer of statsmodels is within 5 % of it.
     from statsmodels.stats.power import TTestIndPower
 
     sd = math.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / 2)
-    power = TTestIndPower()
-    effect = power.solve_power(effect_size=None, nobs1=3, ratio=1, alpha=0.05, power=0.8)
-    assert d.detectable == pytest.approx(effect * sd, rel=1e-6)
-    needed = power.solve_power(effect_size=0.05 / sd, nobs1=None, alpha=0.05, power=0.8)
-    assert d.seeds_needed == math.ceil(needed)
+    hand = (sps.t.ppf(0.975, 4) + sps.t.ppf(0.8, 4)) * sd * math.sqrt(2 / 3)
+    assert d.detectable == pytest.approx(hand, rel=1e-9)
+    exact = TTestIndPower().solve_power(effect_size=None, nobs1=3, ratio=1, alpha=0.05, power=0.8)
+    assert d.detectable == pytest.approx(exact * sd, rel=0.05)
+    # seeds needed n solves n = 2 ((t_{0.975, 2n-2} + t_{0.8, 2n-2}) sd / margin)^2
+    n = d.seeds_needed
+    m = sps.t.ppf(0.975, 2 * n - 2) + sps.t.ppf(0.8, 2 * n - 2)
+    assert n == math.ceil(2 * (m * sd / 0.05) ** 2)
+    exact_n = TTestIndPower().solve_power(effect_size=0.05 / sd, alpha=0.05, power=0.8)
+    assert n == pytest.approx(exact_n, rel=0.05)
     assert "detectable difference" in d.describe() and "seeds per arm" in d.describe()
 
 
