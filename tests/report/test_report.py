@@ -231,3 +231,14 @@ def test_chance_levels_of_the_synthetic_tasks(synthetic_store, built):
     copy = dataclasses.replace(adding[0], task="copy", options={"length": 10})
     assert chance_level(copy) == pytest.approx(10 * math.log(8) / 30)
     assert "Chance level (trivial strategy): 0.1667." in built.markdown.read_text()
+
+
+def test_report_opens_with_the_overall_answer_across_tasks(synthetic_store, built):
+    md = built.markdown.read_text()
+    assert md.index("**Overall:**") < md.index("## adding (length=50)")
+    # gru wins both adding lengths (by far) and loses japanese-vowels on two of three seeds
+    assert "gru vs lstm over 3 tasks: normalised IQM gru " in md
+    assert "P(gru beats lstm on a random task and seed) = " in md
+    assert "95 % stratified bootstrap CIs" in md
+    assert (built.markdown.parent / "report_files" / "profile.png").stat().st_size > 1000
+    assert "performance profile across tasks" in built.html.read_text()

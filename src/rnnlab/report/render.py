@@ -20,6 +20,7 @@ from rnnlab.compare.margins import Margin
 from rnnlab.compare.store import Store
 from rnnlab.compare.tasks import LENGTH_TASKS, TASKS
 from rnnlab.report import plots
+from rnnlab.report.overall import overall
 from rnnlab.report.published import published_for
 from rnnlab.report.summary import (
     GroupSummary,
@@ -219,6 +220,14 @@ def report_blocks(
     ]
     if not groups:
         blocks.append(Paragraph("The store holds no final runs yet."))
+    answer = overall(groups)
+    if answer is not None:
+        text, profile = answer
+        # The first screen: the answer across tasks before the method and the per-task detail.
+        first = [Heading("Overall", 2), Paragraph(f"**Overall:** {text}")]
+        if profile:
+            first.append(Figure("profile", profile, "performance profile across tasks"))
+        blocks[1:1] = first
     # Published figures appear once per task and option set: beside the longest sequences.
     published_at: dict[str, int] = {}
     for index, group in enumerate(groups):
