@@ -25,7 +25,8 @@ def test_spending_functions_known_values():
 
 def test_look_levels_sum_to_alpha_and_obf_keeps_most_for_the_end():
     design = SequentialDesign.up_to(10)
-    assert design.looks == (3, 5, 7, 9, 10)
+    assert design.looks == (3, 5, 7, 10)
+    assert SequentialDesign.up_to(4).looks == (3, 4) and SequentialDesign.up_to(3).looks == (3,)
     levels = [design.level(k) for k in range(len(design.looks))]
     assert sum(levels) == pytest.approx(0.05)
     assert levels[0] < 1e-3 < levels[-1]
@@ -105,6 +106,7 @@ def test_run_adaptive_adds_seeds_only_where_undecided():
 
     comparisons = [Comparison("adding", ["lstm", "gru"]), Comparison("copy", ["lstm", "gru"])]
     design = SequentialDesign.up_to(9)  # looks at 3, 5, 7, 9
+    assert design.looks == (3, 5, 7, 9)
     outcomes = run_adaptive(comparisons, design, run, values)
     assert calls[0] == [("adding", 3), ("copy", 3)]
     assert all(task == "copy" for look in calls[1:] for task, _ in look)

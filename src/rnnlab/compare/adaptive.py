@@ -65,14 +65,18 @@ class SequentialDesign:
     def up_to(
         cls, max_seeds: int, first: int = FIRST_LOOK, step: int = STEP, **options
     ) -> SequentialDesign:
-        """Looks at ``first``, ``first + step``, ... and ``max_seeds`` seeds per arm.
+        """Looks at ``first``, ``first + step``, ... and ``max_seeds`` seeds per arm (3, 5, 7, 10).
 
         Raises:
             UserInputError: ``max_seeds`` below ``first``.
         """
         if max_seeds < first:
             raise UserInputError(f"--max-seeds must be at least {first}, got {max_seeds}")
-        looks = [*range(first, max_seeds, step), max_seeds]
+        # The last look comes at least ``step`` after the one before it: a last look one seed
+        # later would get almost none of the alpha.
+        looks = list(range(first, max_seeds - step + 1, step)) or [first]
+        if looks[-1] != max_seeds:
+            looks.append(max_seeds)
         return cls(tuple(looks), **options)
 
     def level(self, look: int) -> float:
