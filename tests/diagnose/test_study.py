@@ -106,3 +106,20 @@ def test_cli_training_diagnostics_write_plots(tmp_path, capsys, kind):
     assert main([*argv, "--checkpoints", "1", "--out", str(tmp_path)]) == 0
     assert list(tmp_path.glob("*.png"))
     assert "wrote" in capsys.readouterr().out
+
+
+def test_adaptive_seeds_add_runs_only_until_decided_and_replay_from_the_store(tmp_path):
+    store = tmp_path / "store"
+    result = run_claims(TINY, store, claims=[8], max_seeds=4)
+    assert result.design.looks == (2, 4)
+    n = result.seeds[8]
+    undecided = any(s.outcome == "inconclusive" for s in result.verdicts[0].splits)
+    # it stopped at the first look only if nothing was left inconclusive there
+    assert n == 4 or not undecided
+    assert result.levels[8] == pytest.approx(result.design.level(result.design.looks.index(n)))
+    arms = [a for a in plan(TINY)[0] if a.claim == 8]
+    assert len(result.table) == len(arms) * n
+    assert set(result.table["seed"]) == set(range(n))
+    replay = load_claims(TINY, store, claims=[8], max_seeds=4)
+    assert replay.seeds == result.seeds
+    assert [v.text for v in replay.verdicts] == [v.text for v in result.verdicts]

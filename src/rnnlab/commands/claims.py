@@ -47,6 +47,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--margin", default=None, help=MARGIN_HELP)
     parser.add_argument(
+        "--seeds",
+        choices=["auto"],
+        default=None,
+        help="auto: start with the budget's seeds and add 2 at a time to claims with an "
+        "inconclusive split, up to --max-seeds, with O'Brien-Fleming alpha spending "
+        "(default: the budget's seeds)",
+    )
+    parser.add_argument(
+        "--max-seeds", type=int, default=10, help="most seeds per arm with --seeds auto (10)"
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="judge and write the page from the store without running anything",
@@ -86,9 +97,10 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     claims = _claim_numbers(args.claims)
     margin = parse_margin(args.margin)
+    max_seeds = args.max_seeds if args.seeds == "auto" else None
     console = Console(stderr=True)
     if args.report_only:
-        result = load_claims(args.budget, args.store, claims, margin)
+        result = load_claims(args.budget, args.store, claims, margin, max_seeds)
     else:
         with Progress(
             TextColumn("claims runs"),
@@ -120,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
                 on_outcome=finished,
                 on_plan=planned,
                 margin=margin,
+                max_seeds=max_seeds,
             )
     paths = write_claims_report(result, args.store)
     table = Table(title=f"Claims, budget {args.budget}")

@@ -9,12 +9,13 @@ declared in :mod:`rnnlab.diagnose.experiments`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import pandas as pd
 
 from rnnlab.compare.margins import Margin
+from rnnlab.compare.stats import ALPHA
 from rnnlab.diagnose.verdicts import (
     CLAIM_A_BETTER,
     CLAIM_NOT_WORSE,
@@ -52,14 +53,24 @@ def _higher_is_better(rows: pd.DataFrame, split: str) -> bool:
 
 
 def _family(
-    rows: pd.DataFrame, claim: int, pairs: Pairs, margin: Margin | None, **options
+    rows: pd.DataFrame, claim: int, pairs: Pairs, margin: Margin | None, alpha: float, **options
 ) -> dict[str, list[Contrast]]:
     """Every contrast of one claim, split by split, Holm-adjusted as one family."""
     family = {}
     for split in splits_of(rows, claim):
         better = _higher_is_better(rows, split)
         family[split] = [
-            contrast(rows, split, "value", f, o, higher_is_better=better, margin=margin, **options)
+            contrast(
+                rows,
+                split,
+                "value",
+                f,
+                o,
+                higher_is_better=better,
+                margin=margin,
+                alpha=alpha,
+                **options,
+            )
             for f, o in pairs(rows, split)
         ]
     return adjust_family(family)
@@ -84,9 +95,11 @@ def _beats_all(
         present = set(rows.loc[rows["split"] == split, "arm"])
         return [(f, o) for f in favoured for o in others if f in present and o in present]
 
-    def verdict(table: pd.DataFrame, margin: Margin | None = None) -> ClaimVerdict:
+    def verdict(
+        table: pd.DataFrame, margin: Margin | None = None, alpha: float = ALPHA
+    ) -> ClaimVerdict:
         rows = _claim_rows(table, claim)
-        return combine(claim, _read(_family(rows, claim, pairs, margin), reading))
+        return combine(claim, _read(_family(rows, claim, pairs, margin, alpha), reading))
 
     return verdict
 
@@ -97,13 +110,15 @@ def _pairwise(claim: int, favoured: str, other: str) -> VerdictFn:
 
 
 def verdict_gating_prevents_vanishing(
-    table: pd.DataFrame, margin: Margin | None = None
+    table: pd.DataFrame, margin: Margin | None = None, alpha: float = ALPHA
 ) -> ClaimVerdict:
     """Claim 1: LSTM and GRU each beat the tanh RNN (slower gradient decay, longer horizon)."""
-    return _beats_all(1, ("lstm", "gru"), ("rnn",), CLAIM_A_BETTER)(table, margin)
+    return _beats_all(1, ("lstm", "gru"), ("rnn",), CLAIM_A_BETTER)(table, margin, alpha)
 
 
-def verdict_gru_cannot_explode(table: pd.DataFrame, margin: Margin | None = None) -> ClaimVerdict:
+def verdict_gru_cannot_explode(
+    table: pd.DataFrame, margin: Margin | None = None, alpha: float = ALPHA
+) -> ClaimVerdict:
     """Claim 2: without clipping, GRU has fewer explosion events than LSTM, and none at all.
 
     ``value`` is a run's explosion score: its explosion events, plus one if it diverged
@@ -113,7 +128,7 @@ def verdict_gru_cannot_explode(table: pd.DataFrame, margin: Margin | None = None
     """
     rows = _claim_rows(table, 2)
     family = _family(
-        rows, 2, lambda _rows, _split: [("gru", "lstm")], margin,
+        rows, 2, lambda _rows, _split: [("gru", "lstm")], margin, alpha,
         statuses=("done", "diverged"),
     )  # fmt: skip
     outcomes = []
@@ -157,7 +172,7 @@ def _claim7_pair(_rows: pd.DataFrame, split: str) -> list[tuple[str, str]]:
 
 
 def verdict_gru_fixed_lstm_variable(
-    table: pd.DataFrame, margin: Margin | None = None
+    table: pd.DataFrame, margin: Margin | None = None, alpha: float = ALPHA
 ) -> ClaimVerdict:
     """Claim 7: GRU wins on fixed-length tasks; LSTM on variable-length and generation tasks.
 
@@ -165,7 +180,7 @@ def verdict_gru_fixed_lstm_variable(
     ``variable-length``, ``generation``).
     """
     rows = _claim_rows(table, 7)
-    return combine(7, _read(_family(rows, 7, _claim7_pair, margin), CLAIM_A_BETTER))
+    return combine(7, _read(_family(rows, 7, _claim7_pair, margin, alpha), CLAIM_A_BETTER))
 
 
 verdict_forget_bias_helps = _pairwise(8, "forget_bias=1", "forget_bias=0")
@@ -270,10 +285,12 @@ def judge(
     table: pd.DataFrame,
     notes: dict[int, list[str]] | None = None,
     margin: Margin | None = None,
+    alpha: float | Mapping[int, float] = ALPHA,
 ) -> list[ClaimVerdict]:
     """The verdict on every claim, from ``table``.
 
-    ``margin`` overrides every metric's default equivalence margin.
+    ``margin`` overrides every metric's default equivalence margin; ``alpha`` is the level
+    of every claim, or per claim (the look levels of adaptive seeds).
 
     ``notes`` lists, per claim, parts of its experiment that could not run (a dataset that is
     not installed, say); they are appended to the verdict, and a claim with no rows at all is
@@ -287,7 +304,8 @@ def judge(
         if rows.empty:
             verdict = ClaimVerdict(number, INCONCLUSIVE, f"inconclusive: {extra or 'no runs'}")
         else:
-            verdict = claim.verdict(rows, margin)
+            level = alpha.get(number, ALPHA) if isinstance(alpha, Mapping) else alpha
+            verdict = claim.verdict(rows, margin, level)
             if extra:
                 verdict = replace(verdict, text=f"{verdict.text} ({extra})")
         verdicts.append(verdict)

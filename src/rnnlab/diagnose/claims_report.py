@@ -96,6 +96,16 @@ def _header(result: ClaimsResult) -> list[str]:
     ]
     if result.wall_time_s is not None:
         lines.append(f"Wall time of this run: {result.wall_time_s / 60:.1f} min.")
+    if result.design is not None and result.seeds and result.levels:
+        lines.append(
+            f"Seeds added adaptively (looks at {', '.join(map(str, result.design.looks))} seeds, "
+            f"{result.design.spending} alpha spending): "
+            + "; ".join(
+                f"claim {c}: {n} seeds, level {result.levels[c]:.3g}"
+                for c, n in sorted(result.seeds.items())
+            )
+            + "."
+        )
     margin = f"--margin {result.margin.text}" if result.margin else "each metric's default margin"
     lines.append(
         "Verdicts are computed from these runs only: each contrast is a better / worse (Welch "

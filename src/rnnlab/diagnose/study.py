@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from rnnlab.compare.adaptive import SequentialDesign
 from rnnlab.compare.executor import UnitOutcome, execute
 from rnnlab.compare.margins import Margin
 from rnnlab.compare.store import Store
+from rnnlab.compare.units import RunUnit
 from rnnlab.diagnose.claims import judge
 from rnnlab.diagnose.experiments import (
     BUDGETS,
@@ -28,7 +30,7 @@ from rnnlab.diagnose.experiments import (
     run_probe,
     units,
 )
-from rnnlab.diagnose.verdicts import ClaimVerdict
+from rnnlab.diagnose.verdicts import INCONCLUSIVE, ClaimVerdict
 from rnnlab.errors import UserInputError
 
 
@@ -43,6 +45,9 @@ class ClaimsResult:
     verdicts: list[ClaimVerdict]
     wall_time_s: float | None = None  # of the run that produced it (None when only loaded)
     margin: Margin | None = None  # the --margin override (None: each metric's default)
+    design: SequentialDesign | None = None  # adaptive seeds: the looks and alpha spending
+    seeds: dict[int, int] | None = None  # adaptive seeds: per claim, seeds at its last look
+    levels: dict[int, float] | None = None  # adaptive seeds: per claim, that look's alpha
 
 
 def get_budget(budget: str | Budget) -> Budget:
@@ -63,22 +68,32 @@ def run_claims(
     on_outcome: Callable[[UnitOutcome], None] | None = None,
     on_plan: Callable[[int], None] | None = None,
     margin: Margin | None = None,
+    max_seeds: int | None = None,
 ) -> ClaimsResult:
     """Run (or finish) the claims study of ``budget`` in ``store`` and judge it.
 
     ``claims`` restricts the study to some claim numbers; ``on_plan`` receives the number of
     run units before they start, ``on_outcome`` each unit's outcome (for progress bars);
-    ``margin`` overrides the metrics' default equivalence margins.
+    ``margin`` overrides the metrics' default equivalence margins. ``max_seeds`` adds seeds
+    adaptively: from the budget's seeds, 2 more at a time to every claim with an
+    inconclusive split, up to ``max_seeds``, each look judged at its alpha-spending level
+    (:mod:`rnnlab.compare.adaptive`).
     """
     start = time.perf_counter()
     budget = get_budget(budget)
     arms, notes = _plan(budget, claims)
-    todo = units(arms, budget.seeds)
-    if on_plan is not None:
-        on_plan(len(todo))
     Store.open(store).close()  # create it, or refuse a directory that is not a store
-    execute(todo, store, run_probe, workers=workers, on_outcome=on_outcome)
-    result = _judge(budget, arms, notes, store, margin)
+
+    def run(todo: list[RunUnit]) -> None:
+        if on_plan is not None:
+            on_plan(len(todo))
+        execute(todo, store, run_probe, workers=workers, on_outcome=on_outcome)
+
+    if max_seeds is None:
+        run(units(arms, budget.seeds))
+        result = _judge(budget, arms, notes, store, margin)
+    else:
+        result = _adaptive(budget, arms, notes, store, margin, max_seeds, run)
     result.wall_time_s = time.perf_counter() - start
     return result
 
@@ -88,14 +103,49 @@ def load_claims(
     store: str | os.PathLike[str],
     claims: list[int] | None = None,
     margin: Margin | None = None,
+    max_seeds: int | None = None,
 ) -> ClaimsResult:
     """The table and verdicts of the study in ``store``, without running anything.
 
-    Runs that are not in the store count as ``missing`` (inconclusive verdicts say so).
+    Runs that are not in the store count as ``missing`` (inconclusive verdicts say so). With
+    ``max_seeds`` the looks of an adaptive study are replayed from the stored runs (the same
+    runs give the same decisions, so each claim stops where it stopped when it ran).
     """
     budget = get_budget(budget)
     arms, notes = _plan(budget, claims)
-    return _judge(budget, arms, notes, store, margin)
+    if max_seeds is None:
+        return _judge(budget, arms, notes, store, margin)
+    return _adaptive(budget, arms, notes, store, margin, max_seeds, lambda todo: None)
+
+
+def _adaptive(
+    budget: Budget,
+    arms: list[ClaimArm],
+    notes: dict,
+    store,
+    margin: Margin | None,
+    max_seeds: int,
+    run: Callable[[list[RunUnit]], None],
+) -> ClaimsResult:
+    """Look after each batch of seeds; add seeds only to claims with an inconclusive split."""
+    design = SequentialDesign.up_to(max_seeds, first=budget.seeds)
+    pending = {a.claim for a in arms}
+    seeds: dict[int, int] = {}
+    levels: dict[int, float] = {}
+    for look, n in enumerate(design.looks):
+        for claim in pending:
+            seeds[claim], levels[claim] = n, design.level(look)
+        run(units([a for a in arms if a.claim in pending], n))
+        result = _judge(budget, arms, notes, store, margin, seeds, levels)
+        pending = {
+            v.claim
+            for v in result.verdicts
+            if v.claim in pending and any(s.outcome == INCONCLUSIVE for s in v.splits)
+        }
+        if not pending:
+            break
+    result.design, result.seeds, result.levels = design, seeds, levels
+    return result
 
 
 def _plan(budget: Budget, claims: list[int] | None) -> tuple[list[ClaimArm], dict]:
@@ -110,8 +160,15 @@ def _plan(budget: Budget, claims: list[int] | None) -> tuple[list[ClaimArm], dic
 
 
 def _judge(
-    budget: Budget, arms: list[ClaimArm], notes: dict, store, margin: Margin | None
+    budget: Budget,
+    arms: list[ClaimArm],
+    notes: dict,
+    store,
+    margin: Margin | None,
+    seeds: dict[int, int] | None = None,
+    levels: dict[int, float] | None = None,
 ) -> ClaimsResult:
+    """Judge the stored runs: ``seeds`` per claim (default the budget's), at ``levels``."""
     if not (Path(store) / "results.db").exists():
         raise UserInputError(f"{store} holds no claims results (no results.db)")
     opened = Store.open(store, create=False)
@@ -119,8 +176,13 @@ def _judge(
         rows = {row.key: row for row in opened.rows(phase="final")}
     finally:
         opened.close()
-    table = claims_table(arms, budget.seeds, rows)
-    verdicts = judge(table, notes, margin)
+    seeds = seeds or {}
+    tables = [
+        claims_table([a for a in arms if a.claim == claim], seeds.get(claim, budget.seeds), rows)
+        for claim in dict.fromkeys(a.claim for a in arms)
+    ]
+    table = pd.concat(tables, ignore_index=True) if tables else claims_table([], 0, rows)
+    verdicts = judge(table, notes, margin, levels or {})
     claimed = {a.claim for a in arms} | set(notes)
     verdicts = [v for v in verdicts if v.claim in claimed]
     return ClaimsResult(budget, arms, notes, table, verdicts, margin=margin)

@@ -187,6 +187,7 @@ def contrast(
     higher_is_better: bool,
     statuses: Sequence[str] = ("done",),
     margin: Margin | None = None,
+    alpha: float = stats.ALPHA,
 ) -> Contrast:
     """Decide arms ``a`` and ``b`` of ``split`` on column ``metric`` of ``table``.
 
@@ -219,7 +220,7 @@ def contrast(
         decision = _exact(x, y, higher_is_better, margin)
     else:
         width = margin.resolve(x, y)
-        decision = decide(x, y, higher_is_better=higher_is_better, margin=width)
+        decision = decide(x, y, higher_is_better=higher_is_better, margin=width, alpha=alpha)
     return Contrast(split, label, a, b, higher_is_better, mean_ci(x), mean_ci(y), decision, note)
 
 
@@ -312,5 +313,5 @@ def splits_of(table: pd.DataFrame, claim: int) -> list[str]:
     return list(dict.fromkeys(rows["split"]))
 
 
-#: ``verdict(table, margin)``: ``margin`` None uses each metric's default margin.
-VerdictFn = Callable[[pd.DataFrame, Margin | None], ClaimVerdict]
+#: ``verdict(table, margin, alpha)``: ``margin`` None uses each metric's default margin.
+VerdictFn = Callable[[pd.DataFrame, Margin | None, float], ClaimVerdict]
