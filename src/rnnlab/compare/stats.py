@@ -109,33 +109,6 @@ def bootstrap_ci(
     )
 
 
-def welch_test(a: Sequence[float], b: Sequence[float]) -> float:
-    """Two-sided p-value of Welch's unequal-variance t-test (nan if it is undefined)."""
-    x, y = _clean(a), _clean(b)
-    if x.size < 2 or y.size < 2:
-        return float("nan")
-    if np.ptp(np.concatenate([x, y])) == 0:
-        return 1.0
-    return float(sps.ttest_ind(x, y, equal_var=False).pvalue)
-
-
-def bootstrap_test(
-    a: Sequence[float], b: Sequence[float], resamples: int = 10_000, seed: int = 0
-) -> float:
-    """Two-sided permutation p-value for a difference in means (scipy.stats.permutation_test)."""
-    x, y = _clean(a), _clean(b)
-    if x.size < 2 or y.size < 2:
-        return float("nan")
-    result = sps.permutation_test(
-        (x, y),
-        lambda u, v: np.mean(u) - np.mean(v),
-        n_resamples=resamples,
-        alternative="two-sided",
-        rng=np.random.default_rng(seed),
-    )
-    return float(result.pvalue)
-
-
 def cohens_d(a: Sequence[float], b: Sequence[float]) -> float:
     """Cohen's d: difference of means over the pooled standard deviation."""
     x, y = _clean(a), _clean(b)
