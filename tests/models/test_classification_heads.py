@@ -1,4 +1,4 @@
-"""SequenceClassifier, SequenceRegressor and SequenceTagger."""
+"""ClassifierNet, SequenceRegressor and SequenceTagger."""
 
 import dataclasses
 
@@ -8,8 +8,8 @@ import torch
 from rnnlab.data import Batch, make_task
 from rnnlab.errors import UserInputError
 from rnnlab.models import (
-    ClassifierConfig,
-    SequenceClassifier,
+    ClassifierNet,
+    ClassifierNetConfig,
     SequenceRegressor,
     SequenceTagger,
 )
@@ -26,7 +26,7 @@ def _token_batch() -> Batch:
 @pytest.mark.parametrize("encoder,pooling", [("lstm", "last"), ("bigru", "mean"), ("tcn", "mean")])
 def test_classifier_padding_invariance_and_overfit(encoder, pooling, overfit) -> None:
     torch.manual_seed(0)
-    model = SequenceClassifier(
+    model = ClassifierNet(
         encoder=encoder,
         input_size=20,
         num_classes=3,
@@ -50,20 +50,20 @@ def test_classifier_padding_invariance_and_overfit(encoder, pooling, overfit) ->
 
 
 def test_classifier_float_features_and_config_round_trip() -> None:
-    config = ClassifierConfig("gru", input_size=3, num_classes=2, hidden_size=5)
-    model = SequenceClassifier(config)
-    rebuilt = SequenceClassifier(**model.config_dict())
+    config = ClassifierNetConfig("gru", input_size=3, num_classes=2, hidden_size=5)
+    model = ClassifierNet(config)
+    rebuilt = ClassifierNet(**model.config_dict())
     assert rebuilt.config == config
     assert [p.shape for p in rebuilt.parameters()] == [p.shape for p in model.parameters()]
     assert model(torch.randn(2, 4, 3)).shape == (2, 2)
     with pytest.raises(UserInputError, match=r"expected float input \(B, T, 3\)"):
         model(torch.randint(0, 3, (2, 4)))
     with pytest.raises(TypeError, match="not both"):
-        SequenceClassifier(config, hidden_size=3)
+        ClassifierNet(config, hidden_size=3)
     with pytest.raises(UserInputError, match="pooling must be one of"):
-        SequenceClassifier(dataclasses.replace(config, pooling="max"))
+        ClassifierNet(dataclasses.replace(config, pooling="max"))
     with pytest.raises(UserInputError, match=r"token ids must lie in \[0, 5\)"):
-        SequenceClassifier(encoder="gru", input_size=5, num_classes=2, embedding_dim=3)(
+        ClassifierNet(encoder="gru", input_size=5, num_classes=2, embedding_dim=3)(
             torch.tensor([[1, 7]])
         )
 
@@ -110,12 +110,12 @@ def test_tagger_on_copy_memory(overfit) -> None:
     assert model.predict(batch.x).shape == batch.y.shape
 
 
-@pytest.mark.parametrize("model_type", [SequenceClassifier, SequenceTagger])
+@pytest.mark.parametrize("model_type", [ClassifierNet, SequenceTagger])
 def test_one_class_and_out_of_range_labels_are_clear_errors(model_type) -> None:
     with pytest.raises(UserInputError, match="num_classes must be at least 2, got 1"):
         model_type(encoder="gru", input_size=2, num_classes=1, hidden_size=4)
     model = model_type(encoder="gru", input_size=2, num_classes=3, hidden_size=4)
-    labels = torch.tensor([0, 3]) if model_type is SequenceClassifier else torch.tensor([[0, 3]])
+    labels = torch.tensor([0, 3]) if model_type is ClassifierNet else torch.tensor([[0, 3]])
     batch = Batch(x=torch.randn(len(labels), 2, 2), y=labels)  # tagger: one sequence, 2 steps
     for compute in (model.loss, model.metrics):
         with pytest.raises(UserInputError, match=r"class indices 0\.\.2 .*from 0 to 3"):

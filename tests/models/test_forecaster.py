@@ -1,11 +1,11 @@
-"""Forecaster: direct and seq2seq heads, covariates, quantiles and the pinball loss."""
+"""ForecastNet: direct and seq2seq heads, covariates, quantiles and the pinball loss."""
 
 import pytest
 import torch
 
 from rnnlab.data import Batch
 from rnnlab.errors import UserInputError
-from rnnlab.models import Forecaster, pinball_loss
+from rnnlab.models import ForecastNet, pinball_loss
 
 
 def _batch(n: int = 6, window: int = 10, horizon: int = 3, future_size: int = 2) -> Batch:
@@ -16,10 +16,10 @@ def _batch(n: int = 6, window: int = 10, horizon: int = 3, future_size: int = 2)
     return batch
 
 
-def _model(decoder: str, attention: str | None = "luong", **options) -> Forecaster:
+def _model(decoder: str, attention: str | None = "luong", **options) -> ForecastNet:
     torch.manual_seed(0)
     options = {"future_size": 2, "hidden_size": 8, **options}
-    return Forecaster(
+    return ForecastNet(
         encoder="gru", input_size=3, horizon=3, decoder=decoder, attention=attention, **options
     )
 
@@ -99,21 +99,21 @@ def test_overfits_and_reports_metrics(decoder, attention, quantiles, overfit) ->
 
 def test_bad_configs() -> None:
     with pytest.raises(UserInputError, match="strictly increasing levels in"):
-        Forecaster(encoder="gru", input_size=1, horizon=2, quantiles=(0.5, 0.1))
+        ForecastNet(encoder="gru", input_size=1, horizon=2, quantiles=(0.5, 0.1))
     with pytest.raises(UserInputError, match="strictly increasing levels in"):
-        Forecaster(encoder="gru", input_size=1, horizon=2, quantiles=(0.0, 0.5))
+        ForecastNet(encoder="gru", input_size=1, horizon=2, quantiles=(0.0, 0.5))
     with pytest.raises(UserInputError, match="decoder must be one of"):
-        Forecaster(encoder="gru", input_size=1, horizon=2, decoder="mlp")
+        ForecastNet(encoder="gru", input_size=1, horizon=2, decoder="mlp")
     with pytest.raises(UserInputError, match="n_targets"):
-        Forecaster(encoder="gru", input_size=1, horizon=2, n_targets=2)
+        ForecastNet(encoder="gru", input_size=1, horizon=2, n_targets=2)
     with pytest.raises(UserInputError, match="future_size=0"):
-        model = Forecaster(encoder="gru", input_size=1, horizon=2)
+        model = ForecastNet(encoder="gru", input_size=1, horizon=2)
         model(torch.randn(1, 4, 1), torch.randn(1, 2, 1))
 
 
 @pytest.mark.parametrize("decoder", ["direct", "seq2seq"])
 def test_targets_of_the_wrong_shape_are_a_clear_error(decoder) -> None:
-    model = Forecaster(encoder="gru", input_size=2, horizon=3, hidden_size=4, decoder=decoder)
+    model = ForecastNet(encoder="gru", input_size=2, horizon=3, hidden_size=4, decoder=decoder)
     batch = Batch(torch.randn(4, 6, 2), torch.randn(4, 5, 1))  # horizon 5, not 3
     for compute in (model.loss, model.metrics):
         with pytest.raises(UserInputError, match=r"= \(4, 3, 1\), got \(4, 5, 1\)"):

@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 
-from rnnlab.backtest import (
+from rnnlab.baselines import (
+    AutoARIMA,
+    Naive,
+    SeasonalNaive,
+    SummaryLogisticRegression,
+    summary_features,
+)
+from rnnlab.errors import UserInputError
+from rnnlab.estimators.backtest import (
     backtest,
     mae,
     mase,
@@ -14,14 +22,6 @@ from rnnlab.backtest import (
     univariate,
     verdicts,
 )
-from rnnlab.baselines import (
-    AutoARIMA,
-    Naive,
-    SeasonalNaive,
-    SummaryLogisticRegression,
-    summary_features,
-)
-from rnnlab.errors import UserInputError
 
 
 def test_naive_repeats_last_value():
@@ -154,3 +154,15 @@ def test_compare_hook_scores_baselines_on_the_test_windows():
     assert scores["naive"]["test_mae"] == pytest.approx(2.0 / scale)
     assert scores["seasonal-naive"]["test_mae"] > scores["naive"]["test_mae"]
     assert set(scores) == {"naive", "seasonal-naive", "arima"}
+
+
+def test_old_backtest_path_warns_and_is_the_moved_module():
+    import importlib
+    import sys
+
+    import rnnlab.estimators.backtest as moved
+
+    sys.modules.pop("rnnlab.backtest", None)
+    with pytest.warns(DeprecationWarning, match="use rnnlab.estimators.backtest"):
+        old = importlib.import_module("rnnlab.backtest")
+    assert old is moved and old.mase is mase

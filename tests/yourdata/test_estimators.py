@@ -40,6 +40,20 @@ def test_forecaster_round_trip_and_tidy_output(two_series_forecaster, tmp_path):
     pd.testing.assert_frame_equal(again.predict(df), forecast)
 
 
+def test_model_directory_naming_the_networks_old_class_still_loads(two_series_forecaster, tmp_path):
+    import json
+
+    df = forecast_frame()
+    path = two_series_forecaster.save(tmp_path / "m")
+    config = json.loads((path / "config.json").read_text())
+    assert config["network"]["class"] == "ForecastNet"
+    config["network"]["class"] = "Forecaster"  # as written before the rename
+    (path / "config.json").write_text(json.dumps(config))
+    again = load(path)
+    assert type(again.network_).__name__ == "ForecastNet"
+    pd.testing.assert_frame_equal(again.predict(df), two_series_forecaster.predict(df))
+
+
 def test_forecaster_scaling_uses_training_split_only():
     df = forecast_frame(series=("a",))
     df.loc[df.index[-20:], "y"] += 1000.0  # a level shift inside the test split

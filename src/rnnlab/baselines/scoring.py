@@ -5,7 +5,7 @@
 :class:`SequenceClassificationData` splits; :func:`baseline_metrics` scores the classic
 baselines on the same test split, in the same units and under the same metric names
 (``test_mse``/``test_mae`` on scaled targets for forecasting, as
-:meth:`rnnlab.models.Forecaster.metrics` reports them; ``test_accuracy``/``test_macro_f1``
+:meth:`rnnlab.models.ForecastNet.metrics` reports them; ``test_accuracy``/``test_macro_f1``
 for classification), so they can sit in the comparison table as extra rows.
 """
 

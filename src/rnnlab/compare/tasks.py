@@ -112,17 +112,6 @@ def _chunks(batch: Batch, batch_size: int) -> list[Batch]:
     ]
 
 
-def _shuffled(batch: Batch, batch_size: int, generator: torch.Generator) -> Iterator[Batch]:
-    order = torch.randperm(len(batch), generator=generator)
-    shuffled = Batch(
-        batch.x[order],
-        batch.y[order],
-        None if batch.lengths is None else batch.lengths[order],
-        None if batch.target_lengths is None else batch.target_lengths[order],
-    )
-    yield from _chunks(shuffled, batch_size)
-
-
 # ------------------------------------------------------------------------------- synthetic
 
 
@@ -225,12 +214,12 @@ def task_from_data(data: Any, options: dict[str, Any] | None = None) -> TaskData
 
 
 def _classification(data: SequenceClassificationData) -> TaskData:
-    from rnnlab.models import SequenceClassifier
+    from rnnlab.models import ClassifierNet
 
     tokens = data.vocab is not None
 
     def make_model(encoder: str, hidden_size: int, num_layers: int) -> nn.Module:
-        return SequenceClassifier(
+        return ClassifierNet(
             encoder=encoder,
             input_size=data.input_size,
             num_classes=data.num_classes,
@@ -258,13 +247,13 @@ def _classification(data: SequenceClassificationData) -> TaskData:
 
 
 def _forecasting(data: ForecastData, window: int, horizon: int) -> TaskData:
-    from rnnlab.models import Forecaster
+    from rnnlab.models import ForecastNet
 
     sets = {split: data.window_set(split, window, horizon) for split in ("train", "val", "test")}
     future_size = len(data.future_covariate_columns)
 
     def make_model(encoder: str, hidden_size: int, num_layers: int) -> nn.Module:
-        return Forecaster(
+        return ForecastNet(
             encoder=encoder,
             input_size=data.input_size,
             horizon=horizon,

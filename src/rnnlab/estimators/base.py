@@ -23,8 +23,15 @@ import torch
 from rnnlab.errors import UserInputError
 from rnnlab.modelfile import ModelFileError, load_into, read_model_dir, save_model_dir
 
-# Networks a model file may name; nothing else is ever constructed from a config.
-_NETWORKS = ("Forecaster", "SequenceClassifier", "SequenceAutoencoder")
+# Networks a model file may name -> the class of rnnlab.models; nothing else is ever constructed
+# from a config. Files written before the networks were renamed name them the old way.
+_NETWORKS = {
+    "ForecastNet": "ForecastNet",
+    "ClassifierNet": "ClassifierNet",
+    "SequenceAutoencoder": "SequenceAutoencoder",
+    "Forecaster": "ForecastNet",
+    "SequenceClassifier": "ClassifierNet",
+}
 # Where the estimator of each model kind lives (imported on load, which registers it).
 _KIND_MODULES = {
     "forecast": "rnnlab.estimators.forecaster",
@@ -165,7 +172,7 @@ def build_network(class_name: str, config: dict[str, Any]) -> torch.nn.Module:
 
     if class_name not in _NETWORKS:
         raise ModelFileError(f"config.json names an unknown network class {class_name!r}")
-    cls = getattr(models, class_name)
+    cls = getattr(models, _NETWORKS[class_name])
     try:
         return cls(**config)
     except (TypeError, ValueError) as err:

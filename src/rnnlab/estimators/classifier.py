@@ -141,7 +141,7 @@ class Classifier(Estimator):
             ``self`` with ``network_``, ``classes_``, ``features_``, ``time_column_``,
             ``mean_``, ``scale_``, ``baseline_``, ``test_ids_``, ``trained_digests_``, ``metrics_``.
         """
-        from rnnlab.models import SequenceClassifier
+        from rnnlab.models import ClassifierNet
         from rnnlab.train import seed_everything
 
         if self.pooling not in ("last", "mean"):
@@ -160,7 +160,7 @@ class Classifier(Estimator):
             sequence_digest(rows.ids[i], rows.sequences[i]) for i in seen
         )
         seed_everything(self.seed)
-        network = SequenceClassifier(
+        network = ClassifierNet(
             encoder=self.model,
             input_size=len(self.features_),
             num_classes=len(self.classes_),

@@ -6,7 +6,7 @@
 
 Data go through :mod:`rnnlab.data.user` (the same validation as the CLI), are split
 chronologically into train/validation/test, and are standardised per series with statistics
-of the training split only. The network is :class:`rnnlab.models.Forecaster` (``head="direct"``
+of the training split only. The network is :class:`rnnlab.models.ForecastNet` (``head="direct"``
 or ``"seq2seq"`` with attention) trained with the pinball loss over ``quantiles``; the point
 forecast is the median level.
 """
@@ -143,7 +143,7 @@ class Forecaster(Estimator):
             ``self``, with ``network_``, ``scaler_``, ``columns_``, ``series_ids_``,
             ``freq_``, ``season_length_``, ``train_end_`` and ``metrics_`` set.
         """
-        from rnnlab.models import Forecaster as ForecastNetwork
+        from rnnlab.models import ForecastNet
         from rnnlab.train import seed_everything
 
         self._check_params()
@@ -167,7 +167,7 @@ class Forecaster(Estimator):
         train = data.window_set("train", self.window, self.horizon)
         val = self._optional_windows(data, "val")
         seed_everything(self.seed)
-        network = ForecastNetwork(
+        network = ForecastNet(
             encoder=self.model,
             input_size=data.input_size,
             horizon=self.horizon,
@@ -199,7 +199,7 @@ class Forecaster(Estimator):
 
     def _window_metrics(self, windows) -> dict[str, float]:
         """Point-forecast errors in original units on every window of a split."""
-        from rnnlab.backtest import mae, rmse, smape
+        from rnnlab.estimators.backtest import mae, rmse, smape
 
         with torch.no_grad():
             forecast = self.network_.point(self.network_.predict(windows.x, windows.future))

@@ -1,11 +1,11 @@
 """Evaluation and prediction outputs of fitted estimators (what ``evaluate`` and ``predict``
 print and write).
 
-Forecasters are backtested with rolling origins (:mod:`rnnlab.backtest`) against the naive,
-seasonal naive and ARIMA baselines on the same folds; by default the network is refitted on
-each fold's training data with its saved settings, so no fold is scored by a model that saw
-its test window. Classifiers are scored on the given data against a logistic regression on
-per-channel summary statistics, trained on the same training split.
+Forecasters are backtested with rolling origins (:mod:`rnnlab.estimators.backtest`) against
+the naive, seasonal naive and ARIMA baselines on the same folds; by default the network is
+refitted on each fold's training data with its saved settings, so no fold is scored by a
+model that saw its test window. Classifiers are scored on the given data against a logistic
+regression on per-channel summary statistics, trained on the same training split.
 """
 
 from __future__ import annotations
@@ -99,8 +99,8 @@ def backtest_forecaster(
     training steps per series. Without it the saved network forecasts from each origin
     (it needs ``window`` steps), which is optimistic when the folds fall in its training data.
     """
-    from rnnlab.backtest import backtest, summarize, univariate, verdicts
     from rnnlab.baselines import AutoARIMA, Naive, SeasonalNaive
+    from rnnlab.estimators.backtest import backtest, summarize, univariate, verdicts
 
     estimator._check_fitted()
     if fill is not None:

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnlab.data.containers import Batch
+from rnnlab.deprecation import deprecated_aliases
 from rnnlab.errors import UserInputError
 from rnnlab.models.common import (
     InputLayer,
@@ -30,8 +31,8 @@ POOLINGS = ("last", "mean")
 
 
 @dataclass
-class ClassifierConfig:
-    """Configuration of :class:`SequenceClassifier`.
+class ClassifierNetConfig:
+    """Configuration of :class:`ClassifierNet`.
 
     Attributes:
         encoder: encoder name (see :func:`rnnlab.models.make_encoder`).
@@ -55,16 +56,16 @@ class ClassifierConfig:
     encoder_options: dict[str, Any] = field(default_factory=dict)
 
 
-class SequenceClassifier(TaskModel):
+class ClassifierNet(TaskModel):
     """Classify each sequence of a batch.
 
     Batch: ``x`` float (B, T, I) or int64 (B, T) token ids, ``lengths`` (B,) or None, ``y``
     int64 (B,) class indices. Loss: mean cross-entropy. Metrics: ``loss``, ``accuracy``.
     """
 
-    def __init__(self, config: ClassifierConfig | None = None, **kwargs: Any) -> None:
+    def __init__(self, config: ClassifierNetConfig | None = None, **kwargs: Any) -> None:
         super().__init__()
-        self.config = config = resolve_config(ClassifierConfig, config, kwargs)
+        self.config = config = resolve_config(ClassifierNetConfig, config, kwargs)
         if config.pooling not in POOLINGS:
             raise UserInputError(f"pooling must be one of {POOLINGS}, got {config.pooling!r}")
         check_num_classes(config.num_classes)
@@ -100,3 +101,11 @@ class SequenceClassifier(TaskModel):
             "loss": float(F.cross_entropy(logits, batch.y)),
             "accuracy": float((logits.argmax(-1) == batch.y).float().mean()),
         }
+
+
+# Old names (one release): renamed so the networks cannot be confused with the estimators.
+__getattr__ = deprecated_aliases(
+    __name__,
+    {"SequenceClassifier": "ClassifierNet", "ClassifierConfig": "ClassifierNetConfig"},
+    globals(),
+)

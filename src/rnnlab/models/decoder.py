@@ -1,4 +1,4 @@
-"""Recurrent decoder with optional attention, shared by Seq2Seq, Forecaster and the autoencoder.
+"""Recurrent decoder with optional attention, shared by Seq2Seq, ForecastNet and the autoencoder.
 
 The decoder starts from a state computed from the encoder's summary vector through a "bridge"
 ``h_0 = tanh(W s + b)`` (Bahdanau et al. 2015 initialise from the backward encoder state the

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnlab.data.containers import Batch
+from rnnlab.deprecation import deprecated_aliases
 from rnnlab.errors import UserInputError
 from rnnlab.models.common import InputLayer, TaskModel, length_mask, resolve_config
 from rnnlab.models.decoder import Decoder, default_decoder_cell
@@ -33,8 +34,8 @@ DECODERS = ("direct", "seq2seq")
 
 
 @dataclass
-class ForecasterConfig:
-    """Configuration of :class:`Forecaster`.
+class ForecastNetConfig:
+    """Configuration of :class:`ForecastNet`.
 
     Attributes:
         encoder: encoder name (see :func:`rnnlab.models.make_encoder`).
@@ -75,7 +76,7 @@ def pinball_loss(prediction: Tensor, target: Tensor, quantiles: Tensor) -> Tenso
     return torch.maximum(quantiles * error, (quantiles - 1) * error).mean()
 
 
-class Forecaster(TaskModel):
+class ForecastNet(TaskModel):
     """Forecast ``horizon`` steps of ``n_targets`` series from a window of the past.
 
     Batch: ``x`` float (B, W, input_size), ``y`` float (B, horizon, n_targets), optional
@@ -85,9 +86,9 @@ class Forecaster(TaskModel):
     0.5), and with quantiles ``pinball``.
     """
 
-    def __init__(self, config: ForecasterConfig | None = None, **kwargs: Any) -> None:
+    def __init__(self, config: ForecastNetConfig | None = None, **kwargs: Any) -> None:
         super().__init__()
-        self.config = config = resolve_config(ForecasterConfig, config, kwargs)
+        self.config = config = resolve_config(ForecastNetConfig, config, kwargs)
         if config.decoder not in DECODERS:
             raise UserInputError(f"decoder must be one of {DECODERS}, got {config.decoder!r}")
         if config.n_targets > config.input_size:
@@ -249,3 +250,9 @@ class Forecaster(TaskModel):
         if self.num_outputs > 1:
             metrics["pinball"] = metrics["loss"]
         return metrics
+
+
+# Old names (one release): renamed so the networks cannot be confused with the estimators.
+__getattr__ = deprecated_aliases(
+    __name__, {"Forecaster": "ForecastNet", "ForecasterConfig": "ForecastNetConfig"}, globals()
+)

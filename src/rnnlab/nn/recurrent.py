@@ -35,6 +35,34 @@ def _autocast_enabled(device: torch.device) -> bool:
         return False
 
 
+#: The implementations one forward can run, as :attr:`Recurrent.engine_used` names them.
+IMPLEMENTATIONS = (
+    "native",
+    "reference",
+    "loop-cpp",
+    "loop-fused",
+    "loop-generic",
+    "scan-cpp",
+    "scan-chunked",
+)
+
+
+def implementation(
+    engine: str, spec: CellSpec, x: Tensor, params: dict[str, Tensor], masks: StepMasks
+) -> str:
+    """Which implementation ``engine`` runs for one layer call: the engine's name, with the
+    loop and scan engines' path (their own ``kernel_path``) appended."""
+    if engine == "loop":
+        from rnnlab.nn.engines import loop
+
+        return f"loop-{loop.kernel_path(spec, params, masks, x)}"
+    if engine == "scan":
+        from rnnlab.nn.engines import scan
+
+        return f"scan-{scan.kernel_path(x)}"
+    return engine
+
+
 class Recurrent(nn.Module):
     """A stack of recurrent layers of any registered cell, behaving like ``torch.nn.LSTM``.
 
@@ -60,6 +88,10 @@ class Recurrent(nn.Module):
 
     ``forward(input, hx=None, *, lengths=None) -> (output, h_n)`` as torch's: ``h_n`` is
     ``(h_n, c_n)`` for LSTM forms. ``lengths`` (B,) is an rnnlab extension for padded input.
+
+    ``engine`` is the engine chosen at construction; ``engine_used`` says which code the last
+    forward ran, one of :data:`IMPLEMENTATIONS` (``"loop-cpp"``, ``"scan-chunked"``, ...; None
+    before the first forward). Both appear in the one-line ``repr``.
     """
 
     def __init__(
@@ -133,6 +165,7 @@ class Recurrent(nn.Module):
         self.check_finite = check_finite
         self.options = LayerOptions(proj_size, bias, layer_norm, recurrent_dropout, zoneout)
         self.engine = engines.resolve_engine(engine, spec, self.options)
+        self.engine_used: str | None = None  # set by every forward
         self._param_names: list[dict[str, str]] = []  # per layer*direction: short -> full name
         factory = {"device": device, "dtype": dtype}
         for layer in range(num_layers):
@@ -400,6 +433,7 @@ class Recurrent(nn.Module):
         state = self._prepare_state(hx, x, sorted_indices, unbatched)
         if self.engine == "native":
             output, final = self._forward_native(input, x, state, lengths)
+            self.engine_used = "native"
         else:
             output, final = self._forward_layers(x, state, lengths, engines.ENGINES[self.engine])
         return self._finish(input, output, final, lengths, unsorted_indices, unbatched)
@@ -460,15 +494,20 @@ class Recurrent(nn.Module):
             outputs = []
             for direction in range(self.num_directions):
                 k = layer * self.num_directions + direction
+                params = self.layer_params(layer, direction)
                 out, final = run(
                     self.spec,
                     layer_input,
                     tuple(s[k] for s in state),
-                    self.layer_params(layer, direction),
+                    params,
                     lengths=lengths,
                     reverse=direction == 1,
                     masks=masks[k],
                 )
+                if k == 0:  # every layer and direction takes the same path (same options)
+                    self.engine_used = implementation(
+                        self.engine, self.spec, layer_input, params, masks[k]
+                    )
                 outputs.append(out)
                 finals.append(final)
             layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, -1)
@@ -566,49 +605,27 @@ class Recurrent(nn.Module):
         for key, default in defaults.items():
             if getattr(self, key) != default:
                 text += f", {key}={getattr(self, key)}"
-        return text + f", engine={self.engine!r}"
+        text += f", engine={self.engine!r}"
+        if self.engine_used is not None:
+            text += f", engine_used={self.engine_used!r}"
+        return text
 
 
-def make_rnn(
-    cell: str,
-    input_size: int,
-    hidden_size: int,
-    num_layers: int = 1,
-    *,
-    bias: bool = True,
-    batch_first: bool = False,
-    dropout: float = 0.0,
-    bidirectional: bool = False,
-    proj_size: int = 0,
-    layer_norm: bool = False,
-    recurrent_dropout: float = 0.0,
-    zoneout: float = 0.0,
-    forget_bias: float | None = None,
-    engine: str = "auto",
-    check_finite: bool = False,
-    device: torch.device | str | None = None,
-    dtype: torch.dtype | None = None,
-) -> Recurrent:
-    """Build a :class:`Recurrent` stack of cell ``cell`` (see :class:`Recurrent` for the args)."""
-    return Recurrent(
-        cell,
-        input_size,
-        hidden_size,
-        num_layers,
-        bias=bias,
-        batch_first=batch_first,
-        dropout=dropout,
-        bidirectional=bidirectional,
-        proj_size=proj_size,
-        layer_norm=layer_norm,
-        recurrent_dropout=recurrent_dropout,
-        zoneout=zoneout,
-        forget_bias=forget_bias,
-        engine=engine,
-        check_finite=check_finite,
-        device=device,
-        dtype=dtype,
-    )
+def make_rnn(cell: str, input_size: int, hidden_size: int, *args: Any, **kwargs: Any) -> Recurrent:
+    """Build a :class:`Recurrent` stack of cell ``cell`` (see :class:`Recurrent` for the args).
+
+    The options are :class:`Recurrent`'s own, forwarded unchanged; ``help(make_rnn)`` and
+    :func:`inspect.signature` show them (the signature is copied from ``Recurrent``).
+    """
+    return Recurrent(cell, input_size, hidden_size, *args, **kwargs)
+
+
+# One list of options, Recurrent's: make_rnn shows the same signature, returning Recurrent.
+_RECURRENT_SIGNATURE = inspect.signature(Recurrent.__init__)
+make_rnn.__signature__ = _RECURRENT_SIGNATURE.replace(  # type: ignore[attr-defined]
+    parameters=list(_RECURRENT_SIGNATURE.parameters.values())[1:],  # without self
+    return_annotation="Recurrent",
+)
 
 
 def count_params(

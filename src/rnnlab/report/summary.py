@@ -193,11 +193,6 @@ def _model_summary(model: str, runs: list[RunRow], metric: str, trials: int) -> 
     )
 
 
-def _last_line(text: str | None) -> str:
-    lines = (text or "").strip().splitlines()
-    return lines[-1] if lines else "unfinished"
-
-
 def format_value(value: float | None, digits: int = 4) -> str:
     """Compact number: 4 significant digits, scientific for tiny/huge values, '–' for nan."""
     if value is None or not math.isfinite(value):
