@@ -242,3 +242,14 @@ def test_report_opens_with_the_overall_answer_across_tasks(synthetic_store, buil
     assert "95 % stratified bootstrap CIs" in md
     assert (built.markdown.parent / "report_files" / "profile.png").stat().st_size > 1000
     assert "performance profile across tasks" in built.html.read_text()
+
+
+def test_one_comparison_opens_with_its_own_verdict(synthetic_store):
+    from rnnlab.report.overall import overall
+
+    group = next(
+        g for g in summarize(Store.open(synthetic_store).rows()) if g.task == "japanese-vowels"
+    )
+    text, figure = overall([group])
+    assert text.startswith("japanese-vowels: inconclusive (gru − lstm = ") and figure is None
+    assert overall([]) is None
