@@ -86,6 +86,12 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
     assert main(["claims", "--claims", "1,x", "--store", str(tmp_path / "s")]) == 2
     assert main(["claims", "--claims", "12", "--store", str(tmp_path / "s")]) == 2
     assert "numbered 1 to 9" in capsys.readouterr().err
+    assert main(["claims", "--margin", "big", "--store", str(tmp_path / "s")]) == 2
+    assert "--margin must look like" in capsys.readouterr().err
+    argv = ["claims", "--seeds", "auto", "--max-seeds", "1", "--store", str(tmp_path / "s")]
+    assert main(argv) == 2
+    assert "--max-seeds must be at least 3" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
     assert main(["diagnose", "gradients", "--clip", "-1", "--out", str(tmp_path)]) == 2
     assert main(["diagnose", "gradients", "--model", "lstn", "--out", str(tmp_path)]) == 2
     assert "unknown model" in capsys.readouterr().err

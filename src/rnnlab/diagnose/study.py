@@ -82,6 +82,7 @@ def run_claims(
     start = time.perf_counter()
     budget = get_budget(budget)
     arms, notes = _plan(budget, claims)
+    design = None if max_seeds is None else SequentialDesign.up_to(max_seeds, first=budget.seeds)
     Store.open(store).close()  # create it, or refuse a directory that is not a store
 
     def run(todo: list[RunUnit]) -> None:
@@ -89,11 +90,11 @@ def run_claims(
             on_plan(len(todo))
         execute(todo, store, run_probe, workers=workers, on_outcome=on_outcome)
 
-    if max_seeds is None:
+    if design is None:
         run(units(arms, budget.seeds))
         result = _judge(budget, arms, notes, store, margin)
     else:
-        result = _adaptive(budget, arms, notes, store, margin, max_seeds, run)
+        result = _adaptive(budget, arms, notes, store, margin, design, run)
     result.wall_time_s = time.perf_counter() - start
     return result
 
@@ -115,7 +116,8 @@ def load_claims(
     arms, notes = _plan(budget, claims)
     if max_seeds is None:
         return _judge(budget, arms, notes, store, margin)
-    return _adaptive(budget, arms, notes, store, margin, max_seeds, lambda todo: None)
+    design = SequentialDesign.up_to(max_seeds, first=budget.seeds)
+    return _adaptive(budget, arms, notes, store, margin, design, lambda todo: None)
 
 
 def _adaptive(
@@ -124,11 +126,10 @@ def _adaptive(
     notes: dict,
     store,
     margin: Margin | None,
-    max_seeds: int,
+    design: SequentialDesign,
     run: Callable[[list[RunUnit]], None],
 ) -> ClaimsResult:
     """Look after each batch of seeds; add seeds only to claims with an inconclusive split."""
-    design = SequentialDesign.up_to(max_seeds, first=budget.seeds)
     pending = {a.claim for a in arms}
     seeds: dict[int, int] = {}
     levels: dict[int, float] = {}
