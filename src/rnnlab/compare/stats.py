@@ -415,7 +415,8 @@ def adjust(decisions: Sequence[Decision]) -> list[Decision]:
     """Re-decide a family with Holm-adjusted p-values (both the difference and the TOST ones).
 
     Used wherever several contrasts support one verdict, so that looking at many of them
-    does not make a chance "better" or "equivalent" likely.
+    does not make a chance "better" or "equivalent" likely. ``diff_ci`` keeps its
+    unadjusted level; the outcome follows the adjusted p-values.
     """
     if len(decisions) < 2:
         return list(decisions)

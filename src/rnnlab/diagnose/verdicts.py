@@ -270,7 +270,7 @@ def all_of(split: str, outcomes: Sequence[SplitOutcome]) -> SplitOutcome:
     inconclusive; otherwise any equivalent makes it equivalent; else supported.
     """
     contrasts = tuple(c for o in outcomes for c in o.contrasts)
-    note = "; ".join(o.note for o in outcomes if o.note)
+    note = "; ".join(dict.fromkeys(o.note for o in outcomes if o.note))
     kinds = {o.outcome for o in outcomes}
     for kind in (REFUTED, INCONCLUSIVE, EQUIVALENT, SUPPORTED):
         if kind in kinds:
