@@ -8,7 +8,11 @@ file, a config edited so it no longer matches the weights, or a directory writte
 newer rnnlab are refused with a message that says which.
 
 Writing is atomic: files go to a temporary sibling directory that is renamed into place at
-the end, so an interrupted save never leaves a half-written model at the target path.
+the end, so an interrupted save never leaves a half-written model at the target path. Every
+output directory gets a marker file (``.rnnlab``, a small JSON object); only a directory with
+a valid marker, or an empty one, is ever replaced. Replacing renames the old directory aside
+before the new one moves in; a process killed between the two renames leaves the old one
+aside, and the next save to (or load from) that path puts it back first.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
+MARKER_FILE = ".rnnlab"
+_MARKER = {"written_by": "rnnlab", "marker_version": 1}
+_LEGACY_MARKER = "written by rnnlab\n"  # what rnnlab 0.x wrote before the JSON marker
 
 
 class ModelFileError(UserInputError):
@@ -49,15 +56,18 @@ def _sha256(path: Path) -> str:
 def atomic_directory(target: str | os.PathLike[str]):
     """Yield a fresh temporary directory that replaces ``target`` only if the block succeeds.
 
-    ``target`` may not exist, be empty, or be an earlier model directory (it is replaced);
-    any other existing path is refused so a mistyped ``--out`` never deletes user files.
-    On error the temporary directory is removed and ``target`` is left untouched.
+    ``target`` may not exist, be empty, or be a directory rnnlab wrote (its marker file is
+    valid): it is replaced. Any other existing path is refused with a
+    :class:`~rnnlab.errors.UserInputError` before anything changes, so a mistyped ``--out``
+    never deletes user files. On error the temporary directory is removed and ``target`` is
+    left untouched.
     """
     target = Path(target)
+    restore_interrupted(target)
     if target.exists() and not _replaceable(target):
         raise UserInputError(
-            f"--out {target}: exists and is not an rnnlab output directory; "
-            "choose a new path or remove it"
+            f"--out {target}: exists and is not an rnnlab output directory (no valid "
+            f"{MARKER_FILE} marker); nothing was changed in it: choose a new path or remove it"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
@@ -89,22 +99,63 @@ def atomic_file(target: str | os.PathLike[str]):
         raise
 
 
+def is_rnnlab_output(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a directory rnnlab wrote: its marker file holds rnnlab's marker."""
+    marker = Path(path) / MARKER_FILE
+    try:
+        if not marker.is_file() or marker.stat().st_size > 4096:
+            return False
+        text = marker.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    if text == _LEGACY_MARKER:
+        return True
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(data, dict) and data.get("written_by") == _MARKER["written_by"]
+
+
 def _replaceable(path: Path) -> bool:
-    if path.is_dir():
-        entries = list(path.iterdir())
-        return not entries or (path / CONFIG_FILE).is_file() or (path / ".rnnlab").is_file()
-    return False
+    return path.is_dir() and (not any(path.iterdir()) or is_rnnlab_output(path))
+
+
+def restore_interrupted(target: str | os.PathLike[str]) -> Path | None:
+    """Put back an output directory that a save killed between its two renames left aside.
+
+    Returns the restored path, or None when there was nothing to restore (``target`` exists,
+    or no set-aside rnnlab directory is next to it).
+    """
+    target = Path(target)
+    if target.exists() or not target.parent.is_dir():
+        return None
+    aside = [
+        p for p in target.parent.glob(f".{target.name}.old.*") if p.is_dir() and is_rnnlab_output(p)
+    ]
+    if not aside:
+        return None
+    newest = max(aside, key=lambda p: p.stat().st_mtime)
+    try:
+        newest.rename(target)
+    except OSError:  # another process restored it first
+        return None
+    return target
 
 
 def _replace(staging: Path, target: Path) -> None:
-    (staging / ".rnnlab").write_text("written by rnnlab\n")
-    if target.exists():
-        old = target.with_name(f".{target.name}.old.{os.getpid()}")
-        target.rename(old)
+    (staging / MARKER_FILE).write_text(json.dumps(_MARKER) + "\n")
+    if not target.exists():
         staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
+        return
+    old = target.with_name(f".{target.name}.old.{os.getpid()}")
+    target.rename(old)
+    try:
         staging.rename(target)
+    except BaseException:
+        old.rename(target)  # keep the user's previous output where it was
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _versions() -> dict[str, str]:
@@ -163,6 +214,7 @@ def save_model_dir(
 def read_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and check ``config.json`` (exists, JSON object, format version not newer)."""
     directory = Path(directory)
+    restore_interrupted(directory)
     if not directory.is_dir():
         raise ModelFileError(f"model directory {directory} does not exist")
     path = directory / CONFIG_FILE

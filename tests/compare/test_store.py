@@ -177,3 +177,100 @@ def test_parallelism_never_oversubscribes_the_cores(monkeypatch):
     assert executor.parallelism(2, 3, largest_model=5_000) == (2, 3)  # explicit wins
     monkeypatch.setattr(executor.os, "cpu_count", lambda: 2)
     assert executor.parallelism(None, None, largest_model=5_000) == (2, 1)
+
+
+def _claim(store, unit):
+    return store.claim(
+        unit.key, phase="final", seed=unit.seed, task="fake", model="lstm", config={}
+    )
+
+
+@pytest.mark.parametrize(
+    "owner",
+    ["otherhost-y:4242", f"{os.uname().nodename}:{os.getppid()}"],
+    ids=["other-host", "live-pid-reused"],
+)
+def test_row_whose_heartbeat_is_stale_is_taken_over_and_resumed(tmp_path, owner):
+    """The owner's pid cannot tell (another host; a reused pid that is alive): the lease does.
+    Before the lease such a row stayed busy forever."""
+    from rnnlab.compare.store import LEASE_SECONDS
+
+    unit = plan()[0]
+    store = Store.open(tmp_path)
+    assert _claim(store, unit) == "new"
+    store._db.execute("UPDATE runs SET owner = ? WHERE key = ?", (owner, unit.key))
+    assert _claim(store, unit) == "busy"  # fresh heartbeat: the owner may be running
+    stale = time.time() - LEASE_SECONDS - 1
+    store._db.execute("UPDATE runs SET heartbeat_at = ? WHERE key = ?", (stale, unit.key))
+    (outcome,) = execute([unit], tmp_path, fake_run)
+    row = store.get(unit.key)
+    assert outcome.outcome == RAN and row.status == "done" and row.attempts == 2
+
+
+def test_heartbeat_refreshes_the_lease_while_the_run_runs(tmp_path):
+    unit = plan()[0]
+    store = Store.open(tmp_path)
+    assert _claim(store, unit) == "new"
+    first = store.get(unit.key).heartbeat_at
+    with store.heartbeat(unit.key, every=0.01):
+        deadline = time.monotonic() + 30
+        while store.get(unit.key).heartbeat_at == first and time.monotonic() < deadline:
+            time.sleep(0.02)
+    beaten = store.get(unit.key).heartbeat_at
+    assert beaten > first
+    time.sleep(0.05)
+    assert store.get(unit.key).heartbeat_at == beaten  # stopped with the block
+
+
+def test_execute_unit_keeps_the_lease_around_the_run(tmp_path, monkeypatch):
+    """execute_unit runs inside Store.heartbeat: a long run's row is refreshed."""
+    import rnnlab.compare.store as store_module
+
+    monkeypatch.setattr(store_module, "HEARTBEAT_SECONDS", 0.01)
+    unit = plan()[0]
+    seen = []
+
+    def slow_run(config, seed, checkpoint_dir):
+        store = Store.open(tmp_path)
+        start = store.get(unit.key).heartbeat_at
+        deadline = time.monotonic() + 30
+        while store.get(unit.key).heartbeat_at == start and time.monotonic() < deadline:
+            time.sleep(0.02)
+        seen.append(store.get(unit.key).heartbeat_at > start)
+        return fake_run(config, seed, checkpoint_dir)
+
+    (outcome,) = execute([unit], tmp_path, slow_run)
+    assert outcome.outcome == RAN and seen == [True]
+
+
+_SCHEMA_1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL CHECK (status IN ('running', 'done', 'diverged', 'failed')),
+    phase TEXT NOT NULL, seed INTEGER NOT NULL, task TEXT NOT NULL, model TEXT NOT NULL,
+    config TEXT NOT NULL, versions TEXT, metrics TEXT, curves TEXT, cost TEXT, error TEXT,
+    owner TEXT, attempts INTEGER NOT NULL DEFAULT 1, created_at REAL NOT NULL,
+    started_at REAL NOT NULL, finished_at REAL
+);
+INSERT INTO meta VALUES ('format', 'rnnlab-results'), ('schema_version', '1');
+"""
+
+
+def test_schema_1_store_opens_migrated_and_its_stale_rows_resume(tmp_path):
+    unit = plan()[0]
+    db = sqlite3.connect(tmp_path / "results.db")
+    db.executescript(_SCHEMA_1)
+    db.execute(
+        "INSERT INTO runs (key, status, phase, seed, task, model, config, owner, created_at, "
+        "started_at) VALUES (?, 'running', 'final', 0, 'fake', 'lstm', '{}', 'gone-host:7', 0, 0)",
+        (unit.key,),
+    )
+    db.commit()
+    db.close()
+    store = Store.open(tmp_path)
+    assert store.schema_version == SCHEMA_VERSION == 2
+    assert store.get(unit.key).heartbeat_at is None  # started_at stands in for it
+    (outcome,) = execute([unit], tmp_path, fake_run)
+    assert outcome.outcome == RAN and store.get(unit.key).status == "done"
+    Store.open(tmp_path).close()  # opening again: already migrated

@@ -193,11 +193,11 @@ def test_torch_form_equals_torch_nn_gru():
 
 def test_shape_errors_are_reported():
     xp, h0 = torch.zeros(T, B, 3 * H), torch.zeros(B, H)
-    with pytest.raises(RuntimeError, match=r"expected weight_hh \(3H, H\)"):
+    with pytest.raises(RuntimeError, match=r"weight_hh must have shape \[15, 5\], got \[15, 6\]"):
         gru_family_sequence(xp, h0, torch.zeros(3 * H, H + 1))
-    with pytest.raises(RuntimeError, match="batch_sizes needs one entry per step"):
+    with pytest.raises(RuntimeError, match="batch_sizes must have T = 7 entries, got 1"):
         gru_family_sequence(xp, h0, torch.zeros(3 * H, H), config=GRUConfig(batch_sizes=(B,)))
-    with pytest.raises(RuntimeError, match=r"ln_ih and bias_ih must be \(3H,\)"):
+    with pytest.raises(RuntimeError, match=r"ln_ih must have shape \[15\], got \[10\]"):
         gru_family_sequence(xp, h0, torch.zeros(3 * H, H), ln_ih=torch.ones(2 * H))
 
 

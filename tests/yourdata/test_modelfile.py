@@ -112,3 +112,93 @@ def test_atomic_directory_replaces_own_output_but_not_user_files(tmp_path):
     ):
         pass
     assert (user / "thesis.tex").read_text() == "..."
+
+
+def test_directory_with_a_config_json_is_not_rnnlabs(tmp_path):
+    """A user's folder holding a config.json of its own is refused whole, not replaced."""
+    user = tmp_path / "paper"
+    user.mkdir()
+    (user / "config.json").write_text('{"mine": true}')
+    (user / "thesis.tex").write_text("chapter 1")
+    with pytest.raises(UserInputError, match=f"{user}.*not an rnnlab output directory"):
+        save_model_dir(user, torch.nn.Linear(2, 2).state_dict(), {"hidden": 2})
+    assert sorted(p.name for p in user.iterdir()) == ["config.json", "thesis.tex"]
+    assert (user / "config.json").read_text() == '{"mine": true}'
+    assert [p.name for p in tmp_path.iterdir()] == ["paper"]
+
+
+@pytest.mark.parametrize("marker", ["", "rnnlab", '{"written_by": "someone"}', "\xff\xfe"])
+def test_marker_must_have_rnnlabs_format(tmp_path, marker):
+    user = tmp_path / "out"
+    user.mkdir()
+    (user / ".rnnlab").write_text(marker, encoding="latin-1")
+    (user / "notes.txt").write_text("keep")
+    with (
+        pytest.raises(UserInputError, match="not an rnnlab output directory"),
+        atomic_directory(user),
+    ):
+        pass
+    assert (user / "notes.txt").read_text() == "keep"
+
+
+def test_empty_and_legacy_marked_directories_are_replaced(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    save_model_dir(empty, torch.nn.Linear(2, 2).state_dict(), {"hidden": 2})
+    assert json.loads((empty / ".rnnlab").read_text())["written_by"] == "rnnlab"
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / ".rnnlab").write_text("written by rnnlab\n")
+    (legacy / "old.csv").write_text("x")
+    save_model_dir(legacy, torch.nn.Linear(2, 2).state_dict(), {"hidden": 2})
+    assert not (legacy / "old.csv").exists() and (legacy / "config.json").is_file()
+
+
+def test_failed_second_rename_puts_the_old_output_back(tmp_path, monkeypatch):
+    target = tmp_path / "out"
+    with atomic_directory(target) as staging:
+        (staging / "a.txt").write_text("old")
+    real_rename = type(target).rename
+
+    def rename(self, dest):
+        if str(self).startswith(str(tmp_path / ".out.")) and ".old." not in self.name:
+            raise KeyboardInterrupt  # interrupted just before the new output moves in
+        return real_rename(self, dest)
+
+    monkeypatch.setattr(type(target), "rename", rename)
+    with pytest.raises(KeyboardInterrupt), atomic_directory(target) as staging:
+        (staging / "b.txt").write_text("new")
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert (target / "a.txt").read_text() == "old"
+
+
+_KILL_BETWEEN_RENAMES = """
+import os, pathlib, signal, sys, torch
+from rnnlab.modelfile import save_model_dir
+target = pathlib.Path(sys.argv[1])
+real_rename = pathlib.Path.rename
+def rename(self, dest):
+    if pathlib.Path(dest) == target:
+        os.kill(os.getpid(), signal.SIGKILL)  # the old output is aside, the new not yet in
+    return real_rename(self, dest)
+pathlib.Path.rename = rename
+save_model_dir(target, torch.nn.Linear(2, 2).state_dict(), {"hidden": 2, "run": 2})
+"""
+
+
+def test_kill_between_renames_restores_the_old_output_on_next_use(tmp_path):
+    import subprocess
+    import sys
+
+    target = tmp_path / "model"
+    save_model_dir(target, torch.nn.Linear(2, 2).state_dict(), {"hidden": 2, "run": 1})
+    done = subprocess.run(
+        [sys.executable, "-c", _KILL_BETWEEN_RENAMES, str(target)], timeout=120, check=False
+    )
+    assert done.returncode == -9
+    assert not target.exists()  # killed between the renames: the old one is aside
+    config, _, _ = read_model_dir(target)  # loading puts it back
+    assert config["run"] == 1 and target.is_dir()
+    assert not list(tmp_path.glob(".model.old.*"))
+    save_model_dir(target, torch.nn.Linear(2, 2).state_dict(), {"hidden": 2, "run": 3})
+    assert read_model_dir(target)[0]["run"] == 3

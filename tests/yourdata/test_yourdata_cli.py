@@ -179,3 +179,34 @@ def test_bad_quantiles_are_named(forecast_csv, tmp_path, capsys):
     assert exit_info.value.code == 2
     assert "expected comma-separated numbers" in capsys.readouterr().err
     assert not (tmp_path / "model").exists()
+
+
+def _users_folder(tmp_path):
+    folder = tmp_path / "paper"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"mine": true}')
+    (folder / "thesis.tex").write_text("chapter 1")
+    return folder
+
+
+def _unchanged(folder):
+    return (
+        sorted(p.name for p in folder.iterdir()) == ["config.json", "thesis.tex"]
+        and (folder / "thesis.tex").read_text() == "chapter 1"
+    )
+
+
+def test_fit_embed_cluster_refuse_a_users_folder(forecast_csv, classify_csv, tmp_path, capsys):
+    """`--out` naming a user's folder that happens to hold a config.json: exit 2, named,
+    nothing in it changed (it was replaced whole before)."""
+    folder = _users_folder(tmp_path)
+    assert _fit_forecast(forecast_csv, folder) == 2
+    assert f"--out {folder}" in capsys.readouterr().err and _unchanged(folder)
+    emb = tmp_path / "emb"
+    args = ["embed", str(classify_csv), "--sequence-id", "sid", "--time", "t", "--label", "label"]
+    assert main([*args, *TINY, "--out", str(folder)]) == 2 and _unchanged(folder)
+    assert "not an rnnlab output directory" in capsys.readouterr().err
+    assert main([*args, *TINY, "--out", str(emb)]) == 0
+    assert main(["cluster", str(emb), "--method", "kmeans", "--out", str(folder)]) == 2
+    assert _unchanged(folder)
+    assert "not an rnnlab output directory" in capsys.readouterr().err

@@ -2,8 +2,9 @@
 
 Each unit is claimed atomically in the store before it runs, so any number of processes
 (``--workers`` here, or separate ``rnnlab compare`` commands) can work through the same plan:
-finished runs are skipped, unfinished runs of dead processes are resumed from their
-checkpoints, and runs a live process holds are waited for.
+finished runs are skipped, unfinished runs whose owner's lease ran out (see
+:mod:`rnnlab.compare.store`) are resumed from their checkpoints, and runs whose owner keeps
+its lease are waited for.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ _STORES: dict[str, Store] = {}
 @dataclass(frozen=True)
 class UnitOutcome:
     """What happened to a unit in one pass: ``ran`` (with the run's status), ``skipped``
-    (already finished in the store) or ``busy`` (another live process holds it)."""
+    (already finished in the store) or ``busy`` (another owner's lease is fresh)."""
 
     unit: RunUnit
     outcome: str
@@ -71,7 +72,8 @@ def execute_unit(
         return UnitOutcome(unit, BUSY)
     checkpoint_dir = store.checkpoint_dir(unit.key)
     try:
-        result = run_fn(unit.config, unit.seed, checkpoint_dir)
+        with store.heartbeat(unit.key):
+            result = run_fn(unit.config, unit.seed, checkpoint_dir)
     except UserInputError:
         raise  # e.g. a corrupt checkpoint: the user must act; the row stays unfinished
     except Exception:
@@ -148,8 +150,8 @@ def execute(
     With ``workers > 1`` units run in that many processes (spawned). Each run uses
     ``threads`` torch threads (default :func:`default_threads`: ``cpu_count // workers``), in
     the workers or, with one worker, in this process for the duration of the call. Units held
-    by another live process are polled until they finish or their owner dies, in which case
-    this call takes them over.
+    by another owner are polled until they finish or its lease runs out, in which case this
+    call takes them over.
     """
     root = str(Path(root))
     if workers < 1:

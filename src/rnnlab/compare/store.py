@@ -2,9 +2,14 @@
 
 One row per run, keyed by a hash of (config, seed, phase). A process *claims* a run inside a
 ``BEGIN IMMEDIATE`` transaction before training it, so two ``rnnlab compare`` processes on
-the same store never train the same run twice and never lose a row. A row left ``running`` by
-a process that no longer exists (killed, crashed) is claimed again and resumed from its
-checkpoint directory.
+the same store never train the same run twice and never lose a row.
+
+A claimed run is a lease: while it trains, its owner refreshes the row's ``heartbeat_at``
+every :data:`HEARTBEAT_SECONDS` (:meth:`Store.heartbeat`). A ``running`` row whose heartbeat
+is older than :data:`LEASE_SECONDS` belongs to a process that is gone (killed, crashed, on
+another host sharing the store, or whose pid was reused) and is claimed again and resumed from
+its checkpoint directory; an owner on this host whose pid no longer exists is taken over at
+once. Stores of schema 1 (no heartbeat column) are migrated when opened.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import json
 import os
 import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +28,11 @@ from typing import Any
 
 from rnnlab.errors import UserInputError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: runs.heartbeat_at (the lease)
+HEARTBEAT_SECONDS = 15.0
+"""How often a running owner refreshes its lease."""
+LEASE_SECONDS = 120.0
+"""A running row whose heartbeat is older than this is taken over (eight missed heartbeats)."""
 STORE_FORMAT = "rnnlab-results"
 DB_NAME = "results.db"
 CHECKPOINTS = "checkpoints"
@@ -49,7 +59,8 @@ CREATE TABLE IF NOT EXISTS runs (
     attempts INTEGER NOT NULL DEFAULT 1,
     created_at REAL NOT NULL,
     started_at REAL NOT NULL,
-    finished_at REAL
+    finished_at REAL,
+    heartbeat_at REAL
 );
 CREATE INDEX IF NOT EXISTS runs_task_model ON runs (task, model, phase);
 """
@@ -77,6 +88,7 @@ class RunRow:
     created_at: float
     started_at: float
     finished_at: float | None
+    heartbeat_at: float | None
 
 
 def baseline_key(task: str, task_options: dict[str, Any]) -> str:
@@ -89,20 +101,24 @@ def process_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def owner_alive(owner: str | None) -> bool:
-    """Whether the process named by ``owner`` still runs (owners on other hosts count as alive)."""
+def owner_gone(owner: str | None) -> bool:
+    """Whether ``owner`` is provably gone: none, or a pid on this host that no longer exists.
+
+    Only a shortcut: a live pid may be another process (pids are reused) and an owner on
+    another host cannot be asked, so otherwise the heartbeat decides (see the module doc).
+    """
     if not owner:
-        return False
+        return True
     host, _, pid = owner.rpartition(":")
     if host != socket.gethostname():
-        return True
+        return False
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
-        return False
-    except (PermissionError, ValueError):
         return True
-    return True
+    except (PermissionError, ValueError):
+        return False
+    return False
 
 
 def _ours(name: str) -> bool:
@@ -147,6 +163,7 @@ class Store:
         connection = cls._connect(db_path)
         cls._check(connection, db_path)
         cls._enable_wal(connection, db_path)
+        cls._migrate(connection)
         (root / CHECKPOINTS).mkdir(exist_ok=True)
         return cls(root, connection)
 
@@ -221,6 +238,23 @@ class Store:
                 f"{SCHEMA_VERSION} — upgrade rnnlab"
             )
 
+    @staticmethod
+    def _migrate(connection: sqlite3.Connection) -> None:
+        # Schema 1 -> 2: the heartbeat column. Inside one write transaction, so two processes
+        # opening an old store at once migrate it once.
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
+            if "heartbeat_at" not in columns:
+                connection.execute("ALTER TABLE runs ADD COLUMN heartbeat_at REAL")
+            connection.execute(
+                "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+            )
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
     def close(self) -> None:
         """Close the database connection."""
         self._db.close()
@@ -260,16 +294,21 @@ class Store:
         """Try to take the run ``key`` for this process.
 
         Returns ``"new"`` (a fresh row was inserted), ``"resume"`` (an unfinished row whose
-        owner is gone, or a failed row with ``retry_failed``, was taken over), ``"finished"``
-        (nothing to do) or ``"busy"`` (another live process is running it).
+        lease expired or whose owner is gone, or a failed row with ``retry_failed``, was taken
+        over), ``"finished"`` (nothing to do) or ``"busy"`` (another owner's lease is fresh).
+        The caller keeps the lease with :meth:`heartbeat` while it runs.
         """
         me, now = process_owner(), time.time()
         with self._immediate() as db:
-            row = db.execute("SELECT status, owner FROM runs WHERE key = ?", (key,)).fetchone()
+            row = db.execute(
+                "SELECT status, owner, COALESCE(heartbeat_at, started_at) FROM runs WHERE key = ?",
+                (key,),
+            ).fetchone()
             if row is None:
                 db.execute(
                     "INSERT INTO runs (key, status, phase, seed, task, model, config, owner, "
-                    "created_at, started_at) VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "created_at, started_at, heartbeat_at) "
+                    "VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         key,
                         phase,
@@ -280,22 +319,58 @@ class Store:
                         me,
                         now,
                         now,
+                        now,
                     ),
                 )
                 return "new"
-            status, owner = row
+            status, owner, heartbeat = row
             if status == "failed" and retry_failed:
                 pass
             elif status in FINISHED:
                 return "finished"
-            elif owner != me and owner_alive(owner):
+            elif owner != me and now - heartbeat < LEASE_SECONDS and not owner_gone(owner):
                 return "busy"
             db.execute(
                 "UPDATE runs SET status = 'running', owner = ?, attempts = attempts + 1, "
-                "started_at = ?, error = NULL WHERE key = ?",
-                (me, now, key),
+                "started_at = ?, heartbeat_at = ?, error = NULL WHERE key = ?",
+                (me, now, now, key),
             )
             return "resume"
+
+    @contextmanager
+    def heartbeat(self, key: str, every: float | None = None) -> Iterator[None]:
+        """Keep this process's lease on the run ``key`` while the block runs.
+
+        A daemon thread with its own connection stamps ``heartbeat_at`` every ``every``
+        seconds (default :data:`HEARTBEAT_SECONDS`; only while this process owns the row and
+        it is running); it stops with the block, and with the process, so a killed owner's
+        lease simply runs out.
+        """
+        every = HEARTBEAT_SECONDS if every is None else every
+        stop = threading.Event()
+        me = process_owner()
+
+        def beat() -> None:
+            connection = self._connect(self.root / DB_NAME)
+            try:
+                while not stop.wait(every):
+                    connection.execute(
+                        "UPDATE runs SET heartbeat_at = ? "
+                        "WHERE key = ? AND owner = ? AND status = 'running'",
+                        (time.time(), key, me),
+                    )
+            except sqlite3.Error:
+                pass  # the store went away: the run carries on, its lease runs out
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=beat, name=f"rnnlab-heartbeat-{key[:8]}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def finish(
         self,
@@ -366,7 +441,8 @@ class Store:
     def _select(self, where: str, params: tuple[Any, ...]) -> list[RunRow]:
         cursor = self._db.execute(
             "SELECT id, key, status, phase, seed, task, model, config, versions, metrics, curves, "
-            f"cost, error, owner, attempts, created_at, started_at, finished_at FROM runs {where} "
+            "cost, error, owner, attempts, created_at, started_at, finished_at, heartbeat_at "
+            f"FROM runs {where} "
             "ORDER BY id",
             params,
         )
@@ -390,6 +466,7 @@ class Store:
                 created_at=r[15],
                 started_at=r[16],
                 finished_at=r[17],
+                heartbeat_at=r[18],
             )
             for r in cursor.fetchall()
         ]

@@ -78,7 +78,7 @@ class _Table:
             return name
         close = _closest(self, name)
         hint = f" Did you mean {close!r}?" if close else ""
-        columns = ", ".join(str(c) for c in self.frame.columns)
+        columns = _names(self.frame.columns)
         raise UserInputError(
             f"{self.path}: {role} column {name!r} not found.{hint} Columns: {columns}"
         )
@@ -134,8 +134,14 @@ def _require(table: _Table, needed: Sequence[str]) -> None:
         f"{table.path}: the model was trained with column(s) {', '.join(needed)}; missing "
         f"here: {', '.join(missing)}"
         + (f". Did you mean {', '.join(hints)}?" if hints else "")
-        + f" (columns present: {', '.join(map(str, table.frame.columns))})"
+        + f" (columns present: {_names(table.frame.columns)})"
     )
+
+
+def _names(columns: Sequence[object]) -> str:
+    """Column names for a one-line message: a name with a line break or other control
+    character is quoted with escapes."""
+    return ", ".join(str(c) if str(c).isprintable() else repr(str(c)) for c in columns)
 
 
 def _closest(table: _Table, name: str) -> str | None:
@@ -186,7 +192,8 @@ def _read_table(path: Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError as err:
         raise UserInputError(f"{path}: file is empty") from err
     except pd.errors.ParserError as err:
-        raise UserInputError(f"{path}: cannot parse the file: {err}") from err
+        reason = " ".join(str(err).split())  # pandas ends it with a newline
+        raise UserInputError(f"{path}: cannot parse the file: {reason}") from err
     except UnicodeDecodeError as err:
         raise UserInputError(f"{path}: not UTF-8 text ({err.reason}); save it as UTF-8") from err
     if frame.empty:

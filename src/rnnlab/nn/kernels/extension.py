@@ -5,16 +5,29 @@ per cell family: ``lstm``, ``gru``, ``rnn``, and ``minrnn`` for the scan engine)
 whole sequence, with the element-wise gate maths fused into one pass per step and torch's own
 GEMM for the matrix products, so no Python runs per time step. It is compiled with the
 machine's C++ compiler through :func:`torch.utils.cpp_extension.load` the first time it is
-needed, into a cache directory keyed by the sources, the torch version and the CPU, so later
-processes only load the built library (milliseconds). If no compiler (or ``ninja``) is present,
-the build fails, or ``RNNLAB_EXTENSION=0`` is set, :func:`ops` returns None and the engine uses
-its pure-PyTorch kernels instead: same numbers, slower. Each family builds separately, so a
-family whose build fails does not take the others down.
+needed, into a cache directory keyed by the sources, the compiler flags, the torch version and
+the CPU, so later processes only load the built library (milliseconds). If no compiler (or
+``ninja``) is present, the cache directory cannot be written, the build fails, or
+``RNNLAB_EXTENSION=0`` is set, :func:`ops` returns None and the engine uses its pure-PyTorch
+kernels instead: same numbers, slower. Each family builds separately, so a family whose build
+fails does not take the others down; a failure is remembered for the process and warned about
+once. Each build records its library's SHA-256 next to it; a library that does not match it
+(truncated, corrupt: ``dlopen`` could crash on it) is never opened but rebuilt.
+
+Builds are serialised across processes by an ``flock`` on ``rnnlab-build.lock`` in the build
+directory, which the kernel releases when its holder dies: a build killed with ``kill -9``
+never blocks later ones (its leftover torch ``lock`` file is removed by the next builder). A
+process waits at most 60 s (``RNNLAB_BUILD_LOCK_TIMEOUT_S``) for a live builder, then uses
+PyTorch with a warning naming the lock file. Another build directory of the same family is
+removed only when it has not been loaded for 30 days and no process holds its lock (other
+checkouts or environments may share the cache).
 
 Buffers of 1 MiB and more (the activations kept for the backward, the outputs, the input
-gradient) come from a per-library cache of blocks freed by earlier calls, so a training loop
-does not fault in fresh pages every step; it keeps at most ``RNNLAB_KERNEL_CACHE_MB`` MiB of
-free blocks (default 256, ``0`` turns it off), and torch's profiler sees its allocations.
+gradient) come from one cache per process of blocks freed by earlier calls, shared by every
+family's library (its instance is a GNU-unique symbol, which the dynamic linker merges), so a
+training loop does not fault in fresh pages every step; it keeps at most
+``RNNLAB_KERNEL_CACHE_MB`` MiB of free blocks in all (default 256, ``0`` turns it off), and
+torch's profiler sees its allocations.
 
 Build time is the extension's warm-up cost; :func:`status` reports it separately (``rnnlab
 bench`` prints it) and it is paid once per machine, never per batch, length or shape.
@@ -22,6 +35,7 @@ bench`` prints it) and it is paid once per machine, never per batch, length or s
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import platform
@@ -30,6 +44,7 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,14 +71,11 @@ FAMILIES = tuple(sorted(path.stem for path in SOURCES_DIR.glob("*.cpp")))
 # No -ffast-math: its reciprocal approximations turn a saturated sigmoid (1 / (1 + inf)) into
 # NaN, it may drop NaNs, and at link time it switches the whole process to flush denormals to
 # zero. common.h declares glibc's SIMD exp/tanh instead, which is all the vectoriser needs.
-_CFLAGS = [
-    "-O3",
-    "-march=native",
-    "-fno-math-errno",
-    "-fno-trapping-math",
-    "-fopenmp",
-    "-std=c++17",
-]
+# No -std either: torch adds the standard its own headers need, and a later flag would win.
+_CFLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp"]
+_LDFLAGS = ["-fopenmp"]
+BUILD_LOCK = "rnnlab-build.lock"
+_STALE_AFTER_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -101,14 +113,16 @@ class KernelConfig:
     zoneout: torch.Tensor | None = None
 
 
-_lock = threading.Lock()
+_locks = {family: threading.Lock() for family in FAMILIES}  # one per family: no global wait
 _statuses: dict[str, ExtensionStatus] = {}
+_warned: set[str] = set()
 
 
 def _build_directory(name: str, sources: list[Path]) -> Path:
     digest = hashlib.sha256()
     for path in sources:
         digest.update(path.read_bytes())
+    digest.update(" ".join([*_CFLAGS, "|", *_LDFLAGS, "|", os.environ.get("CXX", "")]).encode())
     digest.update(torch.__version__.encode())
     digest.update(platform.machine().encode())
     digest.update(platform.processor().encode())
@@ -124,25 +138,123 @@ def _build_directory(name: str, sources: list[Path]) -> Path:
     return root / "extensions" / f"{name}-{digest.hexdigest()[:16]}"
 
 
+def _lock_timeout() -> float:
+    return float(os.environ.get("RNNLAB_BUILD_LOCK_TIMEOUT_S", "60"))
+
+
+@contextlib.contextmanager
+def _build_lock(directory: Path, timeout: float) -> Iterator[bool]:
+    """Hold ``directory``'s build lock; yield False if a live process kept it ``timeout`` s.
+
+    An ``flock``, not a lock file's existence: the kernel drops it when its holder dies, so a
+    killed build is taken over at once.
+    """
+    import fcntl
+
+    with (directory / BUILD_LOCK).open("a") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.2)
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _digest_path(library: Path) -> Path:
+    return library.with_name(library.name + ".sha256")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _intact(library: Path) -> bool:
+    """Whether ``library`` is the file its build recorded (a truncated or corrupt library
+    can kill the process inside ``dlopen``, so it is never opened)."""
+    try:
+        return _digest_path(library).read_text().strip() == _sha256(library)
+    except OSError:
+        return False
+
+
+def _loads(library: Path) -> bool:
+    """Load a built library; False when it is missing, unfinished, truncated or corrupt."""
+    if not _intact(library):
+        return False
+    try:
+        torch.ops.load_library(str(library))
+    except OSError:
+        return False
+    with contextlib.suppress(OSError):  # marks the build as in use (see _remove_stale_builds)
+        os.utime(library.parent)
+    return True
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        warnings.warn(message, stacklevel=5)
+
+
 def _load(family: str) -> ExtensionStatus:
     if os.environ.get("RNNLAB_EXTENSION", "1") == "0":
         return ExtensionStatus(False, 0.0, False, "disabled by RNNLAB_EXTENSION=0", "")
-    if family not in FAMILIES:
-        raise ValueError(f"no C++ kernels for family {family!r}: expected one of {FAMILIES}")
     name = f"rnnlab_{family}"
     source = SOURCES_DIR / f"{family}.cpp"
     directory = _build_directory(name, [source, *sorted(SOURCES_DIR.glob("*.h"))])
     library = directory / f"{name}.so"
     start = time.perf_counter()
-    if library.exists():
-        torch.ops.load_library(str(library))
+
+    def unavailable(reason: str, built: bool = False) -> ExtensionStatus:
+        _warn_once(f"rnnlab: C++ kernels unavailable ({reason}); using PyTorch")
+        return ExtensionStatus(False, time.perf_counter() - start, built, reason, str(directory))
+
+    if _loads(library):
         return ExtensionStatus(True, time.perf_counter() - start, False, None, str(directory))
     missing = [tool for tool in ("c++", "ninja") if shutil.which(tool) is None]
     if missing:
         return ExtensionStatus(
             False, 0.0, False, f"not found on PATH: {', '.join(missing)}", str(directory)
         )
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with _build_lock(directory, _lock_timeout()) as held:
+            if not held:
+                lock = directory / BUILD_LOCK
+                return unavailable(
+                    f"another process held the build lock {lock} for {_lock_timeout():.0f} s; "
+                    "if no rnnlab build is running, delete that file"
+                )
+            if _loads(library):  # the process we waited for built it
+                return ExtensionStatus(
+                    True, time.perf_counter() - start, False, None, str(directory)
+                )
+            # Under our lock no live build runs here: torch's lock file is a killed build's.
+            (directory / "lock").unlink(missing_ok=True)
+            library.unlink(missing_ok=True)  # one that does not load is rebuilt
+            failure = _compile(family, name, source, directory)
+            if failure is None:
+                staged = directory / f".{library.name}.sha256.tmp"
+                staged.write_text(_sha256(library) + "\n")
+                staged.replace(_digest_path(library))
+    except OSError as error:  # an unwritable or unreadable cache directory
+        return unavailable(f"cannot use the build cache {directory.parent}: {error.strerror}")
+    if failure is not None:
+        return unavailable(failure, built=True)
+    _remove_stale_builds(name, directory)
+    return ExtensionStatus(True, time.perf_counter() - start, True, None, str(directory))
+
+
+def _compile(family: str, name: str, source: Path, directory: Path) -> str | None:
+    """Build and load ``family``'s library; None on success, else why it failed."""
     from torch.utils import cpp_extension
 
     print(
@@ -154,32 +266,40 @@ def _load(family: str) -> ExtensionStatus:
         cpp_extension.load(
             name=name,
             sources=[str(source)],
-            extra_cflags=_CFLAGS,
-            extra_ldflags=["-fopenmp"],
+            extra_cflags=list(_CFLAGS),  # torch appends to the lists it is given
+            extra_ldflags=list(_LDFLAGS),
             build_directory=str(directory),
             is_python_module=False,
             verbose=False,
         )
     except Exception as error:  # any compiler or linker failure: fall back, say why
-        lines = str(error).strip().splitlines()
+        lines = str(error).strip().splitlines() or [type(error).__name__]
         first_error = next((line for line in lines if "error" in line), lines[-1])
-        reason = f"build failed: {first_error.strip()[:300]}"
-        warnings.warn(f"rnnlab: C++ kernels unavailable ({reason}); using PyTorch", stacklevel=3)
-        return ExtensionStatus(False, time.perf_counter() - start, True, reason, str(directory))
-    _remove_stale_builds(name, directory)
-    return ExtensionStatus(True, time.perf_counter() - start, True, None, str(directory))
+        return f"build failed: {first_error.strip()[:300]}"
+    return None
 
 
 def _remove_stale_builds(name: str, current: Path) -> None:
-    """Delete this family's builds of older sources (each source edit or upgrade adds one)."""
+    """Delete this family's other builds that are provably unused: not loaded for
+    ``_STALE_AFTER_DAYS`` days (every load touches its directory) and not being built now
+    (their lock is free). Other checkouts or environments sharing the cache may use the rest."""
+    cutoff = time.time() - _STALE_AFTER_DAYS * 86400
     for old in current.parent.glob(f"{name}-*"):
-        if old != current:
-            shutil.rmtree(old, ignore_errors=True)
+        try:
+            if old == current or not old.is_dir() or old.stat().st_mtime > cutoff:
+                continue
+            with _build_lock(old, timeout=0) as held:
+                if held:
+                    shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def status(family: str) -> ExtensionStatus:
     """Load (building if needed) one family's library once per process; say how it went."""
-    with _lock:
+    if family not in FAMILIES:
+        raise ValueError(f"no C++ kernels for family {family!r}: expected one of {FAMILIES}")
+    with _locks[family]:
         if family not in _statuses:
             _statuses[family] = _load(family)
         return _statuses[family]

@@ -173,12 +173,14 @@ inline void carry_rows(const T* from, T* to, int64_t n, int64_t batch, int64_t w
 // Large per-call buffers (activations kept for the backward, the outputs, the input gradient)
 // come from a small cache of blocks that earlier calls freed. glibc hands blocks this large back
 // to the OS when they are freed, so without it every training step pays a page fault per 4 KiB
-// of fresh memory, which at T = 1000 costs as much as the recurrence's arithmetic. The cache is
-// per library, holds at most RNNLAB_KERNEL_CACHE_MB MiB (default 256; 0 turns it off) of free
-// blocks, evicting the oldest first, and reuses a block for a request of 7/8 of its size or more.
+// of fresh memory, which at T = 1000 costs as much as the recurrence's arithmetic. There is one
+// cache per process, shared by every family's library: instance()'s static is a GNU-unique symbol
+// (an inline function's local static), which the dynamic linker binds to one copy. It holds at
+// most RNNLAB_KERNEL_CACHE_MB MiB (default 256; 0 turns it off) of free blocks in all, evicting
+// the oldest first, and reuses a block for a request of 7/8 of its size or more.
 class BlockCache final : public c10::Allocator {
  public:
-  // One per library, never destroyed: tensors may be freed after static destructors ran.
+  // One per process, never destroyed: tensors may be freed after static destructors ran.
   static BlockCache& instance() {
     static BlockCache* cache = new BlockCache();
     return *cache;
@@ -274,6 +276,60 @@ inline at::Tensor buffer(const at::Tensor& like, at::IntArrayRef shape, bool zer
 
 // Whether an optional tensor argument (``Tensor?`` in an op schema) was given.
 inline bool has(const std::optional<at::Tensor>& t) { return t.has_value() && t->defined(); }
+
+// Argument checks. Every op runs them before it touches memory, so a wrong call (a shape, a
+// dtype, a device, a layout or batch sizes that do not fit) raises a Python RuntimeError
+// instead of reading or writing out of bounds.
+
+// The tensor whose dtype the others must share: defined, on the CPU, float32 or float64.
+inline void check_floating(const char* op, const char* name, const at::Tensor& t) {
+  TORCH_CHECK(t.defined(), op, ": ", name, " is missing");
+  TORCH_CHECK(t.device().is_cpu(), op, ": ", name, " must be on the CPU, got ", t.device());
+  TORCH_CHECK(t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble, op, ": ", name,
+              " must be float32 or float64, got ", t.scalar_type());
+}
+
+// `t` is a CPU tensor of `like`'s dtype with exactly `shape`, contiguous unless `any_layout`
+// (the op copies it into a dense tensor first).
+inline void check_tensor(const char* op, const char* name, const at::Tensor& t,
+                         const at::Tensor& like, at::IntArrayRef shape, bool any_layout = false) {
+  TORCH_CHECK(t.defined(), op, ": ", name, " is missing");
+  TORCH_CHECK(t.device().is_cpu(), op, ": ", name, " must be on the CPU, got ", t.device());
+  TORCH_CHECK(t.scalar_type() == like.scalar_type(), op, ": ", name, " must have dtype ",
+              like.scalar_type(), ", got ", t.scalar_type());
+  TORCH_CHECK(t.sizes() == shape, op, ": ", name, " must have shape ", shape, ", got ",
+              t.sizes());
+  TORCH_CHECK(any_layout || t.is_contiguous(), op, ": ", name, " must be contiguous");
+}
+
+// The same for an optional argument, when it is given.
+inline void check_optional(const char* op, const char* name, const std::optional<at::Tensor>& t,
+                           const at::Tensor& like, at::IntArrayRef shape, bool any_layout = false) {
+  if (has(t)) check_tensor(op, name, *t, like, shape, any_layout);
+}
+
+// batch_sizes: empty (every row at every step) or one count per step, non-increasing, each
+// between 0 and B (the kernels index rows [0, batch_sizes[t]) of each step).
+inline void check_batch_sizes(const char* op, c10::IntArrayRef batch_sizes, int64_t steps,
+                              int64_t batch) {
+  if (batch_sizes.empty()) return;
+  TORCH_CHECK(static_cast<int64_t>(batch_sizes.size()) == steps, op, ": batch_sizes must have T = ",
+              steps, " entries, got ", batch_sizes.size());
+  int64_t previous = batch;
+  for (const int64_t n : batch_sizes) {
+    TORCH_CHECK(n >= 0 && n <= previous, op,
+                ": batch_sizes must be non-increasing, each between 0 and B = ", batch, ", got ",
+                batch_sizes);
+    previous = n;
+  }
+}
+
+// The tensors a forward saved for its backward: `count` of them, the first (h_0 .. h_T) of
+// shape (T + 1, B, H); the caller checks the others it reads.
+inline void check_saved_count(const char* op, at::TensorList saved, size_t count) {
+  TORCH_CHECK(saved.size() == count, op, ": expected the ", count,
+              " tensors the forward saved, got ", saved.size());
+}
 
 // sum[j] += Σ_{r < n} a[r, j] * b[r, j] over rows of stride a_stride, b_stride, in double: a
 // parameter gradient summed over one step's rows while the step is in cache (T * B terms).

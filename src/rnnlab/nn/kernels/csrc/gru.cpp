@@ -57,34 +57,62 @@ struct GruOptions {
 //   kRstdIn (T, B, 3) input LayerNorm reciprocal std per gate block
 enum Saved { kHs, kActs, kRec, kRecN, kRstd, kHin, kQ, kXp, kMeanIn, kRstdIn, kNumSaved };
 
-void check_inputs(const at::Tensor& xp, const at::Tensor& h0, const GruOptions& o) {
-  TORCH_CHECK(xp.dim() == 3 && h0.dim() == 2 && xp.size(1) == h0.size(0) &&
-                  xp.size(2) == 3 * h0.size(1),
-              "gru_forward: expected xp (T, B, 3H) and h0 (B, H), got ", xp.sizes(), " and ",
+// The arguments both ops share (see common.h), for T steps, B rows and H units.
+void check_options(const char* op, const at::Tensor& like, int64_t steps, int64_t batch,
+                   int64_t hidden, const GruOptions& o) {
+  check_tensor(op, "weight_hh", o.weight_hh, like, {3 * hidden, hidden});
+  check_batch_sizes(op, o.batch_sizes, steps, batch);
+  check_optional(op, "rec_mask", o.rec_mask, like, {batch, hidden});
+  check_optional(op, "zoneout", o.zoneout, like, {steps, batch, hidden});
+  check_optional(op, "ln_hh", o.ln_hh, like, {3 * hidden});
+  check_optional(op, "bias_hh", o.bias_hh, like, {3 * hidden});
+  check_optional(op, "ln_ih", o.ln_ih, like, {3 * hidden});
+  check_optional(op, "bias_ih", o.bias_ih, like, {3 * hidden});
+}
+
+void check_forward(const at::Tensor& xp, const at::Tensor& h0, const GruOptions& o) {
+  const char* op = "gru_forward";
+  check_floating(op, "xp", xp);
+  TORCH_CHECK(xp.dim() == 3 && h0.dim() == 2 && h0.size(1) > 0, op,
+              ": expected xp (T, B, 3H) and h0 (B, H) with H > 0, got ", xp.sizes(), " and ",
               h0.sizes());
   const int64_t steps = xp.size(0), batch = xp.size(1), hidden = h0.size(1);
-  TORCH_CHECK(o.weight_hh.dim() == 2 && o.weight_hh.size(0) == 3 * hidden &&
-                  o.weight_hh.size(1) == hidden,
-              "gru_forward: expected weight_hh (3H, H) = (", 3 * hidden, ", ", hidden, "), got ",
-              o.weight_hh.sizes());
-  for (const at::Tensor* t : {&xp, &h0, &o.weight_hh}) {
-    TORCH_CHECK(t->is_contiguous() && t->scalar_type() == xp.scalar_type(),
-                "gru_forward: every tensor must be contiguous with xp's dtype");
+  check_tensor(op, "xp", xp, xp, {steps, batch, 3 * hidden});
+  check_tensor(op, "h0", h0, xp, {batch, hidden});
+  check_options(op, xp, steps, batch, hidden, o);
+}
+
+void check_backward(const std::optional<at::Tensor>& grad_hs, at::TensorList saved,
+                    const GruOptions& o) {
+  const char* op = "gru_backward";
+  check_saved_count(op, saved, kNumSaved);
+  const at::Tensor& acts = saved[kActs];
+  check_floating(op, "saved acts", acts);
+  TORCH_CHECK(acts.dim() == 3 && o.weight_hh.dim() == 2 && o.weight_hh.size(1) > 0, op,
+              ": expected saved acts (T, B, 3H) and weight_hh (3H, H), got ", acts.sizes(),
+              " and ", o.weight_hh.sizes());
+  const int64_t steps = acts.size(0), batch = acts.size(1), hidden = o.weight_hh.size(1);
+  const bool ln = has(o.ln_hh);
+  const int64_t kept_ln = ln ? steps : 1;
+  check_options(op, acts, steps, batch, hidden, o);
+  check_tensor(op, "saved hs", saved[kHs], acts, {steps + 1, batch, hidden});
+  check_tensor(op, "saved acts", acts, acts, {steps, batch, 3 * hidden});
+  if (o.cho) {
+    check_tensor(op, "saved rec", saved[kRec], acts, {kept_ln, batch, 2 * hidden});
+    check_tensor(op, "saved rec_n", saved[kRecN], acts, {kept_ln, batch, hidden});
+    check_tensor(op, "saved q", saved[kQ], acts, {steps, batch, hidden});
+  } else {
+    if (ln) check_tensor(op, "saved rec", saved[kRec], acts, {steps, batch, 3 * hidden});
+    check_tensor(op, "saved rec_n", saved[kRecN], acts, {steps, batch, hidden});
   }
-  for (const auto* t : {&o.rec_mask, &o.zoneout, &o.ln_hh, &o.bias_hh, &o.ln_ih, &o.bias_ih}) {
-    TORCH_CHECK(!has(*t) || ((*t)->is_contiguous() && (*t)->scalar_type() == xp.scalar_type()),
-                "gru_forward: every tensor must be contiguous with xp's dtype");
+  if (ln) check_tensor(op, "saved rstd", saved[kRstd], acts, {steps, batch, 3});
+  if (has(o.rec_mask)) check_tensor(op, "saved hin", saved[kHin], acts, {steps, batch, hidden});
+  if (has(o.ln_ih)) {
+    check_tensor(op, "saved xp", saved[kXp], acts, {steps, batch, 3 * hidden});
+    check_tensor(op, "saved mean_in", saved[kMeanIn], acts, {steps, batch, 3});
+    check_tensor(op, "saved rstd_in", saved[kRstdIn], acts, {steps, batch, 3});
   }
-  TORCH_CHECK(o.batch_sizes.empty() || static_cast<int64_t>(o.batch_sizes.size()) == steps,
-              "gru_forward: batch_sizes needs one entry per step");
-  TORCH_CHECK(!has(o.rec_mask) || o.rec_mask->numel() == batch * hidden,
-              "gru_forward: rec_mask must be (B, H)");
-  TORCH_CHECK(!has(o.zoneout) || o.zoneout->numel() == steps * batch * hidden,
-              "gru_forward: zoneout must be (T, B, H)");
-  for (const auto* t : {&o.ln_hh, &o.bias_hh, &o.ln_ih, &o.bias_ih}) {
-    TORCH_CHECK(!has(*t) || (*t)->numel() == 3 * hidden,
-                "gru_forward: ln_hh, bias_hh, ln_ih and bias_ih must be (3H,)");
-  }
+  check_optional(op, "grad_hs", grad_hs, acts, {steps, batch, hidden}, true);
 }
 
 // h' = (1 - z) n + z h_{t-1}, then zoneout; one row.
@@ -465,7 +493,7 @@ std::vector<at::Tensor> gru_forward(const at::Tensor& xp, const at::Tensor& h0,
                                     const std::optional<at::Tensor>& ln_ih,
                                     const std::optional<at::Tensor>& bias_ih, bool cho, bool keep) {
   GruOptions o{weight_hh, batch_sizes, rec_mask, zoneout, ln_hh, bias_hh, ln_ih, bias_ih, cho};
-  check_inputs(xp, h0, o);
+  check_forward(xp, h0, o);
   std::vector<at::Tensor> out;
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "rnnlab_gru_forward",
                              [&] { out = forward_impl<scalar_t>(xp, h0, o, keep); });
@@ -481,9 +509,8 @@ std::vector<at::Tensor> gru_backward(const std::optional<at::Tensor>& grad_hs,
                                      const std::optional<at::Tensor>& bias_hh,
                                      const std::optional<at::Tensor>& ln_ih,
                                      const std::optional<at::Tensor>& bias_ih, bool cho) {
-  TORCH_CHECK(saved.size() == kNumSaved, "gru_backward: expected the ", kNumSaved,
-              " tensors gru_forward saved");
   GruOptions o{weight_hh, batch_sizes, rec_mask, zoneout, ln_hh, bias_hh, ln_ih, bias_ih, cho};
+  check_backward(grad_hs, saved, o);
   std::vector<at::Tensor> out;
   AT_DISPATCH_FLOATING_TYPES(saved[kActs].scalar_type(), "rnnlab_gru_backward",
                              [&] { out = backward_impl<scalar_t>(grad_hs, saved, o); });

@@ -45,6 +45,38 @@ enum Saved {
   kNumSaved
 };
 
+// The arguments both ops share (see common.h), for T steps, B rows and H units.
+void check_options(const char* op, const at::Tensor& like, int64_t steps, int64_t batch,
+                   int64_t hidden, const LstmOptions& o) {
+  const int64_t gh = (o.cifg ? 3 : 4) * hidden;
+  check_tensor(op, "weight_hh", o.weight_hh, like, {gh, hidden});
+  check_batch_sizes(op, o.batch_sizes, steps, batch);
+  check_optional(op, "peephole", o.peephole, like, {3, hidden});
+  check_optional(op, "rec_mask", o.rec_mask, like, {batch, hidden});
+  check_optional(op, "zoneout", o.zoneout, like, {2, steps, batch, hidden});
+  check_optional(op, "ln_ih", o.ln_ih, like, {gh});
+  check_optional(op, "ln_hh", o.ln_hh, like, {gh});
+  check_optional(op, "ln_c", o.ln_c, like, {2, hidden});
+}
+
+void check_forward(const at::Tensor& xp, const at::Tensor& h0, const at::Tensor& c0,
+                   const std::optional<at::Tensor>& bias_ih,
+                   const std::optional<at::Tensor>& bias_hh, const LstmOptions& o) {
+  const char* op = "lstm_forward";
+  check_floating(op, "xp", xp);
+  TORCH_CHECK(xp.dim() == 3 && h0.dim() == 2 && h0.size(1) > 0, op,
+              ": expected xp (T, B, G*H) and h0 (B, H) with H > 0, got ", xp.sizes(), " and ",
+              h0.sizes());
+  const int64_t steps = xp.size(0), batch = xp.size(1), hidden = h0.size(1);
+  const int64_t gh = (o.cifg ? 3 : 4) * hidden;
+  check_tensor(op, "xp", xp, xp, {steps, batch, gh});
+  check_tensor(op, "h0", h0, xp, {batch, hidden});
+  check_tensor(op, "c0", c0, xp, {batch, hidden});
+  check_optional(op, "bias_ih", bias_ih, xp, {gh});
+  check_optional(op, "bias_hh", bias_hh, xp, {gh});
+  check_options(op, xp, steps, batch, hidden, o);
+}
+
 template <typename T>
 std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
                                      const at::Tensor& c0, const LstmOptions& o, bool keep) {
@@ -211,6 +243,42 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
   saved[kMeanIh] = mean_ih;
   saved[kRstdIh] = rstd_ih;
   return saved;
+}
+
+void check_backward(const std::optional<at::Tensor>& grad_hs,
+                    const std::optional<at::Tensor>& grad_c_last, at::TensorList saved,
+                    const LstmOptions& o) {
+  const char* op = "lstm_backward";
+  check_saved_count(op, saved, kNumSaved);
+  const at::Tensor& acts = saved[kActs];
+  check_floating(op, "saved acts", acts);
+  TORCH_CHECK(acts.dim() == 3 && o.weight_hh.dim() == 2 && o.weight_hh.size(1) > 0, op,
+              ": expected saved acts (T, B, G*H) and weight_hh (G*H, H), got ", acts.sizes(),
+              " and ", o.weight_hh.sizes());
+  const int64_t steps = acts.size(0), batch = acts.size(1), hidden = o.weight_hh.size(1);
+  const int64_t gates = o.cifg ? 3 : 4, gh = gates * hidden;
+  check_options(op, acts, steps, batch, hidden, o);
+  check_tensor(op, "saved hs", saved[kHs], acts, {steps + 1, batch, hidden});
+  check_tensor(op, "saved cs", saved[kCs], acts, {steps + 1, batch, hidden});
+  check_tensor(op, "saved acts", acts, acts, {steps, batch, gh});
+  check_tensor(op, "saved tanh_u", saved[kTanhU], acts, {steps, batch, hidden});
+  if (has(o.zoneout)) check_tensor(op, "saved cnew", saved[kCNew], acts, {steps, batch, hidden});
+  if (has(o.ln_hh)) {
+    check_tensor(op, "saved rec_hat", saved[kRecHat], acts, {steps, batch, gh});
+    check_tensor(op, "saved rstd_hh", saved[kRstdHh], acts, {steps, batch, gates});
+  }
+  if (has(o.ln_c)) {
+    check_tensor(op, "saved c_hat", saved[kCHat], acts, {steps, batch, hidden});
+    check_tensor(op, "saved rstd_c", saved[kRstdC], acts, {steps, batch});
+  }
+  if (has(o.rec_mask)) check_tensor(op, "saved hin", saved[kHin], acts, {steps, batch, hidden});
+  if (has(o.ln_ih)) {
+    check_tensor(op, "saved xp", saved[kXp], acts, {steps, batch, gh});
+    check_tensor(op, "saved mean_ih", saved[kMeanIh], acts, {steps, batch, gates});
+    check_tensor(op, "saved rstd_ih", saved[kRstdIh], acts, {steps, batch, gates});
+  }
+  check_optional(op, "grad_hs", grad_hs, acts, {steps, batch, hidden}, true);
+  check_optional(op, "grad_c_last", grad_c_last, acts, {batch, hidden}, true);
 }
 
 template <typename T>
@@ -424,6 +492,10 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& xp, const at::Tensor& h0,
                                      const std::optional<at::Tensor>& ln_hh,
                                      const std::optional<at::Tensor>& bias_hh,
                                      const std::optional<at::Tensor>& ln_c, bool cifg, bool keep) {
+  const std::optional<at::Tensor> no_bias;
+  check_forward(xp, h0, c0, bias_ih, bias_hh,
+                {weight_hh, batch_sizes, peephole, rec_mask, zoneout, ln_ih, ln_hh, no_bias, false,
+                 ln_c, cifg});
   std::optional<at::Tensor> bias;  // b = b_ih + b_hh, of those given
   if (has(bias_ih)) bias = *bias_ih;
   if (has(bias_hh)) bias = bias ? *bias + *bias_hh : *bias_hh;
@@ -450,6 +522,7 @@ std::vector<at::Tensor> lstm_backward(const std::optional<at::Tensor>& grad_hs,
   const std::optional<at::Tensor> no_bias;
   LstmOptions o{weight_hh, batch_sizes, peephole, rec_mask, zoneout, ln_ih,
                 ln_hh,     no_bias,     bias,     ln_c,     cifg};
+  check_backward(grad_hs, grad_c_last, saved, o);
   std::vector<at::Tensor> out;
   AT_DISPATCH_FLOATING_TYPES(saved[kActs].scalar_type(), "rnnlab_lstm_backward",
                              [&] { out = backward_impl<scalar_t>(grad_hs, grad_c_last, saved, o); });

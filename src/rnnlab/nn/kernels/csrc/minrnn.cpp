@@ -203,28 +203,30 @@ void dispatch(bool lstm, bool zoneout, const F& f) {
   }
 }
 
-Shape check(const at::Tensor& xw, const at::Tensor& h0, c10::IntArrayRef lengths,
+// Checks the arguments both ops share (see common.h) and returns their sizes.
+Shape check(const char* op, const at::Tensor& xw, const at::Tensor& h0, c10::IntArrayRef lengths,
             const std::optional<at::Tensor>& zoneout, bool lstm) {
-  TORCH_CHECK(xw.dim() == 3 && xw.is_contiguous(), "xw must be contiguous (T, B, G*H)");
+  check_floating(op, "xw", xw);
   const int64_t gates = lstm ? 3 : 2;
-  TORCH_CHECK(xw.size(2) % gates == 0, "xw's last size must be ", gates, " * hidden");
+  TORCH_CHECK(xw.dim() == 3 && xw.size(2) % gates == 0 && xw.size(2) > 0, op,
+              ": expected xw (T, B, ", gates, "*H) with H > 0, got ", xw.sizes());
   const Shape s{xw.size(0), xw.size(1), xw.size(2) / gates, gates};
-  TORCH_CHECK(h0.is_contiguous() && h0.sizes() == at::IntArrayRef({s.batch, s.hidden}) &&
-                  h0.scalar_type() == xw.scalar_type(),
-              "h0 must be contiguous (B, H) of xw's dtype");
-  TORCH_CHECK(lengths.empty() || static_cast<int64_t>(lengths.size()) == s.batch,
-              "lengths must be empty or hold one length per row");
-  if (has(zoneout)) {
-    TORCH_CHECK(zoneout->is_contiguous() && zoneout->scalar_type() == xw.scalar_type() &&
-                    zoneout->sizes() == at::IntArrayRef({s.steps, s.batch, s.hidden}),
-                "zoneout must be a contiguous (T, B, H) mask of xw's dtype");
+  check_tensor(op, "xw", xw, xw, {s.steps, s.batch, gates * s.hidden});
+  check_tensor(op, "h0", h0, xw, {s.batch, s.hidden});
+  TORCH_CHECK(lengths.empty() || static_cast<int64_t>(lengths.size()) == s.batch, op,
+              ": lengths must be empty or hold one length per row (B = ", s.batch, "), got ",
+              lengths.size());
+  for (const int64_t length : lengths) {
+    TORCH_CHECK(length >= 0 && length <= s.steps, op, ": every length must be between 0 and T = ",
+                s.steps, ", got ", lengths);
   }
+  check_optional(op, "zoneout", zoneout, xw, {s.steps, s.batch, s.hidden});
   return s;
 }
 
 at::Tensor minrnn_forward(const at::Tensor& xw, const at::Tensor& h0, c10::IntArrayRef lengths,
                           const std::optional<at::Tensor>& zoneout, bool lstm) {
-  const Shape s = check(xw, h0, lengths, zoneout, lstm);
+  const Shape s = check("minrnn_forward", xw, h0, lengths, zoneout, lstm);
   at::Tensor hs;
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "rnnlab_minrnn_forward", [&] {
     dispatch(lstm, has(zoneout), [&](auto is_lstm, auto is_zoneout) {
@@ -238,9 +240,10 @@ std::vector<at::Tensor> minrnn_backward(const at::Tensor& grad_hs, const at::Ten
                                         const at::Tensor& h0, const at::Tensor& hs,
                                         c10::IntArrayRef lengths,
                                         const std::optional<at::Tensor>& zoneout, bool lstm) {
-  const Shape s = check(xw, h0, lengths, zoneout, lstm);
-  TORCH_CHECK(grad_hs.is_contiguous() && grad_hs.sizes() == hs.sizes(),
-              "grad_hs must be contiguous and shaped like hs");
+  const char* op = "minrnn_backward";
+  const Shape s = check(op, xw, h0, lengths, zoneout, lstm);
+  check_tensor(op, "hs", hs, xw, {s.steps, s.batch, s.hidden});
+  check_tensor(op, "grad_hs", grad_hs, xw, {s.steps, s.batch, s.hidden});
   std::vector<at::Tensor> out;
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "rnnlab_minrnn_backward", [&] {
     dispatch(lstm, has(zoneout), [&](auto is_lstm, auto is_zoneout) {

@@ -43,31 +43,34 @@ inline T activate_grad(T dy, T y, bool relu) {
   return relu ? (y <= T(0) ? T(0) : dy) : dy * (T(1) - y * y);
 }
 
-void check_options(const at::Tensor& xp, const at::Tensor& h0, const RnnOptions& o) {
-  TORCH_CHECK(xp.dim() == 3 && h0.dim() == 2 && xp.size(1) == h0.size(0) &&
-                  xp.size(2) == h0.size(1),
-              "rnn_forward: xp must be (T, B, H) and h0 (B, H), got ", xp.sizes(), " and ",
-              h0.sizes());
-  const int64_t steps = xp.size(0), batch = xp.size(1), hidden = xp.size(2);
+// The arguments both ops share (see common.h), for T steps, B rows and H units.
+void check_options(const char* op, const at::Tensor& like, int64_t steps, int64_t batch,
+                   int64_t hidden, const RnnOptions& o) {
   const bool vector = o.weight_hh.dim() == 1;
-  TORCH_CHECK(vector ? o.weight_hh.size(0) == hidden
-                     : o.weight_hh.dim() == 2 && o.weight_hh.size(0) == hidden &&
-                           o.weight_hh.size(1) == hidden,
-              "rnn_forward: weight_hh must be (H, H) or (H,) with H = ", hidden, ", got ",
-              o.weight_hh.sizes());
-  TORCH_CHECK(!(vector && has(o.ln_hh)), "rnn_forward: no LayerNorm for a vector weight_hh");
-  const std::pair<const char*, const std::optional<at::Tensor>*> vectors[] = {
-      {"ln_hh", &o.ln_hh}, {"bias_hh", &o.bias_hh}, {"ln_ih", &o.ln_ih}, {"bias_ih", &o.bias_ih}};
-  for (const auto& [name, v] : vectors) {
-    TORCH_CHECK(!has(*v) || ((*v)->dim() == 1 && (*v)->size(0) == hidden), "rnn_forward: ", name,
-                " must be (H,) with H = ", hidden, ", got ", (*v)->sizes());
+  if (vector) {
+    check_tensor(op, "weight_hh", o.weight_hh, like, {hidden});
+  } else {
+    check_tensor(op, "weight_hh", o.weight_hh, like, {hidden, hidden});
   }
-  TORCH_CHECK(o.batch_sizes.empty() || static_cast<int64_t>(o.batch_sizes.size()) == steps,
-              "rnn_forward: batch_sizes must have T = ", steps, " entries");
-  TORCH_CHECK(!has(o.rec_mask) || o.rec_mask->numel() == batch * hidden,
-              "rnn_forward: rec_mask must be (B, H)");
-  TORCH_CHECK(!has(o.zoneout) || o.zoneout->numel() == steps * batch * hidden,
-              "rnn_forward: zoneout must be (T, B, H)");
+  TORCH_CHECK(!(vector && has(o.ln_hh)), op, ": no LayerNorm for a vector weight_hh");
+  check_batch_sizes(op, o.batch_sizes, steps, batch);
+  check_optional(op, "rec_mask", o.rec_mask, like, {batch, hidden});
+  check_optional(op, "zoneout", o.zoneout, like, {steps, batch, hidden});
+  check_optional(op, "ln_hh", o.ln_hh, like, {hidden});
+  check_optional(op, "bias_hh", o.bias_hh, like, {hidden});
+  check_optional(op, "ln_ih", o.ln_ih, like, {hidden});
+  check_optional(op, "bias_ih", o.bias_ih, like, {hidden});
+}
+
+void check_forward(const at::Tensor& xp, const at::Tensor& h0, const RnnOptions& o) {
+  const char* op = "rnn_forward";
+  check_floating(op, "xp", xp);
+  TORCH_CHECK(xp.dim() == 3 && h0.dim() == 2, op, ": expected xp (T, B, H) and h0 (B, H), got ",
+              xp.sizes(), " and ", h0.sizes());
+  const int64_t steps = xp.size(0), batch = xp.size(1), hidden = xp.size(2);
+  check_tensor(op, "xp", xp, xp, {steps, batch, hidden});
+  check_tensor(op, "h0", h0, xp, {batch, hidden});
+  check_options(op, xp, steps, batch, hidden, o);
 }
 
 // Saved tensors, in this order, between forward and backward. kInHat, kInRstd: LN(xp) before
@@ -180,6 +183,30 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& xp, const at::Tensor& h0,
   saved[kInHat] = in_hat;
   saved[kInRstd] = in_rstd;
   return saved;
+}
+
+void check_backward(const std::optional<at::Tensor>& grad_hs, at::TensorList saved,
+                    const RnnOptions& o) {
+  const char* op = "rnn_backward";
+  check_saved_count(op, saved, kNumSaved);
+  const at::Tensor& hs = saved[kHs];
+  check_floating(op, "saved hs", hs);
+  TORCH_CHECK(hs.dim() == 3 && hs.size(0) > 0, op, ": expected saved hs (T + 1, B, H), got ",
+              hs.sizes());
+  const int64_t steps = hs.size(0) - 1, batch = hs.size(1), hidden = hs.size(2);
+  check_options(op, hs, steps, batch, hidden, o);
+  check_tensor(op, "saved hs", hs, hs, {steps + 1, batch, hidden});
+  if (has(o.zoneout)) check_tensor(op, "saved hnew", saved[kHNew], hs, {steps, batch, hidden});
+  if (has(o.ln_hh)) {
+    check_tensor(op, "saved rec_hat", saved[kRecHat], hs, {steps, batch, hidden});
+    check_tensor(op, "saved rstd", saved[kRstd], hs, {steps, batch});
+  }
+  if (has(o.rec_mask)) check_tensor(op, "saved hin", saved[kHin], hs, {steps, batch, hidden});
+  if (has(o.ln_ih)) {
+    check_tensor(op, "saved in_hat", saved[kInHat], hs, {steps, batch, hidden});
+    check_tensor(op, "saved in_rstd", saved[kInRstd], hs, {steps, batch});
+  }
+  check_optional(op, "grad_hs", grad_hs, hs, {steps, batch, hidden}, true);
 }
 
 template <typename T>
@@ -313,7 +340,7 @@ std::vector<at::Tensor> rnn_forward(const at::Tensor& xp, const at::Tensor& h0,
                                     const std::optional<at::Tensor>& bias_ih, bool relu,
                                     bool keep) {
   RnnOptions o{weight_hh, batch_sizes, rec_mask, zoneout, ln_hh, bias_hh, ln_ih, bias_ih, relu};
-  check_options(xp, h0, o);
+  check_forward(xp, h0, o);
   std::vector<at::Tensor> out;
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "rnnlab_rnn_forward",
                              [&] { out = forward_impl<scalar_t>(xp, h0, o, keep); });
@@ -327,6 +354,7 @@ std::vector<at::Tensor> rnn_backward(
     const std::optional<at::Tensor>& bias_hh, const std::optional<at::Tensor>& ln_ih,
     const std::optional<at::Tensor>& bias_ih, bool relu) {
   RnnOptions o{weight_hh, batch_sizes, rec_mask, zoneout, ln_hh, bias_hh, ln_ih, bias_ih, relu};
+  check_backward(grad_hs, saved, o);
   std::vector<at::Tensor> out;
   AT_DISPATCH_FLOATING_TYPES(saved[kHs].scalar_type(), "rnnlab_rnn_backward",
                              [&] { out = backward_impl<scalar_t>(grad_hs, saved, o); });
