@@ -69,7 +69,7 @@ def test_group_verdict_respects_lower_is_better_and_bootstrap():
     groups = {"lstm": [0.30, 0.31, 0.29, 0.30, 0.3], "gru": [0.10, 0.11, 0.09, 0.10, 0.1]}
     verdict = stats.compare_groups(groups, False, ABSOLUTE, method="bootstrap")
     assert verdict.winner == "gru" and verdict.effect_size > 0
-    assert verdict.decision.test == "permutation"
+    assert verdict.decision.test == "permutation" == verdict.test
 
 
 def test_group_verdict_with_single_seed_makes_no_claim():

@@ -461,6 +461,11 @@ class GroupVerdict:
         return self.decision.p_value
 
     @property
+    def test(self) -> str:
+        """The test the decision used: ``welch``, ``permutation`` or ``""`` (none)."""
+        return self.decision.test if self.decision is not None else ""
+
+    @property
     def effect_size(self) -> float | None:
         """Hedges' g signed so that positive means the best model is better."""
         if self.decision is None or not math.isfinite(self.decision.effect):
