@@ -970,7 +970,7 @@ def print_report(report: BenchReport, console) -> None:  # console: rich.console
         console.print(warm)
     else:
         console.print("No C++ kernel library used in this run (nothing to warm up).")
-    console.print(results_table(report))
+    console.print(results_table(report, width=console.width))
     if warning := busy_warning(report):
         console.print(warning, style="bold yellow")
     if report.scaling:
@@ -985,20 +985,40 @@ def print_report(report: BenchReport, console) -> None:  # console: rich.console
         console.print(f"scaling curves: {report.scaling.png}")
 
 
-def results_table(report: BenchReport, title: str | None = None):  # -> rich.table.Table
-    """The report as a rich table (one row per case, baselines marked ``torch``)."""
+NARROW_COLUMNS = ("T,B,I,H", "mode", "cell", "engine", "ms", "µs/step", "× torch.nn")
+"""The columns kept in a terminal narrower than :data:`WIDE_FROM` (an 80-column one)."""
+WIDE_FROM = 140
+
+
+def results_table(
+    report: BenchReport, title: str | None = None, width: int | None = None
+):  # -> rich.table.Table
+    """The report as a rich table (one row per case, baselines marked ``torch``).
+
+    Below ``width`` :data:`WIDE_FROM` columns only :data:`NARROW_COLUMNS` are shown, and text
+    cells wrap instead of being cut to "…" (the JSON and Markdown reports keep every column).
+    """
     from rich.table import Table
 
-    table = Table(title=title or _title(report), caption=_caption(report))
-    for column in COLUMNS:
+    narrow = width is not None and width < WIDE_FROM
+    shown = [i for i, c in enumerate(COLUMNS) if not narrow or c in NARROW_COLUMNS]
+    caption = _caption(report) + (
+        "; narrow terminal: min–max, GFLOP/s, % peak and memory are in --json and --markdown"
+        if narrow
+        else ""
+    )
+    table = Table(title=title or _title(report), caption=caption)
+    for i in shown:
+        column = COLUMNS[i]
         left = column in ("mode", "cell", "engine")
-        table.add_column(column, justify="left" if left else "right", no_wrap=True)
+        table.add_column(column, justify="left" if left else "right", no_wrap=not (narrow and left))
     previous = None
     for r in report.results:
         if previous is not None and (r.size, r.mode) != previous:
             table.add_section()
         previous = (r.size, r.mode)
-        table.add_row(*_cells(r), style="dim" if r.engine == "torch" else None)
+        cells = _cells(r)
+        table.add_row(*(cells[i] for i in shown), style="dim" if r.engine == "torch" else None)
     return table
 
 

@@ -6,10 +6,10 @@ import sqlite3
 import pytest
 
 from rnnlab.cli import main
-from rnnlab.diagnose.claims_report import verdict_table, write_claims_report
 from rnnlab.diagnose.experiments import BUDGETS, plan, units
 from rnnlab.diagnose.study import load_claims, run_claims
 from rnnlab.diagnose.verdicts import VERDICT_KINDS
+from rnnlab.report.claims_page import verdict_table, write_claims_report
 
 TINY = dataclasses.replace(
     BUDGETS["quick"],

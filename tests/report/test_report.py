@@ -151,8 +151,15 @@ def test_report_files_are_complete_and_self_contained(synthetic_store, built):
     md = files.markdown.read_text()
     page = files.html.read_text()
     assert "## adding (length=50)" in md and "## japanese-vowels" in md
-    assert "**Verdict:** gru better (gru − lstm = " in md
-    assert "inconclusive (" in md and "margin ±" in md
+    first = md.splitlines()[2]  # the answer comes first, right under the title
+    assert first.startswith("- adding (length=50): **gru better** than lstm — mse gru − lstm = ")
+    assert "gru better on 3/3 seeds" in first
+    assert "japanese-vowels: **no winner** between gru and lstm (inconclusive)" in md
+    assert "Test detail: gru better (gru − lstm = " in md and "margin ±" in md
+    assert "Holm-adjusted over the 3 comparisons" in md
+    answer = page.index('<div class="answer">')  # the first screen: the answer, then details
+    assert answer < page.index("<table") and answer < page.index("<img")
+    assert page.index("gru better</strong>") < page.index("<table")
     assert "1,010" in md  # exact parameter counts
     assert "diverged" in md and "NaN/Inf at step 7" in md and "failed" in md
     assert "**Published** — Bai, Kolter & Koltun 2018" in md  # labelled, in its own table
@@ -236,20 +243,12 @@ def test_chance_levels_of_the_synthetic_tasks(synthetic_store, built):
 def test_report_opens_with_the_overall_answer_across_tasks(synthetic_store, built):
     md = built.markdown.read_text()
     assert md.index("**Overall:**") < md.index("## adding (length=50)")
+    from rnnlab.report.overall import overall
+
+    assert overall(summarize(Store.open(synthetic_store).rows())[:1]) is None  # one task
     # gru wins both adding lengths (by far) and loses japanese-vowels on two of three seeds
     assert "gru vs lstm over 3 tasks: normalised IQM gru " in md
     assert "P(gru beats lstm on a random task and seed) = " in md
     assert "95 % stratified bootstrap CIs" in md
     assert (built.markdown.parent / "report_files" / "profile.png").stat().st_size > 1000
     assert "performance profile across tasks" in built.html.read_text()
-
-
-def test_one_comparison_opens_with_its_own_verdict(synthetic_store):
-    from rnnlab.report.overall import overall
-
-    group = next(
-        g for g in summarize(Store.open(synthetic_store).rows()) if g.task == "japanese-vowels"
-    )
-    text, figure = overall([group])
-    assert text.startswith("japanese-vowels: inconclusive (gru − lstm = ") and figure is None
-    assert overall([]) is None

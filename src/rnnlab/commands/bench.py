@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     from rnnlab import bench
     from rnnlab.errors import UserInputError
+    from rnnlab.report.progress import RunProgress
 
     if args.threads is not None:
         if args.threads < 1:
@@ -97,15 +98,23 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)
-    with console.status("loading the C++ kernels, then timing...") as status:
-        report = bench.run_benchmark(
-            **plan,
-            device=args.device,
-            reps=reps,
-            on_result=lambda r: status.update(
-                f"timed {r.variant} / {r.engine} at {r.size} {r.mode}"
-            ),
-        )
+    groups = len(plan["sizes"]) * len(plan["modes"])
+    with RunProgress(console, phases=("timing",), unit="size/mode groups") as progress:
+        progress.plan(groups)
+        progress.note("loading the C++ kernels first")
+        seen: list[tuple] = []
+
+        def on_result(r) -> None:
+            # A group (size, mode) is done when the next one starts; the last when all are.
+            if seen and seen[-1] != (r.size, r.mode):
+                progress.finished(f"{seen[-1][0]} {seen[-1][1]}")
+            if not seen or seen[-1] != (r.size, r.mode):
+                seen.append((r.size, r.mode))
+            progress.note(f"timed {r.variant} / {r.engine} at {r.size} {r.mode}")
+
+        report = bench.run_benchmark(**plan, device=args.device, reps=reps, on_result=on_result)
+        if seen:
+            progress.finished(f"{seen[-1][0]} {seen[-1][1]}")
     if args.json:  # saved now, so interrupting the curves loses nothing of the table
         report.to_json(args.json)
     if args.plot:

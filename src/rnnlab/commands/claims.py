@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run the nine LSTM/GRU claims as experiments and print their verdicts",
         description="Each claim is an experiment (tasks, models, parameter budget, seeds) run "
         "into a results store; its verdict (supported, refuted, equivalent within ±margin, "
-        "depends on the task, inconclusive) is computed from those runs with 95 %% CIs, "
+        "depends on the task, inconclusive) is computed from those runs with 95 % CIs, "
         "Welch or permutation tests, TOST equivalence at each metric's margin and Holm's "
         "adjustment within each claim (docs/claims.md). Re-running the same command skips "
         "finished runs. Writes claims.md and claims.html into the store.",
@@ -79,14 +79,14 @@ def _claim_numbers(text: str | None) -> list[int] | None:
 def run(args: argparse.Namespace) -> int:
     """Run (or resume) the study, write the page, print the verdict table."""
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from rnnlab.compare.margins import parse_margin
     from rnnlab.diagnose.claims import CLAIMS
-    from rnnlab.diagnose.claims_report import write_claims_report
-    from rnnlab.diagnose.study import load_claims, run_claims
+    from rnnlab.diagnose.study import get_budget, load_claims, run_claims
     from rnnlab.errors import UserInputError
+    from rnnlab.report.claims_page import VERDICT_STYLES, verdict_class, write_claims_report
+    from rnnlab.report.progress import RunProgress
 
     if args.workers < 1 or args.threads < 1:
         raise UserInputError(
@@ -96,41 +96,23 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     claims = _claim_numbers(args.claims)
+    if claims is not None and (unknown := sorted(set(claims) - set(CLAIMS))):
+        raise UserInputError(f"claims are numbered 1 to 9, got {unknown}")
+    get_budget(args.budget)
     margin = parse_margin(args.margin)
     max_seeds = args.max_seeds if args.seeds == "auto" else None
     console = Console(stderr=True)
     if args.report_only:
         result = load_claims(args.budget, args.store, claims, margin, max_seeds)
     else:
-        with Progress(
-            TextColumn("claims runs"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} {task.description}"),
-            TimeElapsedColumn(),
-            console=console,
-            disable=not console.is_terminal,
-        ) as progress:
-            bar = progress.add_task("", total=None)
-
-            def planned(total: int) -> None:
-                progress.update(bar, total=total)
-
-            def finished(outcome) -> None:
-                unit = outcome.unit
-                progress.update(
-                    bar,
-                    advance=1,
-                    description=f"{unit.config.task} {unit.config.model} seed {unit.seed}: "
-                    f"{outcome.status or outcome.outcome}",
-                )
-
+        with RunProgress(console, args.workers, ("claims runs",)) as progress:
             result = run_claims(
                 args.budget,
                 args.store,
                 workers=args.workers,
                 claims=claims,
-                on_outcome=finished,
-                on_plan=planned,
+                on_outcome=progress.outcome,
+                on_plan=progress.plan,
                 margin=margin,
                 max_seeds=max_seeds,
             )
@@ -139,9 +121,8 @@ def run(args: argparse.Namespace) -> int:
     table.add_column("#")
     table.add_column("claim", overflow="fold")
     table.add_column("verdict", overflow="fold")
-    styles = {"supported": "green", "refuted": "red"}
     for verdict in result.verdicts:
-        style = styles.get(verdict.kind, "")
+        style = VERDICT_STYLES[verdict_class(verdict.kind)][0]
         table.add_row(
             str(verdict.claim), CLAIMS[verdict.claim].statement, verdict.text, style=style
         )

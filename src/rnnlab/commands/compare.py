@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="compare recurrent models fairly: matched parameters, equal tuning, seeds, CIs",
         description="Run a suite (--suite) or one task (--task or --data) for several models, "
         "each parameter-matched to --params and tuned with the same budget, then report mean "
-        "± 95 %% CI, Welch t-test and effect size. Results go to a store directory; re-running "
+        "with a 95 % CI, Welch t-test and effect size. Results go to a store directory; re-running "
         "the same command skips finished runs and resumes interrupted ones.",
     )
     what = parser.add_mutually_exclusive_group(required=True)
@@ -231,13 +231,14 @@ def _run_adaptive(comparisons: list, store_dir: str, design, run_all, margin) ->
 def run(args: argparse.Namespace) -> int:
     """Plan, run into the store, print the summary table and write the report."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from rnnlab.compare.adaptive import SequentialDesign
+    from rnnlab.compare.executor import parallelism
     from rnnlab.compare.margins import parse_margin
     from rnnlab.compare.plan import run_comparisons
     from rnnlab.compare.store import Store
     from rnnlab.report import build_report, print_summary, summarize
+    from rnnlab.report.progress import RunProgress
 
     margin = parse_margin(args.margin)
     _, adaptive = _seeds(args)
@@ -249,33 +250,16 @@ def run(args: argparse.Namespace) -> int:
     Store.check(args.store)  # refuse a foreign directory before any work, creating nothing
     console = Console(stderr=True)
     counts = {"ran": 0, "skipped": 0, "diverged": 0, "failed": 0}
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
-        bar = progress.add_task("preparing (loading data, matching budgets)", total=None)
-        phases = iter(("tuning", "final runs"))
-
-        def on_plan(total: int) -> None:
-            progress.reset(bar, total=total, description=next(phases, "runs"))
+    going = parallelism(workers, 1, largest_model=0)[0]
+    with RunProgress(console, going, ("tuning", "final runs")) as progress:
+        progress.note("loading data, matching budgets")
 
         def on_outcome(outcome) -> None:
-            if outcome.outcome == "busy":
-                return
-            counts["ran" if outcome.outcome == "ran" else "skipped"] += 1
-            if outcome.status in ("diverged", "failed"):
-                counts[outcome.status] += 1
-            unit = outcome.unit
-            progress.update(
-                bar,
-                advance=1,
-                description=f"{unit.phase}: {unit.config.task} {unit.config.model} "
-                f"seed {unit.seed} -> {outcome.status}",
-            )
+            if outcome.outcome != "busy":
+                counts["ran" if outcome.outcome == "ran" else "skipped"] += 1
+                if outcome.status in ("diverged", "failed"):
+                    counts[outcome.status] += 1
+            progress.outcome(outcome)
 
         def run_all(todo: list) -> list:
             return run_comparisons(
@@ -285,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
                 threads=threads,
                 retry_failed=args.retry_failed,
                 on_outcome=on_outcome,
-                on_plan=on_plan,
+                on_plan=progress.plan,
             )
 
         if adaptive:

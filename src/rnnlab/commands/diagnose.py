@@ -89,22 +89,27 @@ def _train(args: argparse.Namespace):
     from rnnlab.diagnose.experiments import ENCODERS
     from rnnlab.diagnose.training import diagnose_training
     from rnnlab.errors import UserInputError
+    from rnnlab.report.progress import step_progress
 
     if args.model not in ENCODERS:
         raise UserInputError(f"unknown model {args.model!r}; choose from {', '.join(ENCODERS)}")
     options = {"memory": 10, "encoding": "one-hot"} if args.task == "copy" else {}
-    return diagnose_training(
-        args.task,
-        args.model,
-        length=args.length,
-        hidden_size=args.hidden_size,
-        steps=args.steps,
-        checkpoints=args.checkpoints,
-        lr=args.lr,
-        clip_norm=_clip(args.clip),
-        seed=args.seed,
-        task_options=options,
-    )
+    clip = _clip(args.clip)
+    what = f"{args.model} on {args.task}: measuring at initialization, then training"
+    with step_progress(what, args.steps) as advance:
+        return diagnose_training(
+            args.task,
+            args.model,
+            length=args.length,
+            hidden_size=args.hidden_size,
+            steps=args.steps,
+            checkpoints=args.checkpoints,
+            lr=args.lr,
+            clip_norm=clip,
+            seed=args.seed,
+            task_options=options,
+            on_step=advance,
+        )
 
 
 def _title(args: argparse.Namespace) -> str:
@@ -171,6 +176,7 @@ def run_horizon(args: argparse.Namespace) -> int:
     """Bisection over the lengths; print what was tried and the horizon."""
     from rnnlab.diagnose.experiments import TASK_METRICS, memory_horizon
     from rnnlab.errors import UserInputError
+    from rnnlab.report.progress import working
 
     try:
         lengths = [int(part) for part in args.lengths.split(",")]
@@ -180,16 +186,19 @@ def run_horizon(args: argparse.Namespace) -> int:
         ) from err
     options = {"memory": 10, "encoding": "one-hot"} if args.task == "copy" else {}
     try:
-        horizon, tried = memory_horizon(
-            args.task,
-            args.model,
-            lengths,
-            hidden_size=args.hidden_size,
-            steps=args.steps,
-            lr=args.lr,
-            seed=args.seed,
-            task_options=options,
-        )
+        with working(
+            f"bisecting the lengths {args.lengths}: one training of {args.steps} steps each"
+        ):
+            horizon, tried = memory_horizon(
+                args.task,
+                args.model,
+                lengths,
+                hidden_size=args.hidden_size,
+                steps=args.steps,
+                lr=args.lr,
+                seed=args.seed,
+                task_options=options,
+            )
     except ValueError as err:
         raise UserInputError(str(err)) from err
     metric, higher, solved = TASK_METRICS[args.task]

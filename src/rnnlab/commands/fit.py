@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 
 from rnnlab.estimators.cli_options import add_training_options, csv_list, float_list, say
 
@@ -55,10 +57,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Fit, then save atomically to ``--out``."""
+    from rnnlab.compare.plan import check_models
+    from rnnlab.compare.runner import encoder_name
     from rnnlab.estimators import Classifier, Forecaster
 
+    check_models([args.model])  # the names compare accepts, with a "did you mean"
     common = {
-        "model": args.model,
+        "model": encoder_name(args.model),
         "hidden_size": args.hidden_size,
         "num_layers": args.num_layers,
         "epochs": args.epochs,
@@ -92,8 +97,18 @@ def run(args: argparse.Namespace) -> int:
             features=None if args.features is None else tuple(args.features),
             **common,
         )
-    estimator.fit(args.data)
-    say(estimator.metrics_["summary"])  # rows read, kept, sorted, filled: nothing silent
+    # The loader logs its summary (rows read, kept, sorted, filled) as it reads the file:
+    # shown then, before training starts, so nothing is silent while the bar runs.
+    loader_log = logging.getLogger("rnnlab.data.user")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    loader_log.addHandler(handler)
+    level, loader_log.level = loader_log.level, logging.INFO
+    try:
+        estimator.fit(args.data)
+    finally:
+        loader_log.removeHandler(handler)
+        loader_log.setLevel(level)
     path = estimator.save(args.out)
     say(f"saved {path} ({estimator.summary_line()})")
     return 0

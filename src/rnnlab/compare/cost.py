@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import statistics
 import sys
@@ -88,3 +89,14 @@ def peak_memory(device: torch.device) -> dict[str, Any]:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
     return {"peak_memory_mb": rss * scale / 2**20, "peak_memory_kind": "cpu"}
+
+
+def machine_load() -> dict[str, Any]:
+    """``load_average`` (1-minute, None where the OS has none) and ``cpus`` at this moment:
+    a load above the core count means other processes competed for the cores, so times
+    measured meanwhile are unreliable (the report says so)."""
+    try:
+        load: float | None = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        load = None
+    return {"load_average": load, "cpus": os.cpu_count()}

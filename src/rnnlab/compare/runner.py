@@ -100,6 +100,7 @@ def run_one(config: RunConfig, seed: int, checkpoint_dir: Path | None = None) ->
             model, to_device(test_batches[0], trainer.device)
         ),
         **cost.peak_memory(trainer.device),
+        **cost.machine_load(),
     }
     error = None
     if result.status == "diverged":

@@ -172,6 +172,11 @@ class Store:
         """Raise :class:`UserInputError` if ``root`` exists but is not a usable store; create
         nothing (a missing or empty directory passes: :meth:`open` will create the store)."""
         root = Path(root)
+        if root.exists() and not root.is_dir():
+            raise UserInputError(
+                f"{root} is a file, not a directory; --store takes a directory (new or empty "
+                "for a new store)"
+            )
         if (root / DB_NAME).exists():
             cls.open(root, create=False).close()
         elif root.exists() and (

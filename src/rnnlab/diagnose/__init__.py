@@ -6,7 +6,7 @@ Diagnostics (numpy arrays out): :func:`gradient_flow`, :func:`decay_rate`,
 one training run, with plots). The claims study lives in :mod:`rnnlab.diagnose.claims`
 (statements and verdict functions), :mod:`~rnnlab.diagnose.experiments` (what each claim
 runs), :mod:`~rnnlab.diagnose.study` (running it into a results store) and
-:mod:`~rnnlab.diagnose.claims_report` (the page). See docs/claims.md.
+:mod:`rnnlab.report.claims_page` (the page). See docs/claims.md.
 """
 
 from rnnlab.diagnose.cost import cost_table

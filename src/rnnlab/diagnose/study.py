@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from rnnlab.compare.adaptive import SequentialDesign
+from rnnlab.compare.cost import machine_load
 from rnnlab.compare.executor import UnitOutcome, execute
 from rnnlab.compare.margins import Margin
 from rnnlab.compare.store import Store
@@ -44,6 +45,9 @@ class ClaimsResult:
     table: pd.DataFrame
     verdicts: list[ClaimVerdict]
     wall_time_s: float | None = None  # of the run that produced it (None when only loaded)
+    load_per_core: float | None = None
+    """Highest 1-minute load average per core at the start and end of the run (None when
+    only loaded): above 1, other processes competed for the cores and timings are noisy."""
     margin: Margin | None = None  # the --margin override (None: each metric's default)
     design: SequentialDesign | None = None  # adaptive seeds: the looks and alpha spending
     seeds: dict[int, int] | None = None  # adaptive seeds: per claim, seeds at its last look
@@ -80,6 +84,7 @@ def run_claims(
     (:mod:`rnnlab.compare.adaptive`).
     """
     start = time.perf_counter()
+    loads = [machine_load()]
     budget = get_budget(budget)
     arms, notes = _plan(budget, claims)
     design = None if max_seeds is None else SequentialDesign.up_to(max_seeds, first=budget.seeds)
@@ -96,6 +101,9 @@ def run_claims(
     else:
         result = _adaptive(budget, arms, notes, store, margin, design, run)
     result.wall_time_s = time.perf_counter() - start
+    loads.append(machine_load())
+    per_core = [x["load_average"] / x["cpus"] for x in loads if x["load_average"] and x["cpus"]]
+    result.load_per_core = max(per_core, default=None)
     return result
 
 
@@ -170,6 +178,8 @@ def _judge(
     levels: dict[int, float] | None = None,
 ) -> ClaimsResult:
     """Judge the stored runs: ``seeds`` per claim (default the budget's), at ``levels``."""
+    if Path(store).exists() and not Path(store).is_dir():
+        raise UserInputError(f"{store} is a file, not a directory; --store takes a claims store")
     if not (Path(store) / "results.db").exists():
         raise UserInputError(f"{store} holds no claims results (no results.db)")
     opened = Store.open(store, create=False)

@@ -8,6 +8,7 @@ parameters' gradients and never change the training trajectory.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,11 +70,13 @@ def diagnose_training(
     encoder_options: dict | None = None,
     probe_size: int = 32,
     jacobian_samples: int = 2,
+    on_step: Callable[[int], None] | None = None,
 ) -> TrainingDiagnostics:
     """Train ``arm`` (lstm, gru, rnn, ...) on a synthetic task, measuring along the way.
 
     ``checkpoints`` measurements are spread evenly over ``steps`` (plus one at
     initialization). Without ``clip_norm`` (the default) the run shows raw explosions.
+    ``on_step(step)`` is told each finished training step (for a progress bar).
     """
     from rnnlab.diagnose.experiments import build_model, build_task
 
@@ -98,10 +101,12 @@ def diagnose_training(
         out.jacobian_init = _jacobian(model, jacobian_x)
     measure(0)
 
-    def on_step(info: StepInfo) -> None:
+    def step_done(info: StepInfo) -> None:
         out.grad_norms = np.append(out.grad_norms, info.grad_norm)
         if info.step in when:
             measure(info.step)
+        if on_step is not None:
+            on_step(info.step)
 
     config = TrainConfig(
         epochs=1,
@@ -116,7 +121,7 @@ def diagnose_training(
         # deterministic mode on costs an import of torch._inductor (seconds) per process.
         deterministic=False,
     )
-    result = Trainer(model, config, on_step=on_step).fit(
+    result = Trainer(model, config, on_step=step_done).fit(
         lambda epoch, generator: (task.batch(batch_size, generator) for _ in range(steps))
     )
     out.status = result.status
@@ -151,8 +156,9 @@ def plot_gradient_heatmap(diag: TrainingDiagnostics, path: str | Path, title: st
     ax.set_yticks(range(len(diag.checkpoint_steps)), [str(s) for s in diag.checkpoint_steps])
     ax.set_ylabel("training step")
     ax.set_xlabel("time step t (loss at the end)")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     fig.colorbar(image, ax=ax, label="log10 ‖∂L/∂h_t‖")
-    ax.set_title(title or "gradient flow through time", fontsize=9)
+    ax.set_title(title or "gradient flow through time", fontsize=10)
     return _save(fig, path)
 
 
@@ -183,8 +189,12 @@ def plot_grad_norms(diag: TrainingDiagnostics, path: str | Path, title: str = ""
     axes[0].semilogy(np.arange(1, norms.size + 1), norms, lw=0.8)
     if diag.explosions is not None and diag.explosions.event_steps:
         events = np.asarray(diag.explosions.event_steps)
-        axes[0].scatter(events + 1, norms[events], color="red", s=12, label="> 10× running median")
-        axes[0].legend(fontsize=8)
+        axes[0].scatter(
+            events + 1, norms[events], color="#D55E00", s=12, label="> 10× running median"
+        )
+        axes[0].legend(fontsize=9)
+    else:
+        axes[0].set_title("no explosion events (norm > 10× running median)", fontsize=10)
     axes[0].set_xlabel("training step")
     axes[0].set_ylabel("global gradient norm")
     finite = norms[np.isfinite(norms) & (norms > 0)]
@@ -200,6 +210,7 @@ def plot_grad_norms(diag: TrainingDiagnostics, path: str | Path, title: str = ""
 def _save(fig, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    # 2x resolution, and a tight box so no axis label is clipped (the heatmap's once was)
+    fig.savefig(path, dpi=200, bbox_inches="tight")
     plt.close(fig)
     return path

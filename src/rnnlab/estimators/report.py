@@ -71,21 +71,41 @@ class ForecastEvaluation:
             self.per_series.to_csv(staging / "per_series.csv", index=False)
             self.overall.to_csv(staging / "overall.csv")
             (staging / "report.txt").write_text(self.render() + "\n")
-            _bar_plot(self.overall["mase"], "MASE (lower is better)", staging / "mase.png")
+            _mase_plot(self.scores, list(self.overall.index), staging / "mase.png")
         return Path(out)
 
 
-def _bar_plot(values: pd.Series, title: str, path: Path) -> None:
+def _mase_plot(scores: pd.DataFrame, methods: list[str], path: Path) -> None:
+    """Mean MASE per method (bar) with every fold and series as a dot (the spread), and the
+    MASE = 1 line: the in-sample seasonal-naive error every method is scaled by."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3))
-    ax.bar([str(i) for i in values.index], values.to_numpy())
-    ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    from rnnlab.report.palette import CHANCE, model_colours
+
+    colours = model_colours(methods)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(methods) + 2), 3.6))
+    jitter = np.random.default_rng(0)
+    for i, method in enumerate(methods):
+        values = scores.loc[scores["method"] == method, "mase"].to_numpy(dtype=float)
+        values = values[np.isfinite(values)]
+        if not values.size:
+            continue
+        ax.bar(i, values.mean(), 0.6, color=colours[method], alpha=0.45)
+        ax.scatter(
+            i + jitter.uniform(-0.15, 0.15, values.size), values, s=16,
+            color=colours[method], edgecolors="none", zorder=3,
+        )  # fmt: skip
+    ax.axhline(1.0, color=CHANCE, linestyle="--", linewidth=1,
+               label="MASE = 1 (in-sample seasonal naive)")  # fmt: skip
+    ax.set_xticks(range(len(methods)), methods, rotation=20, ha="right")
+    ax.set_ylabel("MASE (lower is better)")
+    ax.set_title("backtest: mean MASE (bars), every fold and series (dots)")
+    ax.legend(fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
+    fig.savefig(path, dpi=200, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -255,7 +275,7 @@ def plot_confusion(confusion: np.ndarray, names: list[str], path: Path, title: s
     for (i, j), count in np.ndenumerate(confusion):
         ax.text(j, i, int(count), ha="center", va="center", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=200, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -345,39 +365,51 @@ def plot_forecast(estimator: Any, data: Any, forecast: pd.DataFrame, path: Path)
     import matplotlib.pyplot as plt
 
     from rnnlab.estimators.forecaster import quantile_column
+    from rnnlab.report.palette import model_colours
 
     cols = estimator.columns_
     target = cols["targets"][0]
+    colour = model_colours([estimator.model])[estimator.model]
     levels = [float(q) for q in estimator.network_.quantile_levels]
     history = dict(estimator._groups(estimator._predict_frame(data)))
     sids = list(history)[:6]
-    fig, axes = plt.subplots(len(sids), 1, figsize=(9, 2.6 * len(sids)), squeeze=False)
+    fig, axes = plt.subplots(len(sids), 1, figsize=(9, 2.8 * len(sids)), squeeze=False)
     for ax, sid in zip(axes[:, 0], sids, strict=True):
         past = history[sid].dropna(subset=[target]).iloc[-4 * estimator.horizon :]
         rows = (
             forecast if cols["series_id"] is None else forecast[forecast[cols["series_id"]] == sid]
         )
-        ax.plot(past[cols["time"]], past[target], color="black", label="history")
-        ax.plot(rows[cols["time"]], rows[target], color="C0", label="forecast")
+        # The forecast line starts at the last observed point, so the two read as one curve.
+        last = past.iloc[[-1]][[cols["time"], target]]
+        joined = pd.concat([last, rows[[cols["time"], target]]])
+        ax.plot(past[cols["time"]], past[target], color="black", label="observed")
+        ax.plot(joined[cols["time"]], joined[target], color=colour, marker=".",
+                label=f"forecast ({estimator.model})")  # fmt: skip
         if len(levels) >= 3:
             low, high = levels[0], levels[-1]
+            edge = float(last[target].iloc[0])
             ax.fill_between(
-                rows[cols["time"]],
-                rows[quantile_column(target, low)],
-                rows[quantile_column(target, high)],
-                color="C0",
+                joined[cols["time"]],
+                [edge, *rows[quantile_column(target, low)]],
+                [edge, *rows[quantile_column(target, high)]],
+                color=colour,
                 alpha=0.25,
                 label=f"{low:g}–{high:g} quantiles",
             )
         ax.set_title(f"{target} — series {sid}" if cols["series_id"] else target)
-        ax.legend(loc="best", fontsize=8)
+        ax.set_xlabel(
+            f"{cols['time']}" + (f" (every {estimator.freq_})" if estimator.freq_ else "")
+        )
+        ax.set_ylabel(f"{target} (units of the data)")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize=9)
         if pd.api.types.is_datetime64_any_dtype(past[cols["time"]]):
             # Concise labels: full dates side by side overlap on a 9-inch panel.
             locator = mdates.AutoDateLocator()
             ax.xaxis.set_major_locator(locator)
             ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     if len(history) > len(sids):
-        fig.suptitle(f"first {len(sids)} of {len(history)} series", fontsize=9)
+        fig.suptitle(f"first {len(sids)} of {len(history)} series", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=200, bbox_inches="tight")
     plt.close(fig)

@@ -32,11 +32,7 @@ def scores_of(groups: list[GroupSummary]) -> pd.DataFrame:
 
 
 def overall(groups: list[GroupSummary]) -> tuple[str, bytes | None] | None:
-    """(sentence, performance-profile PNG) across the groups; with one comparison, its
-    verdict (no figure); None when there is nothing to decide."""
-    if len(groups) == 1:
-        verdict = groups[0].verdict
-        return (f"{groups[0].title}: {verdict.text}.", None) if verdict.decision else None
+    """(sentence, performance-profile PNG) across the groups, or None with < 2 tasks."""
     scores = scores_of(groups)
     if scores.empty or scores["task"].nunique() < MIN_TASKS:
         return None

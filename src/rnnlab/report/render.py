@@ -7,7 +7,6 @@ same figures embedded as base64 (no network, one file to send around).
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import html
 import os
@@ -16,17 +15,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnnlab.compare.cost import PEAK_MEMORY_NOTE
+from rnnlab.compare.intervals import METHOD, metric_range
 from rnnlab.compare.margins import Margin
 from rnnlab.compare.store import Store
 from rnnlab.compare.tasks import LENGTH_TASKS, TASKS
+from rnnlab.report import html as html_parts
 from rnnlab.report import plots
+from rnnlab.report.answer import answer_for, answer_line
+from rnnlab.report.html import numeric_columns
 from rnnlab.report.overall import overall
+from rnnlab.report.palette import model_colours
 from rnnlab.report.published import published_for
 from rnnlab.report.summary import (
     GroupSummary,
     chance_level,
     format_summary,
     format_value,
+    model_flags,
     status_text,
     summarize,
     verdict_text,
@@ -43,6 +48,16 @@ TEST_NAMES = {
 class Heading:
     text: str
     level: int
+    anchor: str = ""
+
+
+@dataclass
+class Answers:
+    """The answer lines (Markdown), shown first and boxed; ``links``: each line links to its
+    comparison's section."""
+
+    lines: list[str]
+    links: bool = False
 
 
 @dataclass
@@ -63,7 +78,7 @@ class Figure:
     caption: str
 
 
-Block = Heading | Paragraph | Table | Figure
+Block = Heading | Paragraph | Answers | Table | Figure
 
 
 @dataclass(frozen=True)
@@ -75,18 +90,21 @@ class ReportFiles:
     groups: list[GroupSummary]
 
 
-def _summary_table(group: GroupSummary) -> Table:
+def _summary_table(group: GroupSummary, loaded: bool) -> Table:
+    timing = " *" if loaded else ""
     headers = [
         "model",
-        f"test {group.metric} (mean ± 95 % CI)",
-        "runs",
+        f"test {group.metric} [95 % CI]",
+        "seeds",
         "params",
         "hidden × layers",
-        "lr (tuning trials)",
-        "s / epoch",
-        "FLOPs / step",
-        "ms / seq (inference)",
+        "lr (trials)",
+        f"s/epoch{timing}",
+        "CPU s/epoch",
+        "FLOPs/step",
+        f"ms/seq{timing}",
         "peak MiB",
+        "notes",
     ]
     rows = []
     for m in group.models:
@@ -95,18 +113,20 @@ def _summary_table(group: GroupSummary) -> Table:
             [
                 m.model,
                 format_summary(m.summary),
-                status_text(m.statuses),
+                status_text(m.statuses).replace(" seeds", ""),
                 f"{m.params:,}" if m.params else "–",
                 f"{m.hidden_size} × {m.num_layers}",
                 lr,
                 format_value(m.time_per_epoch_s, 3),
+                format_value(m.cpu_time_per_epoch_s, 3),
                 format_value(m.flops_per_step, 3),
                 format_value(m.latency_ms, 3),
-                format_value(m.peak_memory_mb, 4),
+                format_value(m.peak_memory_mb, 3),
+                "; ".join(model_flags(m, short=True)),
             ]
         )
     for name, value in group.baselines.items():
-        rows.append([f"{name} (baseline)", format_value(value), "–", *["–"] * 7])
+        rows.append([f"{name} (baseline)", format_value(value, 3), *["–"] * 9, "baseline"])
     return Table(headers, rows)
 
 
@@ -139,21 +159,31 @@ def _chance(group: GroupSummary) -> str:
     return "" if level is None else f" Chance level (trivial strategy): {format_value(level)}."
 
 
-def _group_blocks(group: GroupSummary, index: int, with_published: bool) -> list[Block]:
+def _group_blocks(
+    group: GroupSummary, index: int, with_published: bool, colours: dict[str, str], loaded: bool
+) -> list[Block]:
     spec = TASKS.get(group.task)
     budget = f"{group.budget:,} parameters (±3 %)" if group.budget else "not matched"
     setup = ", ".join(f"{k}={v}" for k, v in sorted(group.options.items()) if v is not None)
     training = ", ".join(f"{k}={v}" for k, v in sorted(group.train.items()) if v is not None)
     blocks: list[Block] = [
-        Heading(group.title, 2),
+        Heading(group.title, 2, anchor=f"group-{index}"),
+    ]
+    dots = plots.seed_values(group, colours)
+    if dots:
+        blocks.append(
+            Figure(f"seeds_{index}", dots, f"{group.title}: test {group.metric} per seed")
+        )
+    flags = [f"**{m.model}** {flag}" for m in group.models for flag in model_flags(m)]
+    blocks += [
+        _summary_table(group, loaded),
+        *([Paragraph("**Notes:** " + "; ".join(flags) + ".")] if flags else []),
         Paragraph(
-            f"{spec.summary if spec else ''}. Metric: test {group.metric} ({group.direction})."
-            f"{_chance(group)} "
+            f"{spec.summary if spec else ''}. Metric: test {group.metric} ({group.direction}); "
+            f"interval: {METHOD[metric_range(group.metric)]}.{_chance(group)} "
             f"Budget: {budget}. Task options: {setup or 'defaults'}. "
-            f"Training: {training or 'task defaults'}."
+            f"Training: {training or 'task defaults'}. Test detail: {verdict_text(group)}."
         ),
-        _summary_table(group),
-        Paragraph(f"**Verdict:** {verdict_text(group)}."),
     ]
     if group.baselines:
         blocks.append(
@@ -168,13 +198,23 @@ def _group_blocks(group: GroupSummary, index: int, with_published: bool) -> list
         blocks.append(Paragraph("**Runs that did not finish normally:** " + "; ".join(problems)))
     if with_published:
         blocks.extend(_published_blocks(group))
-    curves = plots.learning_curves(group)
+    curves = plots.learning_curves(group, colours)
     if curves:
         blocks.append(Figure(f"curves_{index}", curves, f"{group.title}: learning curves"))
-    params = plots.metric_vs_params(group)
-    if params:
-        blocks.append(Figure(f"params_{index}", params, f"{group.title}: metric vs parameters"))
     return blocks
+
+
+def _loaded(groups: list[GroupSummary]) -> bool:
+    """True when a run ended with the load average above the core count."""
+    return any(m.load_per_core > 1 for g in groups for m in g.models)
+
+
+LOAD_CAVEAT = (
+    "* Timing caveat: some runs ended with the machine's load average above its core count "
+    "(parallel workers or other programs shared the cores), so seconds per epoch and "
+    "milliseconds per sequence are inflated and noisy; compare them only within one run of "
+    "`rnnlab bench` on an idle machine."
+)
 
 
 def report_blocks(
@@ -182,52 +222,31 @@ def report_blocks(
 ) -> tuple[list[Block], list[GroupSummary]]:
     """All blocks of the report of ``store``, and the group summaries they came from.
 
-    ``method`` is the significance test: ``welch`` (Welch, or permutation where its
-    assumptions fail) or ``bootstrap`` (permutation); ``margin`` overrides the metrics'
-    equivalence margins.
+    The answer comes first (one line per comparison, and the overall answer across tasks),
+    then each comparison's details, then cost and the methods. ``method`` is the
+    significance test: ``welch`` (Welch, or permutation where its assumptions fail) or
+    ``bootstrap`` (permutation); ``margin`` overrides the metrics' equivalence margins.
     """
     rows = store.rows()
     groups = summarize(rows, method=method, baselines=store.baselines, margin=margin)
+    colours = model_colours(m.model for g in groups for m in g.models)
+    loaded = _loaded(groups)
     counts: dict[str, int] = {}
     for row in rows:
         label = f"{row.phase} {row.status}"
         counts[label] = counts.get(label, 0) + 1
     versions = next((r.versions for r in rows if r.versions), {})
-    blocks: list[Block] = [
-        Heading("rnnlab comparison report", 1),
-        Paragraph(
-            f"Store `{store.root}`; built {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC from "
-            f"{len(rows)} stored runs ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))})."
-            + (
-                " Software: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + "."
-                if versions
-                else ""
-            )
-        ),
-        Paragraph(
-            "Every model in a comparison has a parameter count within 3 % of the budget (exact "
-            "counts below) and the same tuning budget: its learning rate is the best of its own "
-            "trials on the validation split (or the task default when no trials were run). "
-            "Test metrics are means over seeds with a t-distribution 95 % confidence interval. "
-            f"The best model is called better only when the {TEST_NAMES[method]} against the "
-            "runner-up gives p < 0.05 after Holm's adjustment over all the comparisons of this "
-            "report; the two are called equivalent only when TOST shows their difference "
-            "within the stated margin (default: 1 point of accuracy, 5 % of the mean for "
-            "losses and other metrics); otherwise the verdict is inconclusive and names the "
-            "difference these seeds could have detected. Hedges' g is the effect size "
-            "(docs/comparisons.md)."
-        ),
-    ]
-    if not groups:
+    blocks: list[Block] = [Heading("rnnlab comparison report", 1)]
+    if groups:
+        blocks.append(Answers([answer_line(answer_for(g)) for g in groups], links=True))
+    else:
         blocks.append(Paragraph("The store holds no final runs yet."))
-    answer = overall(groups)
-    if answer is not None:
-        text, profile = answer
-        # The first screen: the answer across tasks before the method and the per-task detail.
-        first = [Heading("Overall", 2), Paragraph(f"**Overall:** {text}")]
+    across = overall(groups)
+    if across is not None:
+        text, profile = across
+        blocks.append(Paragraph(f"**Overall:** {text}"))
         if profile:
-            first.append(Figure("profile", profile, "performance profile across tasks"))
-        blocks[1:1] = first
+            blocks.append(Figure("profile", profile, "performance profile across tasks"))
     # Published figures appear once per task and option set: beside the longest sequences.
     published_at: dict[str, int] = {}
     for index, group in enumerate(groups):
@@ -238,29 +257,68 @@ def report_blocks(
             published_at[key] = index
     shown = set(published_at.values())
     for index, group in enumerate(groups):
-        blocks.extend(_group_blocks(group, index, index in shown))
-    length_figures = [(task, plots.metric_vs_length(groups, task)) for task in LENGTH_TASKS]
+        blocks.extend(_group_blocks(group, index, index in shown, colours, loaded))
+    length_figures = [(t, plots.metric_vs_length(groups, t, colours)) for t in LENGTH_TASKS]
     length_figures = [(task, png) for task, png in length_figures if png]
     if length_figures:
         blocks.append(Heading("Metric vs sequence length", 2))
         for task, png in length_figures:
             blocks.append(Figure(f"length_{task}", png, f"{task}: test metric vs length"))
-    timing = plots.time_per_epoch(groups)
+    timing = plots.time_per_epoch(groups, colours)
     if timing:
         blocks.append(Heading("Cost", 2))
         blocks.append(Figure("time_per_epoch", timing, "training time per epoch"))
+    if loaded:
+        blocks.append(Paragraph(LOAD_CAVEAT))
     kinds = sorted({m.peak_memory_kind for g in groups for m in g.models if m.peak_memory_kind})
-    blocks.append(
+    intervals = sorted({METHOD[metric_range(g.metric)] for g in groups})
+    blocks += [
+        Heading("How these numbers were made", 2),
+        Paragraph(
+            "Every model in a comparison has a parameter count within 3 % of the budget (exact "
+            "counts in the tables) and the same tuning budget: its learning rate is the best of "
+            "its own trials on the validation split (or the task default when no trials were "
+            "run). Test metrics are means over seeds; every seed is drawn as a dot. Intervals "
+            "are 95 % and stay inside the metric's range: "
+            + "; ".join(intervals)
+            + " (log for losses and errors, logit for accuracies, mapped back by the delta "
+            "method around the arithmetic mean). "
+            f"The best model is called better only when the {TEST_NAMES[method]} against the "
+            "runner-up gives p < 0.05 after Holm's adjustment over all the comparisons of this "
+            "report; the two are called equivalent only when TOST shows their difference "
+            "within the stated margin (default: 1 point of accuracy, 5 % of the mean for "
+            "losses and other metrics); otherwise the comparison is inconclusive, which is not "
+            "evidence that the models are equal, and the test detail names the difference "
+            "these seeds could have detected (docs/comparisons.md). Hedges' g is the effect "
+            'size. Seeds are paired by number for the "better on k/n seeds" counts.'
+        ),
         Paragraph(
             "FLOPs / step: analytic 2 × multiply-adds per sample and time step of the recurrent "
             "or convolutional layers (embeddings and output heads excluded). Inference latency: "
             "median time of a forward pass with the metric on one test batch, divided by the "
             "batch size. Peak memory: "
             + "; ".join(f"{kind}: {PEAK_MEMORY_NOTE.get(kind, kind)}" for kind in kinds)
-            + "."
-        )
-    )
+            + ". "
+            + TIMING_NOTE
+        ),
+        Paragraph(
+            f"Store `{store.root}`; built {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC from "
+            f"{len(rows)} stored runs ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))})."
+            + (
+                " Software: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + "."
+                if versions
+                else ""
+            )
+        ),
+    ]
     return blocks, groups
+
+
+TIMING_NOTE = (
+    "s/epoch: wall time of an epoch (training and validation), which grows with the number of "
+    "processes that shared the machine; CPU s/epoch: the CPU time of the run's process in the "
+    "same span, which hardly does for one-thread runs: compare models by it."
+)
 
 
 def _markdown(blocks: Sequence[Block], figures_dir: str) -> str:
@@ -270,9 +328,16 @@ def _markdown(blocks: Sequence[Block], figures_dir: str) -> str:
             out.append(f"{'#' * block.level} {block.text}\n")
         elif isinstance(block, Paragraph):
             out.append(block.text + "\n")
+        elif isinstance(block, Answers):
+            out.extend(f"- {line}" for line in block.lines)
+            out.append("")
         elif isinstance(block, Table):
+            right = numeric_columns(block.rows)
             out.append("| " + " | ".join(block.headers) + " |")
-            out.append("|" + "---|" * len(block.headers))
+            out.append(
+                "|" + "".join("---:|" if i < len(right) and right[i] else "---|"
+                              for i in range(len(block.headers)))
+            )  # fmt: skip
             out.extend("| " + " | ".join(row) + " |" for row in block.rows)
             out.append("")
         else:
@@ -289,41 +354,31 @@ def _inline(text: str) -> str:
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
 
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;"
-    "color:#222}table{border-collapse:collapse;margin:1em 0;font-size:.9em}"
-    "th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left}th{background:#f3f3f3}"
-    "img{max-width:100%}code{background:#f3f3f3;padding:0 .2em}"
-)
-
-
 def _html(blocks: Sequence[Block]) -> str:
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8"><title>rnnlab comparison report</title>',
-        f"<style>{_STYLE}</style></head><body>",
-    ]
+    out = []
+    anchors = [b.anchor for b in blocks if isinstance(b, Heading) and b.anchor]
     for block in blocks:
         if isinstance(block, Heading):
-            out.append(f"<h{block.level}>{_inline(block.text)}</h{block.level}>")
+            anchor = f' id="{block.anchor}"' if block.anchor else ""
+            out.append(f"<h{block.level}{anchor}>{_inline(block.text)}</h{block.level}>")
         elif isinstance(block, Paragraph):
             out.append(f"<p>{_inline(block.text)}</p>")
+        elif isinstance(block, Answers):
+            items = [
+                _inline(line)
+                + (
+                    f' <a href="#{anchors[i]}">details</a>'
+                    if block.links and i < len(anchors)
+                    else ""
+                )
+                for i, line in enumerate(block.lines)
+            ]
+            out.append('<div class="answer">' + "<br>".join(items) + "</div>")
         elif isinstance(block, Table):
-            head = "".join(f"<th>{_inline(h)}</th>" for h in block.headers)
-            body = "".join(
-                "<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>"
-                for row in block.rows
-            )
-            out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            out.append(html_parts.table(block.headers, block.rows, _inline))
         else:
-            data = base64.b64encode(block.png).decode("ascii")
-            out.append(
-                f'<figure><img alt="{html.escape(block.caption)}" '
-                f'src="data:image/png;base64,{data}"><figcaption>{html.escape(block.caption)}'
-                "</figcaption></figure>"
-            )
-    out.append("</body></html>")
-    return "\n".join(out)
+            out.append(html_parts.figure(block.png, block.caption))
+    return html_parts.page("rnnlab comparison report", out)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -11,10 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rnnlab.compare.intervals import range_ci
 from rnnlab.compare.margins import Margin, default_margin
-from rnnlab.compare.stats import GroupVerdict, Summary, adjust_table, compare_groups, mean_ci
+from rnnlab.compare.stats import GroupVerdict, Summary, adjust_table, compare_groups
 from rnnlab.compare.store import RunRow
 from rnnlab.compare.tasks import LENGTH_TASKS, TASKS
+
+MIN_SEEDS = 3
+"""Fewer seeds per model than this are flagged: a test on them can hardly be significant."""
 
 SIZE_KNOBS = ("train_size", "eval_size", "limit", "sha256", "loader")
 """Options that only size (or pin) a task; shown in the setup line, not in the group's title."""
@@ -26,7 +30,9 @@ class ModelSummary:
 
     model: str
     values: list[float]
+    """Test metric of each finished run, in seed order (see ``seeds``)."""
     summary: Summary
+    """Mean with a 95 % interval inside the metric's range (:mod:`rnnlab.compare.intervals`)."""
     statuses: dict[str, int]
     params: int | None
     hidden_size: int
@@ -40,6 +46,15 @@ class ModelSummary:
     peak_memory_kind: str
     curves: list[dict[str, list[float]]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    cpu_time_per_epoch_s: float = math.nan
+    """CPU seconds per epoch (median over runs): unlike wall time it hardly depends on how many
+    runs shared the machine; NaN for runs recorded before it was."""
+    seeds: list[int] = field(default_factory=list)
+    still_improving: int = 0
+    """Finished runs whose validation metric was still at its best on the last epoch."""
+    load_per_core: float = math.nan
+    """Highest 1-minute load average per core seen at the end of a run (nan: not recorded);
+    above 1, other processes competed for the cores and its timings are unreliable."""
 
 
 @dataclass
@@ -126,7 +141,7 @@ def summarize(
         for row in group_rows:
             by_model.setdefault(row.model, []).append(row)
         models = [
-            _model_summary(model, runs, metric, tunes.get((key, model), 0))
+            _model_summary(model, runs, metric, tunes.get((key, model), 0), higher)
             for model, runs in by_model.items()
         ]
         verdict = compare_groups(
@@ -160,10 +175,21 @@ def summarize(
     return groups
 
 
-def _model_summary(model: str, runs: list[RunRow], metric: str, trials: int) -> ModelSummary:
+def _still_improving(curve: list[float], higher_is_better: bool) -> bool:
+    """True when the last of two or more epochs is (one of) the best: not converged yet."""
+    finite = [v for v in curve if v is not None and math.isfinite(v)]
+    if len(finite) < 2 or not math.isfinite(curve[-1]):
+        return False
+    best = max(finite) if higher_is_better else min(finite)
+    return curve[-1] == best and finite[0] != best
+
+
+def _model_summary(
+    model: str, runs: list[RunRow], metric: str, trials: int, higher: bool = False
+) -> ModelSummary:
     runs = sorted(runs, key=lambda r: r.seed)
-    done = [r for r in runs if r.status == "done"]
-    values = [float(r.metrics[f"test_{metric}"]) for r in done if f"test_{metric}" in r.metrics]
+    done = [r for r in runs if r.status == "done" and f"test_{metric}" in r.metrics]
+    values = [float(r.metrics[f"test_{metric}"]) for r in done]
     statuses: dict[str, int] = {}
     for run in runs:
         statuses[run.status] = statuses.get(run.status, 0) + 1
@@ -172,7 +198,7 @@ def _model_summary(model: str, runs: list[RunRow], metric: str, trials: int) -> 
     return ModelSummary(
         model=model,
         values=values,
-        summary=mean_ci(values),
+        summary=range_ci(values, metric),
         statuses=statuses,
         params=costs[0].get("params") if costs else None,
         hidden_size=first.get("hidden_size", 0),
@@ -180,6 +206,7 @@ def _model_summary(model: str, runs: list[RunRow], metric: str, trials: int) -> 
         lr=first.get("train", {}).get("lr"),
         tune_trials=trials,
         time_per_epoch_s=_median([c.get("time_per_epoch_s", math.nan) for c in costs]),
+        cpu_time_per_epoch_s=_median([c.get("cpu_time_per_epoch_s", math.nan) for c in costs]),
         flops_per_step=_median([c.get("flops_per_step", math.nan) for c in costs]),
         latency_ms=_median([c.get("latency_ms_per_seq", math.nan) for c in costs]),
         peak_memory_mb=max((c.get("peak_memory_mb", math.nan) for c in costs), default=math.nan),
@@ -190,23 +217,66 @@ def _model_summary(model: str, runs: list[RunRow], metric: str, trials: int) -> 
             for r in runs
             if r.status in ("diverged", "failed", "running")
         ],
+        seeds=[r.seed for r in done],
+        still_improving=sum(
+            _still_improving(r.curves.get(f"val_{metric}", []), higher) for r in done if r.curves
+        ),
+        load_per_core=max(
+            (
+                c["load_average"] / c["cpus"]
+                for c in costs
+                if c.get("load_average") and c.get("cpus")
+            ),
+            default=math.nan,
+        ),
     )
 
 
 def format_value(value: float | None, digits: int = 4) -> str:
-    """Compact number: 4 significant digits, scientific for tiny/huge values, '–' for nan."""
+    """``digits`` significant digits: ``0.0123``, ``1,941``, scientific below 1e-3 and from
+    1e6; ``–`` for None or nan. A minus is the true minus sign (``−0.42``)."""
     if value is None or not math.isfinite(value):
         return "–"
-    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
-        return f"{value:.{digits - 1}e}"
-    return f"{value:.{digits}g}"
+    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e6):
+        text = f"{value:.{digits - 1}e}"
+    elif abs(value) >= 10 ** (digits - 1):
+        text = f"{float(f'{value:.{digits}g}'):,.0f}"  # rounded, with thousands separators
+    else:
+        text = f"{value:.{digits}g}"
+    return text.replace("-", "−")
 
 
-def format_summary(summary: Summary) -> str:
-    """``mean ± half-width (n=…)``."""
+def format_summary(summary: Summary, digits: int = 3) -> str:
+    """``mean [low, high]`` with ``digits`` significant digits (the interval need not be
+    symmetric: it stays inside the metric's range); ``no finished runs`` when n = 0."""
     if summary.n == 0:
         return "no finished runs"
-    return f"{format_value(summary.mean)} ± {format_value(summary.half_width, 2)} (n={summary.n})"
+    if summary.n == 1 or summary.low == summary.high:
+        return format_value(summary.mean, digits)
+    low, high = format_value(summary.low, digits), format_value(summary.high, digits)
+    return f"{format_value(summary.mean, digits)} [{low}, {high}]"
+
+
+def model_flags(model: ModelSummary, short: bool = False) -> list[str]:
+    """Warnings that belong next to a model's result: too few seeds, not converged.
+
+    ``short``: table-cell labels (``not converged 3/3``); else whole sentences.
+    """
+    flags = []
+    n = len(model.values)
+    if 0 < n < MIN_SEEDS:
+        flags.append(
+            f"only {n} seed{'s' if n != 1 else ''}"
+            + ("" if short else f": too few for a test to separate models ({MIN_SEEDS}+ needed)")
+        )
+    if model.still_improving:
+        count = f"{model.still_improving}/{n}"
+        flags.append(
+            f"not converged {count}"
+            if short
+            else f"not converged: validation still improving at the last epoch on {count} seeds"
+        )
+    return flags
 
 
 def verdict_text(group: GroupSummary) -> str:
@@ -231,6 +301,8 @@ def chance_level(group: GroupSummary) -> float | None:
 
 
 def status_text(statuses: dict[str, int]) -> str:
-    """``3 done`` or ``2 done, 1 diverged``."""
-    order = ("done", "diverged", "failed", "running")
-    return ", ".join(f"{statuses[s]} {s}" for s in order if statuses.get(s))
+    """``3/3 seeds`` (finished of planned), then the others: ``2/3 seeds, 1 diverged``."""
+    order = ("diverged", "failed", "running")
+    total = sum(statuses.values())
+    text = f"{statuses.get('done', 0)}/{total} seeds"
+    return ", ".join([text, *(f"{statuses[s]} {s}" for s in order if statuses.get(s))])

@@ -1,0 +1,203 @@
+"""Progress bars: :class:`RunProgress` for a plan of runs (``compare``, ``claims``): runs
+finished and started of the plan, the run that finished last, elapsed time and an ETA;
+:func:`step_progress` for one training (``diagnose``).
+
+The ETA is the time the runs trained in this phase took per run (time to the last one's end
+/ runs trained: with parallel workers that is the throughput, overlaps included) times the
+runs left, less the time since the last run ended; runs found finished in the store take no
+time and count for neither. Until one run has trained the ETA is unknown, and says so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Column
+from rich.text import Text
+
+
+def eta_seconds(
+    elapsed_s: float, trained: int, remaining: int, since_last_s: float = 0.0
+) -> float | None:
+    """Seconds left for ``remaining`` runs when ``trained`` runs took ``elapsed_s`` (until the
+    last of them finished, ``since_last_s`` ago: the count goes down between runs, never
+    below 0); None before the first run has trained, 0 when nothing remains."""
+    if remaining <= 0:
+        return 0.0
+    if trained <= 0:
+        return None
+    return max(0.0, elapsed_s / trained * remaining - since_last_s)
+
+
+def format_duration(seconds: float | None) -> str:
+    """``1:05:09``, ``4:07``, or ``?`` when unknown."""
+    if seconds is None:
+        return "?"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class EtaColumn(ProgressColumn):
+    """``ETA m:ss`` from the task's fields ``began``, ``last_at`` (perf_counter of the last
+    trained run) and ``trained``, recomputed at every refresh so it counts down."""
+
+    def render(self, task: Task) -> Text:
+        fields = task.fields
+        if task.total is None:
+            return Text("ETA ?")
+        now = time.perf_counter()
+        eta = eta_seconds(
+            fields["last_at"] - fields["began"],
+            fields["trained"],
+            int(task.total - task.completed),
+            now - fields["last_at"],
+        )
+        return Text(f"ETA {format_duration(eta)}", style="progress.remaining")
+
+
+class RunProgress:
+    """Context manager around a rich progress bar fed by a run plan's callbacks.
+
+    Pass :meth:`plan` as ``on_plan`` (once per phase: tuning, final runs) and :meth:`outcome`
+    as ``on_outcome`` of :func:`rnnlab.compare.plan.run_comparisons` or
+    :func:`rnnlab.diagnose.study.run_claims`. ``workers`` is how many runs go at once.
+    """
+
+    def __init__(
+        self,
+        console: Console,
+        workers: int = 1,
+        phases: tuple[str, ...] = ("runs",),
+        unit: str = "runs",
+    ) -> None:
+        self.workers = max(1, workers)
+        self.unit = unit
+        self._phases = iter(phases)
+        self._phase = "preparing"
+        self._progress = Progress(
+            TextColumn("{task.description}", table_column=Column(no_wrap=True)),
+            BarColumn(bar_width=12),
+            TextColumn("{task.fields[counts]}", table_column=Column(no_wrap=True)),
+            TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=7)),
+            EtaColumn(table_column=Column(no_wrap=True, min_width=8)),
+            # what finished last: cut to the terminal's width, never squeezing the rest
+            TextColumn(
+                "{task.fields[last]}",
+                table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1),
+            ),
+            console=console,
+        )
+        now = time.perf_counter()
+        self._bar = self._progress.add_task(
+            self._phase, total=None, counts="", last="", began=now, last_at=now, trained=0
+        )
+        self.total = self.done = self.trained = 0
+
+    def __enter__(self) -> RunProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._progress.__exit__(kind, error, trace)
+
+    def plan(self, total: int) -> None:
+        """A phase of ``total`` runs begins."""
+        self.total, self.done, self.trained = total, 0, 0
+        self._phase = next(self._phases, "runs")
+        now = time.perf_counter()
+        self._progress.reset(
+            self._bar, total=total, description=self._phase,
+            counts="", last="", began=now, last_at=now, trained=0,
+        )  # fmt: skip
+        self._refresh()
+
+    def outcome(self, outcome: object) -> None:
+        """A :class:`rnnlab.compare.executor.UnitOutcome` arrived (``busy`` ones are ignored)."""
+        kind = getattr(outcome, "outcome", "ran")
+        if kind == "busy":
+            return
+        unit = outcome.unit  # type: ignore[attr-defined]
+        status = getattr(outcome, "status", None) or kind
+        where = "" if kind == "ran" else " (in store)"
+        label = f"{unit.config.task} {unit.config.model} seed {unit.seed} {status}{where}"
+        self.finished(label, trained=kind == "ran")
+
+    def finished(self, label: str, trained: bool = True) -> None:
+        """One item of the plan is done; ``trained``: it took time (not found done)."""
+        self.done += 1
+        if trained:
+            self.trained += 1
+            self._progress.update(self._bar, last_at=time.perf_counter(), trained=self.trained)
+        self._progress.update(self._bar, completed=self.done, last=f"last: {label}")
+        self._refresh()
+
+    def note(self, label: str) -> None:
+        """Say what is going on now, without finishing an item."""
+        self._progress.update(self._bar, last=label)
+
+    @property
+    def started(self) -> int:
+        """Runs finished plus those now going (at most ``workers``)."""
+        return self.done + min(self.workers, max(0, self.total - self.done))
+
+    def _refresh(self) -> None:
+        self._progress.update(
+            self._bar, counts=f"{self.done}/{self.total} done, {self.started} started"
+        )
+
+
+@contextmanager
+def step_progress(
+    description: str, total: int, console: Console | None = None
+) -> Iterator[Callable[[int], None]]:
+    """A bar of ``total`` steps with elapsed time and an ETA (rich's, from the step rate);
+    yields ``advance(step)``, to be called with each finished step's number (1-based)."""
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=20),
+        MofNCompleteColumn(),
+        TextColumn("steps"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console or Console(stderr=True),
+    )
+    with progress:
+        bar = progress.add_task(description, total=total)
+        yield lambda step: progress.update(bar, completed=step)
+
+
+@contextmanager
+def working(description: str, console: Console | None = None) -> Iterator[None]:
+    """A spinner with elapsed time for work whose length is not known in advance."""
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console or Console(stderr=True),
+        transient=True,
+    )
+    with progress:
+        progress.add_task(description, total=None)
+        yield
