@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import random
+import statistics
 from pathlib import Path
 
 import pytest
@@ -29,7 +31,7 @@ TINY_CURVES = (("lstm", "native"), ("lstm", "loop"), ("gru+ln", "loop"), ("mingr
 @pytest.fixture(scope="module")
 def report() -> bench.BenchReport:
     variants = bench.parse_variants("lstm,mingru,gru+ln")
-    return bench.run_benchmark(variants=variants, sizes=[TINY], reps=2, warmup=1, slow_reps=1)
+    return bench.run_benchmark(variants=variants, sizes=[TINY], reps=3, warmup=1, slow_reps=1)
 
 
 def test_rows_have_baselines_ratios_and_memory(report):
@@ -41,7 +43,6 @@ def test_rows_have_baselines_ratios_and_memory(report):
     assert ("gru+ln", "native", "train") not in engines  # torch has no LayerNorm GRU
     baselines = [r for r in rows if r.engine == "torch"]
     assert {r.variant for r in baselines} == {"nn.LSTM", "nn.GRU"}
-    assert all(r.ratio == pytest.approx(1.0) for r in baselines)
     for r in rows:
         assert r.min_ms <= r.median_ms <= r.max_ms
         assert r.per_step_us == pytest.approx(r.median_ms * 1e3 / TINY[0])
@@ -55,6 +56,99 @@ def test_rows_have_baselines_ratios_and_memory(report):
     assert lstm_loop == {"cpp" if extension.status("lstm").available else "fused"}
     assert report.peak_gemm_gflops > 0 and report.schema == bench.SCHEMA
     assert report.cpus == os.cpu_count() and len(report.load_average) == 2
+
+
+def test_every_ratio_is_recomputable_from_the_samples_in_the_json(tmp_path, report):
+    report.to_json(tmp_path / "b.json")
+    for row in json.loads((tmp_path / "b.json").read_text())["results"]:
+        case, base = row["samples_ms"], row["baseline_samples_ms"]
+        assert len(case) == len(base) == row["reps"] == (1 if row["engine"] == "reference" else 3)
+        assert row["median_ms"] == pytest.approx(statistics.median(case))
+        pairs = [c / b for c, b in zip(case, base, strict=True)]
+        assert row["ratio"] == pytest.approx(statistics.median(pairs))
+        assert row["ratio_low"] <= row["ratio"] <= row["ratio_high"]
+        assert min(pairs) <= row["ratio_low"] and row["ratio_high"] <= max(pairs)
+
+
+def test_controls_set_the_noise_floor_and_every_case_gets_a_verdict(report):
+    for mode in bench.MODES:
+        rows = [r for r in report.results if r.mode == mode]
+        controls = [r for r in rows if r.control]
+        # torch.nn against itself for each family, and the native engine against torch.nn
+        assert {(r.variant, r.engine) for r in controls} == {
+            ("nn.LSTM", "torch"), ("nn.GRU", "torch"), ("lstm", "native"),
+        }  # fmt: skip
+        floor = bench.noise_floor(bench.Ratio(r.ratio, r.ratio_low, r.ratio_high) for r in controls)
+        assert floor is not None and floor >= 0
+        assert all(r.noise_floor == floor for r in rows)
+        assert all(r.verdict == "control" for r in controls)
+        for r in rows:
+            if not r.control:
+                ratio = bench.Ratio(r.ratio, r.ratio_low, r.ratio_high)
+                assert r.verdict == bench.verdict(ratio, floor)
+    assert any(
+        "noise floor at 6,2,3,4 train: ±" in line for line in bench.noise_floor_lines(report)
+    )
+    assert "noise floor at 6,2,3,4 forward" in bench.markdown_table(report)
+
+
+def test_gru_cells_are_also_compared_with_lstm_per_flop(report):
+    for r in report.results:
+        per_flop = r.baseline == "nn.GRU" and r.variant in ("nn.GRU", "gru+ln")
+        assert (r.lstm_flop_ratio is not None) == per_flop, (r.variant, r.engine)
+        if per_flop:
+            scale = CELLS["lstm"].flops_per_step(3, 4) / CELLS["gru"].flops_per_step(3, 4)
+            pairs = [
+                scale * c / lstm for c, lstm in zip(r.samples_ms, r.lstm_samples_ms, strict=True)
+            ]
+            assert r.lstm_flop_ratio == pytest.approx(statistics.median(pairs))
+            assert r.lstm_flop_low <= r.lstm_flop_ratio <= r.lstm_flop_high
+
+
+def test_the_engine_auto_runs_is_marked_once_per_cell_and_mode(report):
+    cpp = extension.status("lstm").available
+    expected = {
+        ("lstm", "train"): "loop" if cpp else "native",
+        ("lstm", "forward"): "native",  # oneDNN's LSTM inference is as fast
+        ("mingru", "train"): "scan",
+        ("mingru", "forward"): "scan",
+        ("gru+ln", "train"): "loop",
+        ("gru+ln", "forward"): "loop",
+    }
+    marked = {(r.variant, r.mode): r.engine for r in report.results if r.auto}
+    assert marked == expected
+    assert sum(r.auto for r in report.results) == len(expected)
+    assert "| forward | lstm | native (auto) |" in bench.markdown_table(report)
+
+
+def test_paired_ratio_noise_floor_and_verdict_on_known_inputs():
+    ratio = bench.paired_ratio([2.0, 4.0, 6.0, 8.0, 10.0], [4.0, 4.0, 4.0, 4.0, 4.0])
+    assert ratio.median == 1.5  # median of 0.5, 1, 1.5, 2, 2.5
+    assert 0.5 <= ratio.low < 1.5 < ratio.high <= 2.5
+    assert bench.paired_ratio([3.0, 3.0], [2.0, 4.0]) == bench.Ratio(1.125, 0.75, 1.5)  # min-max
+    with pytest.raises(ValueError, match="equally many"):
+        bench.paired_ratio([1.0], [1.0, 2.0])
+    floor = bench.noise_floor([bench.Ratio(1.0, 0.9, 1.05), bench.Ratio(1.0, 0.98, 1.2)])
+    assert floor == pytest.approx(0.2)  # the widest reach: 1.2 (0.9 reaches 1/0.9 = 1.11)
+    assert bench.noise_floor([]) is None
+    assert bench.verdict(bench.Ratio(0.7, 0.6, 0.8), floor) == "faster"  # 0.8 < 1/1.2
+    assert bench.verdict(bench.Ratio(0.8, 0.7, 0.9), floor) == "parity"  # 0.9 > 1/1.2
+    assert bench.verdict(bench.Ratio(1.5, 1.3, 1.7), floor) == "slower"
+    assert bench.verdict(bench.Ratio(1.1, 1.05, 1.15), floor) == "parity"
+    assert bench.verdict(bench.Ratio(1.1, 1.05, 1.15), None) == "slower"
+
+
+def test_interleaved_rounds_shuffle_the_order_and_keep_pairs():
+    order: list[str] = []
+    calls = [lambda: order.append("a"), lambda: order.append("b"), lambda: order.append("c")]
+    times = bench.time_interleaved(
+        calls, torch.device("cpu"), reps=30, warmup=1, rng=random.Random(0)
+    )
+    assert [len(t) for t in times] == [30, 30, 30]
+    rounds = [order[i : i + 3] for i in range(3, len(order), 3)]  # after the warm-up round
+    assert all(sorted(r) == ["a", "b", "c"] for r in rounds)  # one call of each per round
+    assert {r[0] for r in rounds} == {"a", "b", "c"}  # each runs first in some round
+    assert len({tuple(r) for r in rounds}) > 3
 
 
 def test_a_busy_machine_is_flagged(report):
@@ -89,7 +183,7 @@ def test_peak_memory_counts_the_buffers_of_the_kernels_block_cache():
 
     xp, weight = torch.randn(600, 8, 64), torch.randn(64, 64) * 0.1
     with torch.no_grad():
-        peak = bench._cpu_peak_mib(lambda: rnn_family_sequence(xp, torch.zeros(8, 64), weight))
+        peak = bench.cpu_peak_mib(lambda: rnn_family_sequence(xp, torch.zeros(8, 64), weight))
     assert peak >= 601 * 8 * 64 * 4 / 2**20  # the states it returns, at least
 
 
@@ -106,16 +200,16 @@ def test_an_unavailable_library_is_reported_with_its_reason(monkeypatch):
     monkeypatch.setattr(extension, "status", lambda family: missing)
     (warm,) = bench.warm_up_extensions(["lstm"])
     assert not warm.available and warm.reason == "not found on PATH: c++"
-    cells = dict(zip(bench.WARMUP_COLUMNS, bench._warmup_cells(warm), strict=True))
+    cells = dict(zip(bench.WARMUP_COLUMNS, bench.warmup_cells(warm), strict=True))
     assert cells["available"] == "no" and cells["reason"] == "not found on PATH: c++"
 
 
 def test_a_reload_during_the_run_is_caught(monkeypatch):
     warmups = bench.warm_up_extensions(["lstm"])
-    with bench._libraries_unchanged(warmups):
+    with bench.libraries_unchanged(warmups):
         pass
     assert warmups[0].unchanged_after_run is True
-    with bench._libraries_unchanged(warmups):  # a fresh status object = loaded again
+    with bench.libraries_unchanged(warmups):  # a fresh status object = loaded again
         monkeypatch.setattr(extension, "_statuses", {})
     assert warmups[0].unchanged_after_run is False
 
@@ -260,7 +354,7 @@ def test_cli_writes_json_markdown_and_plot(tmp_path, capsys, monkeypatch):
     assert png.stat().st_size > 10_000
     markdown = md.read_text()
     assert "](curves.png)" in markdown
-    assert "| 5,2,3,4 | train | minlstm | scan (" in markdown
+    assert "| 5,2,3,4 | train | minlstm | scan-" in markdown
     assert markdown == bench.markdown_table(bench.load_report(out), link_from=tmp_path) + "\n"
     printed = capsys.readouterr().out
     assert "× torch.nn" in printed and "C++ kernel warm-up" in printed
@@ -300,7 +394,7 @@ def test_cpu_peak_memory_is_the_peak_of_live_allocations():
             torch.empty(mib)  # freed before the next
 
     before = os.fstat(2)
-    assert bench._cpu_peak_mib(held) == pytest.approx(3.0, abs=0.05)
-    assert bench._cpu_peak_mib(one_at_a_time) == pytest.approx(1.0, abs=0.05)
+    assert bench.cpu_peak_mib(held) == pytest.approx(3.0, abs=0.05)
+    assert bench.cpu_peak_mib(one_at_a_time) == pytest.approx(1.0, abs=0.05)
     after = os.fstat(2)  # the profiler's log was silenced, and stderr put back
     assert (before.st_dev, before.st_ino) == (after.st_dev, after.st_ino)

@@ -89,6 +89,9 @@ def test_tuning_then_final_runs_and_rerun_skips_everything(tmp_path):
         assert {r.seed for r in final if r.model == model} == {0, 1}
     row = final[0]
     assert abs(row.cost["params"] - 575) <= 0.03 * 575
+    # CPU time beside the wall time, so timings can be read on a shared machine
+    assert row.cost["cpu_time_per_epoch_s"] > 0 and row.cost["train_cpu_s"] > 0
+    assert row.cost["cpus"] == os.cpu_count()
     assert set(row.curves) >= {"epoch", "train_loss", "val_mse"}
     assert {"test_mse", "val_mse"} <= set(row.metrics)
     assert row.versions["torch"] == torch.__version__

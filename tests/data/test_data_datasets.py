@@ -126,7 +126,17 @@ def test_rotten_tomatoes(level):
 
 @_needs("music21")
 def test_bach_chorales_parse_cache_and_rebuild(tmp_path, monkeypatch):
+    import music21
+
+    parse, sources = music21.corpus.parse, []
+
+    def parse_from_source(name, **options):  # music21's own pickles would be wasted work
+        sources.append(options.get("forceSource"))
+        return parse(name, **options)
+
+    monkeypatch.setattr(music21.corpus, "parse", parse_from_source)
     data = datasets.load("bach-chorales", limit=1, cache_dir=tmp_path)
+    assert sources == [True, True, True]
     assert isinstance(data, MusicData) and data.pitch_range == (21, 108)
     rolls = data.train + data.val + data.test
     assert len(rolls) == 3

@@ -393,12 +393,10 @@ def test_every_registered_engine_agrees_with_reference(cell):
         torch.testing.assert_close(got[0], want[0], msg=f"{engine} output")
 
 
-def test_auto_engine_choice():
-    assert rnn.make_rnn("lstm", 2, 3).engine == "native"
-    assert rnn.make_rnn("lstm", 2, 3, proj_size=1).engine == "native"
-    assert rnn.make_rnn("lstm", 2, 3, layer_norm=True).engine != "native"
-    assert rnn.make_rnn("gru", 2, 3, zoneout=0.1).engine != "native"
-    assert rnn.make_rnn("gru-cho", 2, 3).engine != "native"
+def test_auto_engine_choice():  # per device and mode: tests/nn/test_engine_auto.py
+    options = rnn.make_rnn("lstm", 2, 3).options
+    assert rnn.engines.resolve_engine("auto", CELLS["lstm"], options) == "native"
+    assert rnn.make_rnn("lstm", 2, 3).engine == "auto"
     assert rnn.make_rnn("gru", 2, 3, engine="reference").engine == "reference"
     with pytest.raises(ValueError, match="does not support cell 'gru-cho'"):
         rnn.make_rnn("gru-cho", 2, 3, engine="native")

@@ -1,6 +1,7 @@
 """rnnlab.nn.LSTM/GRU/RNN against torch.nn: outputs, final states and every gradient, for the
-reference and native engines, over layers, directions, batch_first, projection, initial
-state, packed variable-length batches and inter-layer dropout in eval mode."""
+reference, native and auto engines (auto: what it picks here, the C++ loop when it is built),
+over layers, directions, batch_first, projection, initial state, packed variable-length batches
+and inter-layer dropout in eval mode."""
 
 from __future__ import annotations
 
@@ -104,7 +105,7 @@ def _case_id(case):
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 @pytest.mark.parametrize("mode", list(MODES))
-@pytest.mark.parametrize("engine", ["reference", "native"])
+@pytest.mark.parametrize("engine", ["reference", "native", "auto"])
 def test_outputs_and_gradients_match_torch(engine, mode, case):
     config, dtype = case
     ours, theirs = _pair(mode, config, engine, dtype)
@@ -129,7 +130,7 @@ def test_outputs_and_gradients_match_torch(engine, mode, case):
 
 
 @pytest.mark.parametrize("mode", list(MODES))
-@pytest.mark.parametrize("engine", ["reference", "native"])
+@pytest.mark.parametrize("engine", ["reference", "native", "auto"])
 def test_unbatched_input(engine, mode):
     ours, theirs = _pair(mode, (2, True, True, False, None, 0.0), engine, torch.float64)
     x = torch.randn(STEPS, INPUT, dtype=torch.float64)
@@ -177,8 +178,9 @@ def test_seeded_construction_gives_torch_initial_weights(mode):
         assert torch.equal(p_o, p_t)
 
 
-def test_training_dropout_native_matches_torch_under_same_seed():
-    ours, theirs = _pair("lstm", (3, True, False, False, None, 0.5), "native", torch.float64)
+@pytest.mark.parametrize("engine", ["native", "auto"])
+def test_training_dropout_matches_torch_under_same_seed(engine):
+    ours, theirs = _pair("lstm", (3, True, False, False, None, 0.5), engine, torch.float64)
     ours.train()
     theirs.train()
     x = torch.randn(STEPS, BATCH, INPUT, dtype=torch.float64)
@@ -206,7 +208,7 @@ def test_positional_arguments_follow_torch_signatures():
 
 
 @pytest.mark.parametrize("mode", ["lstm-proj", "gru"])
-@pytest.mark.parametrize("engine", ["reference", "native"])
+@pytest.mark.parametrize("engine", ["reference", "native", "auto"])
 def test_padded_input_with_lengths_equals_packed_torch(engine, mode):
     ours, theirs = _pair(mode, (2, True, True, False, None, 0.0), engine, torch.float64)
     x = torch.randn(BATCH, STEPS, INPUT, dtype=torch.float64)
@@ -238,13 +240,13 @@ def test_mode_and_nonlinearity_attributes_like_torch():
     assert rnn.RNN(2, 3, nonlinearity="relu").nonlinearity == "relu"
 
 
-@pytest.mark.parametrize("engine", ["reference", "native"])
+@pytest.mark.parametrize("engine", ["reference", "native", "auto"])
 def test_autocast_accepts_lower_precision_input_like_torch(engine):
     ours, theirs = _pair("lstm", (1, False, False, False, None, 0.0), engine, torch.float32)
     x = torch.randn(STEPS, BATCH, INPUT)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out_t = theirs(x.bfloat16())[0]
         out_o = ours(x.bfloat16())[0]
-    if engine == "native":  # the same fused op under the same autocast policy
+    if engine != "reference":  # the same fused op under the same autocast policy (auto: too)
         torch.testing.assert_close(out_o, out_t, atol=0, rtol=0)
     torch.testing.assert_close(out_o.float(), theirs(x)[0], atol=0.05, rtol=0)

@@ -1,5 +1,6 @@
 import base64
 import dataclasses
+import math
 import re
 
 import pytest
@@ -25,6 +26,7 @@ def _add(
     phase="final",
     lr=1e-3,
     metric="mse",
+    cost=None,
 ):
     options = options or {"length": 50}
     config = {
@@ -53,6 +55,7 @@ def _add(
             "latency_ms_per_seq": 0.1,
             "peak_memory_mb": 300.0,
             "peak_memory_kind": "cpu",
+            **(cost or {}),
         },
         versions={"torch": "x"},
         error="loss or gradient norm became NaN/Inf at step 7" if status == "diverged" else None,
@@ -224,6 +227,22 @@ def test_stored_baselines_appear_beside_the_models_but_not_in_the_verdict(tmp_pa
     markdown = build_report(tmp_path).markdown.read_text()
     assert re.search(r"\| arima \(baseline\) \| 0\.01 \|", markdown)
     assert "naive (baseline)" not in markdown
+
+
+def test_cpu_time_is_reported_beside_wall_time(tmp_path):
+    store = Store.open(tmp_path)
+    for seed in range(3):
+        common = {"task": "adding", "seed": seed, "status": "done", "value": 0.1 + seed / 100}
+        _add(store, f"l{seed}", model="lstm", cost={"cpu_time_per_epoch_s": 0.25}, **common)
+        _add(store, f"g{seed}", model="gru", **common)  # recorded before CPU time was
+    models = {m.model: m for m in summarize(store.rows())[0].models}
+    assert models["lstm"].cpu_time_per_epoch_s == 0.25
+    assert math.isnan(models["gru"].cpu_time_per_epoch_s)
+    markdown = build_report(tmp_path).markdown.read_text()
+    assert "| s/epoch | CPU s/epoch |" in markdown
+    assert re.search(r"\| lstm \|.*\| 0\.5 \| 0\.25 \|", markdown)
+    assert re.search(r"\| gru \|.*\| 0\.5 \| – \|", markdown)
+    assert "CPU s/epoch: the CPU time of the run's process" in markdown
 
 
 def test_chance_levels_of_the_synthetic_tasks(synthetic_store, built):

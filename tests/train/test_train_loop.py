@@ -279,9 +279,10 @@ def test_history_is_complete_and_json_ready() -> None:
         "grad_norm_max",
         "clipped_fraction",
         "seconds",
+        "cpu_seconds",
     }
     assert type(result).from_dict(data).to_dict() == result.to_dict()
-    assert all(record.seconds > 0 for record in result.history)
+    assert all(record.seconds > 0 and record.cpu_seconds > 0 for record in result.history)
     assert result.total_steps == 8 and result.device == "cpu"
 
 

@@ -166,3 +166,16 @@ def test_old_backtest_path_warns_and_is_the_moved_module():
     with pytest.warns(DeprecationWarning, match="use rnnlab.estimators.backtest"):
         old = importlib.import_module("rnnlab.backtest")
     assert old is moved and old.mase is mase
+
+
+def test_verdict_calls_a_tie_up_to_rounding_no_win():
+    import pandas as pd
+
+    from rnnlab.estimators.backtest import verdicts
+
+    overall = pd.DataFrame(
+        {"mase": [0.5908, 0.5908 * (1 + 1e-9), 0.7]}, index=["gru", "snaive", "b"]
+    )
+    lines = verdicts(overall, "gru")
+    assert lines[0] == "gru does NOT beat snaive on MASE (0.5908 vs 0.5908)"
+    assert lines[1] == "gru beats b on MASE (0.5908 vs 0.7)"

@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 from yourdata_frames import classification_frame, forecast_frame
 
-from rnnlab.data.splits import chronological_cut
 from rnnlab.errors import UserInputError
 from rnnlab.estimators import Classifier, Forecaster, load
 from rnnlab.estimators.base import NotFittedError
@@ -54,13 +53,16 @@ def test_model_directory_naming_the_networks_old_class_still_loads(two_series_fo
     pd.testing.assert_frame_equal(again.predict(df), two_series_forecaster.predict(df))
 
 
-def test_forecaster_scaling_uses_training_split_only():
+def test_forecaster_trains_on_everything_before_the_validation_window():
     df = forecast_frame(series=("a",))
-    df.loc[df.index[-20:], "y"] += 1000.0  # a level shift inside the test split
-    model = Forecaster("gru", horizon=5, window=10, **TINY).fit(df)
-    train_rows, _ = chronological_cut(len(df))
-    assert train_rows < len(df) - 20
-    np.testing.assert_allclose(model.scaler_.mean_[0, 0], df["y"].iloc[:train_rows].mean())
+    df.loc[df.index[-10:], "y"] += 1000.0  # a level shift inside the validation window
+    model = Forecaster("gru", horizon=5, window=10, val_size=15, **TINY).fit(df)
+    # The per-series scaler (and the training windows) cover all but the last 15 steps.
+    np.testing.assert_allclose(model.scaler_.mean_[0, 0], df["y"].iloc[:-15].mean())
+    assert model.metrics_["validation"]["windows"] == 15 - 5 + 1
+    # The default validation window is three horizons.
+    default = Forecaster("gru", horizon=5, window=10, **TINY).fit(forecast_frame(series=("a",)))
+    assert default.metrics_["validation"]["windows"] == 3 * 5 - 5 + 1
 
 
 def test_forecaster_bad_settings_and_unfitted():
@@ -156,7 +158,19 @@ def test_backtest_refits_on_each_fold_history(monkeypatch):
     assert origins == [50, 55]
     # One refit per fold, each on data that ends right before the fold's origin.
     assert seen == [df["ds"].iloc[49], df["ds"].iloc[54]]
-    assert set(evaluation.overall.index) == {"gru", "naive", "seasonal-naive", "arima"}
+    # Every baseline, named with what it is; m=365 is left out (60 daily steps).
+    assert set(evaluation.overall.index) == {
+        "gru",
+        "naive",
+        "seasonal-naive m=7",
+        "ets (damped trend, season 7)",
+        "theta (season 7)",
+        "linear (DLinear-style, window 10)",
+        "arima (non-seasonal, p,q ≤ 1, last 500 points)",
+    }
+    assert "MASE scaled by the in-sample seasonal naive MAE with m=7" in evaluation.render()
+    coverage = next(line for line in evaluation.notes if "quantile interval" in line)
+    assert "0.1–0.9 quantile interval (nominal 80%), over 2 (series, fold)" in coverage
 
 
 def test_fit_reads_a_dataframe_directly_and_names_it_in_errors():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -81,8 +82,9 @@ class AutoARIMA:
     observations are used so long series stay cheap, and BLAS runs single-threaded during
     the fits: the matrices are tiny, and multi-threaded BLAS made each fit over ten times
     slower on a busy 2-core machine.
-    Orders whose fit fails are skipped; if none fits, it falls back to the naive forecast
-    and says so in ``order_`` (``None``).
+    Orders whose fit fails are skipped; if none fits, or the forecast is not finite, it
+    falls back to the naive forecast and says why in ``fallback_`` (None when it did not),
+    so a table can say ``arima (naive on 3 of 4 series: fit failed)``.
     """
 
     name = "arima"
@@ -95,6 +97,16 @@ class AutoARIMA:
         self.max_q = max_q
         self.max_history = max_history
 
+    @property
+    def label(self) -> str:
+        """What this ARIMA is, for tables: ``arima (non-seasonal, p,q ≤ 2, last 500 points)``."""
+        grid = (
+            f"p,q ≤ {self.max_p}"
+            if self.max_p == self.max_q
+            else f"p ≤ {self.max_p}, q ≤ {self.max_q}"
+        )
+        return f"arima (non-seasonal, {grid}, last {self.max_history} points)"
+
     def fit(self, history: np.ndarray) -> AutoARIMA:
         """Fit every order of the grid and keep the one with the lowest AIC."""
         from statsmodels.tsa.arima.model import ARIMA
@@ -104,7 +116,8 @@ class AutoARIMA:
         self.order_: tuple[int, int, int] | None = None
         self.aic_ = np.inf
         self.result_ = None
-        self.fallback_ = Naive().fit(values)
+        self.naive_ = Naive().fit(values)
+        self.fallback_: str | None = None
         d = self._differencing(values)
         trend = "c" if d == 0 else "t" if d == 1 else "n"
         for p, q in itertools.product(range(self.max_p + 1), range(self.max_q + 1)):
@@ -118,6 +131,8 @@ class AutoARIMA:
                 continue
             if np.isfinite(result.aic) and result.aic < self.aic_:
                 self.order_, self.aic_, self.result_ = (p, d, q), float(result.aic), result
+        if self.result_ is None:
+            self.fallback_ = "fit failed"
         return self
 
     def _differencing(self, values: np.ndarray) -> int:
@@ -138,11 +153,211 @@ class AutoARIMA:
         """Forecast ``horizon`` steps ahead with the chosen model (naive if none fitted)."""
         horizon = _check_horizon(horizon)
         if self.result_ is None:
-            return self.fallback_.predict(horizon)
+            return self.naive_.predict(horizon)
         forecast = np.asarray(self.result_.forecast(horizon), dtype=np.float64)
         if not np.isfinite(forecast).all():
-            return self.fallback_.predict(horizon)
+            self.fallback_ = "forecast not finite"
+            return self.naive_.predict(horizon)
         return forecast
+
+
+class BestSeasonalNaive:
+    """The seasonal naive forecast whose season, among ``seasons`` (1 is naive), has the lowest
+    ``horizon``-step error on the history (see :func:`best_season`); named with its season.
+
+    The candidates are every season the frequency implies (48 and 336 for half-hours; see
+    :func:`rnnlab.data.user.season_lengths_for`), so a weekly pattern is not missed because
+    the daily season is the default.
+    """
+
+    name = "seasonal-naive"
+
+    def __init__(self, seasons: Sequence[int], horizon: int) -> None:
+        self.seasons = sorted({int(m) for m in seasons} | {1})
+        self.horizon = _check_horizon(horizon)
+
+    def fit(self, history: np.ndarray) -> BestSeasonalNaive:
+        """Pick the season on ``history``, then remember its last season."""
+        values = _as_history(history)
+        self.season_ = best_season([values], self.seasons, self.horizon)
+        self.model_ = SeasonalNaive(self.season_).fit(values)
+        return self
+
+    def predict(self, horizon: int) -> np.ndarray:
+        """Forecast ``horizon`` steps ahead with the chosen season."""
+        return self.model_.predict(horizon)
+
+
+def seasonal_naive_errors(values: np.ndarray, season: int, horizon: int) -> np.ndarray:
+    """Absolute errors of the ``horizon``-step seasonal naive forecast (season ``season``)
+    from every origin of ``values`` that has a full season before it, shape (origins, h)."""
+    values = np.asarray(values, dtype=np.float64)
+    origins = np.arange(season, values.size - horizon + 1)
+    if origins.size == 0:
+        return np.empty((0, horizon))
+    steps = np.arange(horizon)
+    source = origins[:, None] - season + steps % season
+    return np.abs(values[origins[:, None] + steps] - values[source])
+
+
+def best_season(histories: Sequence[np.ndarray], seasons: Sequence[int], horizon: int) -> int:
+    """The season (1 = naive) of the seasonal naive forecast with the lowest mean
+    ``horizon``-step MAE over every origin of ``histories`` (errors of each series divided by
+    its naive error, so no series dominates by its units); seasons longer than a third of the
+    shortest history are not tried."""
+    shortest = min(len(h) for h in histories)
+    candidates = sorted({int(m) for m in seasons if 0 < int(m) <= shortest // 3} | {1})
+    scores = {}
+    for m in candidates:
+        ratios = []
+        for values in histories:
+            errors = seasonal_naive_errors(values, m, horizon)
+            naive = seasonal_naive_errors(values, 1, horizon).mean()
+            if errors.size:
+                ratios.append(errors.mean() / naive if naive > 0 else errors.mean())
+        if ratios:
+            scores[m] = float(np.mean(ratios))
+    return min(scores, key=scores.get) if scores else 1
+
+
+class ETS:
+    """Exponential smoothing (statsmodels Holt-Winters): additive damped trend, additive
+    season ``season_length`` when the history holds two full seasons, heuristic initial
+    states (estimating hundreds of seasonal states is slow and unstable). Uses the last
+    ``max_history`` points. Falls back to naive (``fallback_`` says why) if the fit fails."""
+
+    name = "ets"
+
+    def __init__(self, season_length: int = 1, max_history: int = 2000) -> None:
+        self.season_length = int(season_length)
+        self.max_history = max_history
+
+    def fit(self, history: np.ndarray) -> ETS:
+        """Fit the smoothing parameters by maximum likelihood."""
+        from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+        values = _as_history(history)[-self.max_history :]
+        self.naive_ = Naive().fit(values)
+        self.fallback_: str | None = None
+        self.result_ = None
+        m = self.season_length
+        seasonal = m > 1 and values.size >= 2 * m + 2
+        if values.size < 10:
+            self.fallback_ = "too short"
+            return self
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.result_ = ExponentialSmoothing(
+                    values,
+                    trend="add",
+                    damped_trend=True,
+                    seasonal="add" if seasonal else None,
+                    seasonal_periods=m if seasonal else None,
+                    initialization_method="heuristic" if values.size >= 10 + 2 * m else "estimated",
+                ).fit()
+        except (ValueError, np.linalg.LinAlgError):
+            self.fallback_ = "fit failed"
+        return self
+
+    def predict(self, horizon: int) -> np.ndarray:
+        """Forecast ``horizon`` steps ahead (naive if the fit failed or is not finite)."""
+        horizon = _check_horizon(horizon)
+        if self.result_ is None:
+            return self.naive_.predict(horizon)
+        forecast = np.asarray(self.result_.forecast(horizon), dtype=np.float64)
+        if not np.isfinite(forecast).all():
+            self.fallback_ = "forecast not finite"
+            return self.naive_.predict(horizon)
+        return forecast
+
+
+class Theta:
+    """The Theta method (Assimakopoulos & Nikolopoulos 2000, statsmodels ``ThetaModel``):
+    simple exponential smoothing plus half the linear trend, on the series deseasonalised
+    with season ``season_length`` (additively, so zeros and negatives are fine). Uses the
+    last ``max_history`` points; falls back to naive (``fallback_``) if the fit fails."""
+
+    name = "theta"
+
+    def __init__(self, season_length: int = 1, max_history: int = 2000) -> None:
+        self.season_length = int(season_length)
+        self.max_history = max_history
+
+    def fit(self, history: np.ndarray) -> Theta:
+        """Fit the smoothing parameter."""
+        from statsmodels.tsa.forecasting.theta import ThetaModel
+
+        values = _as_history(history)[-self.max_history :]
+        self.naive_ = Naive().fit(values)
+        self.fallback_: str | None = None
+        self.result_ = None
+        m = self.season_length
+        seasonal = m > 1 and values.size >= 2 * m
+        if values.size < 4:
+            self.fallback_ = "too short"
+            return self
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.result_ = ThetaModel(
+                    values,
+                    period=m if seasonal else 1,
+                    deseasonalize=seasonal,
+                    method="additive",
+                ).fit()
+        except (ValueError, np.linalg.LinAlgError):
+            self.fallback_ = "fit failed"
+        return self
+
+    def predict(self, horizon: int) -> np.ndarray:
+        """Forecast ``horizon`` steps ahead (naive if the fit failed or is not finite)."""
+        horizon = _check_horizon(horizon)
+        if self.result_ is None:
+            return self.naive_.predict(horizon)
+        forecast = np.asarray(self.result_.forecast(horizon), dtype=np.float64)
+        if not np.isfinite(forecast).all():
+            self.fallback_ = "forecast not finite"
+            return self.naive_.predict(horizon)
+        return forecast
+
+
+class WindowLinear:
+    """A linear map from the last ``window`` values to the next ``horizon`` (DLinear-style,
+    Zeng et al. 2023, without the trend/remainder split, which is itself linear): ridge
+    regression on every window of the history, each window centred on its own mean so a
+    level shift does not need refitting. Uses at most ``max_windows`` most recent windows;
+    the window shrinks to a third of a short history."""
+
+    name = "linear"
+
+    def __init__(self, window: int, alpha: float = 1.0, max_windows: int = 5000) -> None:
+        self.window = int(window)
+        self.alpha = alpha
+        self.max_windows = max_windows
+
+    def fit(self, history: np.ndarray) -> WindowLinear:
+        """Remember the history; the map is fitted for the horizon asked in ``predict``."""
+        self.history_ = _as_history(history)
+        return self
+
+    def predict(self, horizon: int) -> np.ndarray:
+        """Fit the ridge map for ``horizon`` steps and apply it to the last window."""
+        from numpy.lib.stride_tricks import sliding_window_view
+
+        horizon = _check_horizon(horizon)
+        values = self.history_
+        window = min(self.window, (values.size - horizon) // 3)
+        if window < 1:
+            return Naive().fit(values).predict(horizon)
+        pairs = sliding_window_view(values, window + horizon)[-self.max_windows :]
+        x, y = pairs[:, :window], pairs[:, window:]
+        level = x.mean(axis=1, keepdims=True)
+        x, y = x - level, y - level
+        gram = x.T @ x + self.alpha * np.eye(window)
+        weights = np.linalg.solve(gram, x.T @ y)
+        last = values[-window:]
+        return (last - last.mean()) @ weights + last.mean()
 
 
 BASELINES = ("naive", "seasonal-naive", "arima")

@@ -13,11 +13,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="time every cell and engine against torch.nn (same run, same machine)",
         description="Times one recurrent layer per cell variant and engine at (T, B, I, H) = "
         "(100, 64, 64, 128), (100, 64, 256, 256), (1000, 16, 1, 64), forward (inference) and "
-        "forward+backward, with the torch.nn module of the same family timed alternately in "
-        "the same run. Prints the C++ kernels' warm-up (build or load, paid before timing), "
-        "then median and min-max time per call, time per step, ratio to torch.nn, GFLOP/s and "
-        "the fraction of this machine's peak FP32 GEMM rate (measured in the run), and peak "
-        "memory.",
+        "forward+backward, with the torch.nn module of the same family timed in the same "
+        "rounds (order shuffled per round). Prints the C++ kernels' warm-up (build or load, "
+        "paid before timing), then median and min-max time per call, time per step, the code "
+        "path that ran, ratio to torch.nn (median over pairs, 95 percent bootstrap CI) and its "
+        "verdict against the noise floor of the same-kernel controls (torch.nn vs itself, "
+        "native vs torch.nn), the GRU cells' time per FLOP against nn.LSTM, GFLOP/s, the "
+        "fraction of this machine's peak FP32 GEMM rate (measured in the run), and peak "
+        "memory. The JSON keeps every sample.",
     )
     parser.add_argument(
         "--quick",
@@ -57,6 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--modes", default="forward,train", help="forward and/or train (default: both)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the shuffled order within rounds (default 0)"
     )
     parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: torch's own choice)"
@@ -112,7 +118,9 @@ def run(args: argparse.Namespace) -> int:
                 seen.append((r.size, r.mode))
             progress.note(f"timed {r.variant} / {r.engine} at {r.size} {r.mode}")
 
-        report = bench.run_benchmark(**plan, device=args.device, reps=reps, on_result=on_result)
+        report = bench.run_benchmark(
+            **plan, device=args.device, reps=reps, seed=args.seed, on_result=on_result
+        )
         if seen:
             progress.finished(f"{seen[-1][0]} {seen[-1][1]}")
     if args.json:  # saved now, so interrupting the curves loses nothing of the table
@@ -125,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
                 reps=args.reps or (2 if args.quick else 3),
                 sweeps=bench.QUICK_SWEEPS if args.quick else bench.SWEEPS,
                 on_point=lambda p: status.update(f"timed {p.curve} at {p.size}"),
+                seed=args.seed,
             )
         report.add_scaling(curves, warmups)
     bench.print_report(report, console)

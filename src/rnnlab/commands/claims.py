@@ -34,16 +34,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--workers",
-        type=int,
-        default=1,
-        help="runs in parallel, each in its own process with cores/N torch threads (default 1)",
+        default="auto",
+        help="runs in parallel, each in its own process (default auto: one per core, at most 4)",
     )
     parser.add_argument(
         "--threads",
-        type=int,
-        default=1,
-        help="torch threads of this process with --workers 1 (default 1: the claims models are "
-        "tiny, and more threads than free cores slow them down many times over)",
+        default="auto",
+        help="torch threads per run (default auto: 1, as the claims models are tiny and more "
+        "threads than free cores slow them down many times over)",
     )
     parser.add_argument("--margin", default=None, help=MARGIN_HELP)
     parser.add_argument(
@@ -81,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from rnnlab.commands import count_or_auto
+    from rnnlab.compare.executor import parallelism
     from rnnlab.compare.margins import parse_margin
     from rnnlab.diagnose.claims import CLAIMS
     from rnnlab.diagnose.study import get_budget, load_claims, run_claims
@@ -88,13 +88,8 @@ def run(args: argparse.Namespace) -> int:
     from rnnlab.report.claims_page import VERDICT_STYLES, verdict_class, write_claims_report
     from rnnlab.report.progress import RunProgress
 
-    if args.workers < 1 or args.threads < 1:
-        raise UserInputError(
-            f"--workers and --threads must be at least 1, got {args.workers} and {args.threads}"
-        )
-    import torch
-
-    torch.set_num_threads(args.threads)
+    workers = count_or_auto("--workers", args.workers)
+    threads = count_or_auto("--threads", args.threads)
     claims = _claim_numbers(args.claims)
     if claims is not None and (unknown := sorted(set(claims) - set(CLAIMS))):
         raise UserInputError(f"claims are numbered 1 to 9, got {unknown}")
@@ -105,11 +100,13 @@ def run(args: argparse.Namespace) -> int:
     if args.report_only:
         result = load_claims(args.budget, args.store, claims, margin, max_seeds)
     else:
-        with RunProgress(console, args.workers, ("claims runs",)) as progress:
+        going = parallelism(workers, 1, largest_model=0)[0]  # processes the bar shows
+        with RunProgress(console, going, ("claims runs",)) as progress:
             result = run_claims(
                 args.budget,
                 args.store,
-                workers=args.workers,
+                workers=workers,
+                threads=threads,
                 claims=claims,
                 on_outcome=progress.outcome,
                 on_plan=progress.plan,

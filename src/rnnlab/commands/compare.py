@@ -105,20 +105,6 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
     return options
 
 
-def _count_or_auto(flag: str, text: str) -> int | None:
-    from rnnlab.errors import UserInputError
-
-    if text == "auto":
-        return None
-    try:
-        count = int(text)
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise UserInputError(f"{flag} must be 'auto' or an integer >= 1, got {text!r}")
-    return count
-
-
 def _seeds(args: argparse.Namespace) -> tuple[int, bool]:
     """(seeds of the first look or the fixed count, whether seeds are adaptive)."""
     from rnnlab.compare.adaptive import FIRST_LOOK
@@ -232,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
     """Plan, run into the store, print the summary table and write the report."""
     from rich.console import Console
 
+    from rnnlab.commands import count_or_auto
     from rnnlab.compare.adaptive import SequentialDesign
     from rnnlab.compare.executor import parallelism
     from rnnlab.compare.margins import parse_margin
@@ -244,8 +231,8 @@ def run(args: argparse.Namespace) -> int:
     _, adaptive = _seeds(args)
     design = SequentialDesign.up_to(args.max_seeds) if adaptive else None
     sequential: list = []
-    workers = _count_or_auto("--workers", args.workers)
-    threads = _count_or_auto("--threads", args.threads)
+    workers = count_or_auto("--workers", args.workers)
+    threads = count_or_auto("--threads", args.threads)
     comparisons = _comparisons(args)
     Store.check(args.store)  # refuse a foreign directory before any work, creating nothing
     console = Console(stderr=True)

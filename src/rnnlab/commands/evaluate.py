@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rnnlab.estimators.cli_options import say
+from rnnlab.estimators.cli_options import check_freq, say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +27,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="forecasting: do not retrain per fold (faster; optimistic if the folds overlap "
         "the training period)",
     )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="forecasting: networks trained per fold (seeds seed, seed+1, ...); the table shows "
+        "each, their average forecast and the spread",
+    )
     parser.add_argument("--fill", choices=["ffill", "interpolate", "zero"], default=None)
+    parser.add_argument(
+        "--freq",
+        default=None,
+        help="forecasting: frequency of DATA if it cannot be inferred (must be the model's)",
+    )
     parser.add_argument(
         "--out", default=None, help="directory for tables and plots (written only on success)"
     )
@@ -40,8 +52,14 @@ def run(args: argparse.Namespace) -> int:
     from rnnlab.estimators.report import evaluate
 
     estimator = load(args.model_dir)
+    check_freq(estimator, args.freq)
     evaluation = evaluate(
-        estimator, args.data, folds=args.folds, refit=not args.no_refit, fill=args.fill
+        estimator,
+        args.data,
+        folds=args.folds,
+        refit=not args.no_refit,
+        fill=args.fill,
+        seeds=args.seeds,
     )
     print(evaluation.render())
     if args.out is not None:

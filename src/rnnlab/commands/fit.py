@@ -28,9 +28,48 @@ def register(sub: argparse._SubParsersAction) -> None:
     forecast.add_argument(
         "--future-covariates", type=csv_list, default=[], help="covariates known in advance"
     )
+    forecast.add_argument(
+        "--static",
+        type=csv_list,
+        default=[],
+        help="numeric columns constant within each series (static covariates)",
+    )
     forecast.add_argument("--freq", default=None, help="pandas frequency (default: inferred)")
     forecast.add_argument("--horizon", type=int, default=24, help="steps to forecast")
-    forecast.add_argument("--window", type=int, default=96, help="input steps")
+    forecast.add_argument(
+        "--window",
+        type=int,
+        default=None,
+        help="input steps (default: the longest season the frequency implies that the data "
+        "holds, e.g. 336 for half-hours, at least 2 × horizon)",
+    )
+    forecast.add_argument(
+        "--scaling",
+        choices=["window", "global"],
+        default="window",
+        help="window: each input window on its own mean and scale (robust to trends and "
+        "level shifts); global: one scaler per series fitted on the training data",
+    )
+    forecast.add_argument(
+        "--baseline",
+        choices=["seasonal", "none"],
+        default="seasonal",
+        help="seasonal: the network corrects the best seasonal naive forecast; none: it "
+        "forecasts the values directly",
+    )
+    forecast.add_argument(
+        "--val-size",
+        type=int,
+        default=None,
+        help="last steps per series kept for early stopping and the naive check (default "
+        "3 × horizon); the network trains on everything before them",
+    )
+    forecast.add_argument(
+        "--windows-per-epoch",
+        type=int,
+        default=1024,
+        help="training windows drawn per epoch (0: all)",
+    )
     forecast.add_argument(
         "--head", choices=["direct", "seq2seq"], default="direct", help="output head"
     )
@@ -86,7 +125,12 @@ def run(args: argparse.Namespace) -> int:
             series_id=args.series_id,
             covariates=tuple(args.covariates),
             future_covariates=tuple(args.future_covariates),
+            static=tuple(args.static),
             freq=args.freq,
+            scaling=args.scaling,
+            baseline=args.baseline,
+            val_size=args.val_size,
+            windows_per_epoch=args.windows_per_epoch or None,
             **common,
         )
     else:
@@ -111,4 +155,6 @@ def run(args: argparse.Namespace) -> int:
         loader_log.setLevel(level)
     path = estimator.save(args.out)
     say(f"saved {path} ({estimator.summary_line()})")
+    if getattr(estimator, "warning_", None):
+        say(estimator.warning_)  # last, so it is not missed
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rnnlab.estimators.cli_options import say
+from rnnlab.estimators.cli_options import check_freq, say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="output CSV (written only on success)")
     parser.add_argument("--plot", default=None, help="forecasts: PNG of history + forecast")
     parser.add_argument("--fill", choices=["ffill", "interpolate", "zero"], default=None)
+    parser.add_argument(
+        "--freq",
+        default=None,
+        help="forecasts: frequency of DATA if it cannot be inferred (must be the model's)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -29,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
     from rnnlab.estimators.report import write_predictions
 
     estimator = load(args.model_dir)
+    check_freq(estimator, args.freq)
+    if getattr(estimator, "warning_", None):
+        say(f"note from fit: {estimator.warning_}")
     written = write_predictions(estimator, args.data, args.out, plot=args.plot, fill=args.fill)
     say(f"wrote {', '.join(map(str, written))}")
     return 0

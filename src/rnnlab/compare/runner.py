@@ -46,6 +46,10 @@ def train_config(config: RunConfig, seed: int, checkpoint_dir: Path | None) -> T
     )
 
 
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else math.nan
+
+
 def run_one(config: RunConfig, seed: int, checkpoint_dir: Path | None = None) -> RunResult:
     """Train and evaluate one model on one task with one seed.
 
@@ -91,8 +95,11 @@ def run_one(config: RunConfig, seed: int, checkpoint_dir: Path | None = None) ->
         "params": sum(p.numel() for p in model.parameters()),
         "flops_per_step": cost.flops_per_step(model),
         "seq_len": data.seq_len,
-        "time_per_epoch_s": sum(seconds) / len(seconds) if seconds else math.nan,
+        "time_per_epoch_s": _mean(seconds),
         "train_time_s": result.wall_time_s,
+        # CPU time hardly depends on how many runs shared the machine (machine_load: how many)
+        "cpu_time_per_epoch_s": _mean([r.cpu_seconds for r in result.history]),
+        "train_cpu_s": sum(r.cpu_seconds for r in result.history),
         "epochs": result.epochs_completed,
         "steps": result.total_steps,
         "device": result.device,

@@ -388,8 +388,10 @@ def _chorale_rolls(info: DatasetInfo, names: list[str], all_names: list[str], fo
     corpus = _import(info).corpus
     from rich.progress import track
 
+    # forceSource: music21 would also write (and first try to read) its own pickle of every
+    # score, a quarter of the parse time, although the rolls are cached here
     rolls = [
-        chorale_roll(corpus.parse(name))
+        chorale_roll(corpus.parse(name, forceSource=True))
         for name in track(
             names,
             description="Parsing Bach chorales (once; cached)",

@@ -17,7 +17,7 @@ import pandas as pd
 
 from rnnlab.compare.adaptive import SequentialDesign
 from rnnlab.compare.cost import machine_load
-from rnnlab.compare.executor import UnitOutcome, execute
+from rnnlab.compare.executor import UnitOutcome, execute, parallelism
 from rnnlab.compare.margins import Margin
 from rnnlab.compare.store import Store
 from rnnlab.compare.units import RunUnit
@@ -67,7 +67,8 @@ def run_claims(
     budget: str | Budget,
     store: str | os.PathLike[str],
     *,
-    workers: int = 1,
+    workers: int | None = 1,
+    threads: int | None = None,
     claims: list[int] | None = None,
     on_outcome: Callable[[UnitOutcome], None] | None = None,
     on_plan: Callable[[int], None] | None = None,
@@ -75,6 +76,9 @@ def run_claims(
     max_seeds: int | None = None,
 ) -> ClaimsResult:
     """Run (or finish) the claims study of ``budget`` in ``store`` and judge it.
+
+    ``workers`` run processes (None: one per core, at most 4) with ``threads`` torch threads
+    each (None: 1 for models this small, see :func:`rnnlab.compare.executor.parallelism`).
 
     ``claims`` restricts the study to some claim numbers; ``on_plan`` receives the number of
     run units before they start, ``on_outcome`` each unit's outcome (for progress bars);
@@ -89,11 +93,13 @@ def run_claims(
     arms, notes = _plan(budget, claims)
     design = None if max_seeds is None else SequentialDesign.up_to(max_seeds, first=budget.seeds)
     Store.open(store).close()  # create it, or refuse a directory that is not a store
+    largest = max(budget.params, *budget.dataset_params.values())
+    workers, threads = parallelism(workers, threads, largest_model=largest)
 
     def run(todo: list[RunUnit]) -> None:
         if on_plan is not None:
             on_plan(len(todo))
-        execute(todo, store, run_probe, workers=workers, on_outcome=on_outcome)
+        execute(todo, store, run_probe, workers=workers, threads=threads, on_outcome=on_outcome)
 
     if design is None:
         run(units(arms, budget.seeds))

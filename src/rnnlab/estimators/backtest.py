@@ -211,7 +211,8 @@ def verdicts(overall: pd.DataFrame, model: str, metric: str = "mase") -> list[st
         if other == model:
             continue
         theirs = float(overall.loc[other, metric])
-        if ours < theirs:
+        # A tie up to float rounding (a network that forecasts its baseline) is no win.
+        if ours < theirs and not np.isclose(ours, theirs, rtol=1e-6, atol=0):
             lines.append(f"{model} beats {other} on {metric.upper()} ({ours:.4g} vs {theirs:.4g})")
         else:
             lines.append(

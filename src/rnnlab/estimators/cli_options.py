@@ -37,7 +37,7 @@ def add_training_options(parser: argparse.ArgumentParser, *, default_model: str 
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--patience", type=int, default=5, help="early-stopping patience (epochs)")
+    parser.add_argument("--patience", type=int, default=3, help="early-stopping patience (epochs)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1…")
     parser.add_argument(
@@ -47,3 +47,24 @@ def add_training_options(parser: argparse.ArgumentParser, *, default_model: str 
         help="accept NaN/Inf and gaps by filling them (default: refuse)",
     )
     parser.add_argument("--out", required=True, help="output directory (written atomically)")
+
+
+def check_freq(estimator: object, freq: str | None) -> None:
+    """``--freq`` of predict/evaluate: the data are read on the model's frequency grid, so a
+    different one is an error (the model's seasons and calendar depend on it)."""
+    import pandas as pd
+
+    from rnnlab.errors import UserInputError
+
+    trained = getattr(estimator, "freq_", None)
+    if freq is None or getattr(estimator, "kind", None) != "forecast":
+        return
+    try:
+        given = pd.tseries.frequencies.to_offset(freq)
+    except ValueError as err:
+        raise UserInputError(f"unknown frequency {freq!r}: {err}") from None
+    if trained is None or given != pd.tseries.frequencies.to_offset(trained):
+        raise UserInputError(
+            f"--freq {freq} differs from the model's frequency {trained!r}; the data must be "
+            "on the frequency the model was trained on"
+        )

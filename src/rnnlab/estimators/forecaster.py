@@ -4,15 +4,20 @@
 >>> forecast = model.predict(df)          # one row per (series, time): point + quantiles
 >>> model.save("model/"); model = rnnlab.estimators.load("model/")
 
-Data go through :mod:`rnnlab.data.user` (the same validation as the CLI), are split
-chronologically into train/validation/test, and are standardised per series with statistics
-of the training split only. The network is :class:`rnnlab.models.ForecastNet` (``head="direct"``
-or ``"seq2seq"`` with attention) trained with the pinball loss over ``quantiles``; the point
-forecast is the median level.
+Data go through :mod:`rnnlab.data.user` (the same validation as the CLI). The network trains
+on every window up to the last ``val_size`` steps of each series, which are kept only for
+early stopping and for a check against the naive and seasonal naive forecasts (said at the
+end of ``fit`` when the network loses, and kept in the model file). Targets are standardised
+per series, then each window on its own scale (``scaling="window"``), and the network learns a
+correction to the best seasonal naive forecast (``baseline="seasonal"``); see
+:mod:`rnnlab.estimators.forecast_inputs`. The network is :class:`rnnlab.models.ForecastNet`
+(``head="direct"`` or ``"seq2seq"`` with attention) trained with the pinball loss over
+``quantiles``; the point forecast is the median level.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -21,10 +26,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rnnlab.data.containers import ForecastData, ForecastScaler
-from rnnlab.data.user import read_forecast_rows
+from rnnlab.data.containers import Batch, ForecastData, ForecastScaler, ForecastWindows
+from rnnlab.data.user import read_forecast_rows, season_lengths_for
 from rnnlab.errors import UserInputError
 from rnnlab.estimators.base import Estimator
+from rnnlab.estimators.forecast_inputs import WindowTransform
+
+log = logging.getLogger(__name__)
+
+BASELINE_CHOICES = ("seasonal", "none")
 
 DataSource = str | os.PathLike[str] | pd.DataFrame | ForecastData
 
@@ -40,15 +50,31 @@ class Forecaster(Estimator):
     Args:
         model: encoder name (``lstm``, ``gru``, ``bilstm``, ``tcn``, any rnnlab cell).
         horizon: steps forecast from each origin (> 0).
-        window: past steps the network reads (> 0).
+        window: past steps the network reads (> 0); None: the longest season the frequency
+            implies that fits the data (336 for half-hours), at least ``2 · horizon``.
         head: ``"direct"`` (all steps at once) or ``"seq2seq"`` (decoder with attention).
         quantiles: quantile levels; 0.5 is added if missing (it is the point forecast).
         hidden_size, num_layers: network size.
+        scaling: ``"window"`` (each input window on its own mean and scale, robust to
+            trends and level shifts) or ``"global"`` (the per-series training scaler only).
+        baseline: ``"seasonal"``: the network corrects the best seasonal naive forecast
+            (season chosen on the training data among those the frequency implies and the
+            window holds; 1 is naive); ``"none"``: it forecasts the values directly.
+        val_size: last steps of each series kept for early stopping and the naive check
+            (None: ``3 · horizon``); the network trains on everything before them.
+        fallback: with ``baseline="seasonal"``, when the network's point forecast does not
+            beat its own baseline on the validation windows, forecast the baseline itself
+            (the network's quantiles are kept as the interval around it) and say so.
+        windows_per_epoch: training windows drawn (without replacement) per epoch; None:
+            all. Early stopping sees the whole validation window every epoch.
         epochs, lr, batch_size, patience, seed, device, progress: training settings
-            (early stopping on the validation split's loss with ``patience``).
+            (early stopping on the validation window's loss with ``patience``).
         time, target, series_id, covariates, future_covariates, freq, fill: how to read the
             data (see :func:`rnnlab.data.user.load_forecast_csv`); ``target`` may name
             several comma-separated columns.
+        static: numeric columns constant within each series (store size, region code as a
+            number): standardised across series and given to the network at every step;
+            ``predict`` uses the values seen in training for each series.
     """
 
     kind = "forecast"
@@ -57,16 +83,21 @@ class Forecaster(Estimator):
         self,
         model: str = "gru",
         horizon: int = 24,
-        window: int = 96,
+        window: int | None = None,
         *,
         head: str = "direct",
         quantiles: Sequence[float] = (0.1, 0.5, 0.9),
         hidden_size: int = 64,
         num_layers: int = 1,
+        scaling: str = "window",
+        baseline: str = "seasonal",
+        val_size: int | None = None,
+        fallback: bool = True,
+        windows_per_epoch: int | None = 1024,
         epochs: int = 30,
         lr: float = 1e-3,
         batch_size: int = 64,
-        patience: int = 5,
+        patience: int = 3,
         seed: int = 0,
         device: str = "auto",
         progress: bool = False,
@@ -75,6 +106,7 @@ class Forecaster(Estimator):
         series_id: str | None = None,
         covariates: Sequence[str] = (),
         future_covariates: Sequence[str] = (),
+        static: Sequence[str] = (),
         freq: str | None = None,
         fill: str | None = None,
     ) -> None:
@@ -85,6 +117,11 @@ class Forecaster(Estimator):
         self.quantiles = quantiles
         self.hidden_size = hidden_size
         self.num_layers = num_layers
+        self.scaling = scaling
+        self.baseline = baseline
+        self.val_size = val_size
+        self.fallback = fallback
+        self.windows_per_epoch = windows_per_epoch
         self.epochs = epochs
         self.lr = lr
         self.batch_size = batch_size
@@ -97,18 +134,27 @@ class Forecaster(Estimator):
         self.series_id = series_id
         self.covariates = covariates
         self.future_covariates = future_covariates
+        self.static = static
         self.freq = freq
         self.fill = fill
 
     # -- data ------------------------------------------------------------------------------
 
     def _check_params(self) -> None:
-        for name in ("horizon", "window", "hidden_size", "num_layers", "epochs", "batch_size"):
+        optional = ("window", "val_size", "windows_per_epoch")
+        for name in ("horizon", "hidden_size", "num_layers", "epochs", "batch_size", *optional):
             value = getattr(self, name)
+            if value is None and name in optional:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise UserInputError(f"{name} must be a positive integer; got {value!r}")
         if self.head not in ("direct", "seq2seq"):
             raise UserInputError(f"head must be 'direct' or 'seq2seq'; got {self.head!r}")
+        if self.baseline not in BASELINE_CHOICES:
+            raise UserInputError(
+                f"baseline must be one of {BASELINE_CHOICES}; got {self.baseline!r}"
+            )
+        WindowTransform(1, self.horizon, self.scaling)  # checks the scaling name
 
     def _levels(self) -> tuple[float, ...]:
         levels = sorted({round(float(q), 6) for q in self.quantiles} | {0.5})
@@ -132,23 +178,53 @@ class Forecaster(Estimator):
             fill=self.fill,
             window=self.window,
             horizon=self.horizon,
+            val_steps=self.val_size or 3 * self.horizon,
+            test_steps=0,
         )
+
+    def _resolve_window(self, data: ForecastData) -> int:
+        """``window``, or the longest implied season that leaves room to train (≥ 2·h)."""
+        if self.window is not None:
+            return self.window
+        shortest = min(len(part) for _, part in data.per_series(data.train))
+        room = max(1, (shortest - self.horizon) // 2)
+        seasons = season_lengths_for(data.freq) or [int(data.season_length or 1)]
+        fitting = [m for m in seasons if m <= room]
+        return min(max(2 * self.horizon, *fitting), room)
+
+    def _baseline_season(self, data: ForecastData, window: int) -> int:
+        """Season of the network's baseline: the best seasonal naive on the training data
+        among the seasons the frequency implies that the window holds (1 is naive)."""
+        from rnnlab.baselines import best_season
+
+        if self.baseline == "none":
+            return 0
+        seasons = season_lengths_for(data.freq) or [int(data.season_length or 1)]
+        histories = [
+            part[column].to_numpy(np.float64)
+            for _, part in data.per_series(data.train)
+            for column in data.target_columns
+        ]
+        return best_season(histories, [m for m in seasons if m <= window], self.horizon)
 
     # -- fit -------------------------------------------------------------------------------
 
     def fit(self, data: DataSource) -> Forecaster:
-        """Validate ``data``, train on its training split, score on its test split.
+        """Validate ``data``, train on all but its last ``val_size`` steps per series, and
+        compare with naive and seasonal naive on those steps.
 
         Returns:
-            ``self``, with ``network_``, ``scaler_``, ``columns_``, ``series_ids_``,
-            ``freq_``, ``season_length_``, ``train_end_`` and ``metrics_`` set.
+            ``self``, with ``network_``, ``scaler_``, ``transform_``, ``window_``,
+            ``columns_``, ``series_ids_``, ``freq_``, ``season_length_``, ``train_end_``,
+            ``warning_`` and ``metrics_`` set.
         """
         from rnnlab.models import ForecastNet
         from rnnlab.train import seed_everything
 
         self._check_params()
         levels = self._levels()
-        data = self._read(data)
+        source = data
+        data = self._read(source)
         self.columns_ = {
             "time": data.time_column,
             "series_id": data.series_column,
@@ -164,48 +240,156 @@ class Forecaster(Estimator):
         self.train_end_ = {
             sid: str(frame[data.time_column].iloc[-1]) for sid, frame in data.per_series(full)
         }
-        train = data.window_set("train", self.window, self.horizon)
-        val = self._optional_windows(data, "val")
+        self.window_ = self._resolve_window(data)
+        self.transform_ = WindowTransform(
+            len(data.target_columns),
+            self.horizon,
+            self.scaling,
+            self._baseline_season(data, self.window_),
+        )
+        self.static_ = self._static_values(source, data)
+        train = self.transform_.windows(
+            self._with_static(data.window_set("train", self.window_, self.horizon))
+        )
+        val_raw = self._optional_windows(data, "val")
+        val = None if val_raw is None else self.transform_.windows(val_raw)
         seed_everything(self.seed)
         network = ForecastNet(
             encoder=self.model,
-            input_size=data.input_size,
+            input_size=data.input_size + len(self.static_["columns"]),
             horizon=self.horizon,
             n_targets=len(data.target_columns),
-            future_size=len(data.future_covariate_columns),
+            future_size=len(data.future_covariate_columns) + self.transform_.extra_future,
             hidden_size=self.hidden_size,
             num_layers=self.num_layers,
             decoder=self.head,
             quantiles=levels,
+            # Trained as it forecasts: teacher forcing made validation (free-running) best
+            # at epoch 0 on real series.
+            teacher_forcing=0.0,
         )
+        if self.transform_.season:
+            # Start from the baseline: a zero correction until training moves it.
+            torch.nn.init.zeros_(network.head.weight)
+            torch.nn.init.zeros_(network.head.bias)
         training = self._train(
             network,
-            lambda gen: train.batches(self.batch_size, gen),
+            lambda gen: _epoch_batches(train, self.batch_size, self.windows_per_epoch, gen),
             None if val is None else (lambda: val.batches(1024)),
         )
         self.network_ = network
         self.metrics_ = {"training": training, "summary": data.summary}
-        test = self._optional_windows(data, "test")
-        if test is not None:
-            self.metrics_["test"] = self._window_metrics(test)
+        self.warning_ = None
+        self.baseline_only_ = False
+        if val_raw is not None:
+            check = self._naive_check(data, val_raw)
+            self.metrics_["validation"] = check
+            own = _baseline_name(self.transform_.season)
+            mase = check["mase"]
+            self.baseline_only_ = bool(
+                self.fallback and own in mase and not mase[self.model] < mase[own]
+            )
+            self.warning_ = _loses_to_baselines(self.model, check, own, self.baseline_only_)
+            if self.warning_:
+                log.warning(self.warning_)
         return self
 
-    def _optional_windows(self, data: ForecastData, split: str):
-        """Windows of ``split``, or None when it is too short for one window."""
+    def _optional_windows(self, data: ForecastData, split: str) -> ForecastWindows | None:
+        """Windows of ``split`` (with the static columns), or None when it is too short."""
         try:
-            return data.window_set(split, self.window, self.horizon)
+            return self._with_static(data.window_set(split, self.window_, self.horizon))
         except UserInputError:
             return None
 
-    def _window_metrics(self, windows) -> dict[str, float]:
-        """Point-forecast errors in original units on every window of a split."""
-        from rnnlab.estimators.backtest import mae, rmse, smape
+    def _static_values(self, source: DataSource, data: ForecastData) -> dict[str, Any]:
+        """Per-series values of the ``static`` columns, standardised across series."""
+        from rnnlab.data.user.tables import _open
 
+        columns = list(self.static)
+        if not columns:
+            return {"columns": [], "values": {}}
+        if isinstance(source, ForecastData):
+            raise UserInputError("static columns need the table (a file or DataFrame)")
+        table = _open(source)
+        values = table.numeric([table.column(c, "static") for c in columns], allow_missing=False)
+        sid = data.series_column
+        ids = table.frame[sid].astype(str) if sid else pd.Series("series", index=values.index)
+        per_series = values.groupby(ids.to_numpy())
+        varying = [c for c in columns if (per_series[c].nunique() > 1).any()]
+        if varying:
+            raise UserInputError(
+                f"{table.path}: static column(s) {', '.join(varying)} change within a series; "
+                "use --covariates for values that change over time"
+            )
+        first = per_series.first().reindex(self.series_ids_)
+        std = first.std(ddof=0).replace(0, 1).fillna(1)
+        scaled = (first - first.mean()) / std
+        return {"columns": columns, "values": {k: list(v) for k, v in scaled.iterrows()}}
+
+    def _static_row(self, series: int) -> np.ndarray:
+        return np.asarray(self.static_["values"].get(self.series_ids_[series], []), np.float64)
+
+    def _with_static(self, windows: ForecastWindows) -> ForecastWindows:
+        """``windows`` with the series' static values appended to every step of ``x``."""
+        if not self.static_["columns"]:
+            return windows
+        table = np.stack([self._static_row(s) for s in range(len(self.series_ids_))])
+        static = torch.from_numpy(table.astype(np.float32))[windows.series]
+        steps = static[:, None, :].expand(-1, windows.x.shape[1], -1)
+        return ForecastWindows(
+            torch.cat([windows.x, steps], -1),
+            windows.y,
+            windows.future,
+            windows.series,
+            windows.start,
+        )
+
+    def _forecast_scaled(self, x: torch.Tensor, future: torch.Tensor | None) -> torch.Tensor:
+        """Network forecast (N, H, n_targets, Q) in per-series standard units."""
+        encoded = self.transform_.encode(x, future)
         with torch.no_grad():
-            forecast = self.network_.point(self.network_.predict(windows.x, windows.future))
-        pred = self.scaler_.inverse_targets(forecast, windows.series)
-        true = self.scaler_.inverse_targets(windows.y, windows.series)
-        return {"mae": mae(true, pred), "rmse": rmse(true, pred), "smape": smape(true, pred)}
+            out = self.network_.predict(encoded.x, encoded.future)
+        if getattr(self, "baseline_only_", False):
+            # The baseline as the point forecast, the network's quantiles around it.
+            out = out - self.network_.point(out).unsqueeze(-1)
+        return self.transform_.decode(out, encoded)
+
+    def _naive_check(self, data: ForecastData, windows: ForecastWindows) -> dict[str, Any]:
+        """MASE of the network, naive and the seasonal naive (the baseline's season, or the
+        data's season if the window holds it) on the validation windows; the MASE scale is
+        each series' in-sample seasonal naive MAE (season ``season_length_``) on train."""
+        from rnnlab.baselines.forecast import seasonal_naive_errors
+
+        k = len(data.target_columns)
+        series = windows.series.numpy()
+        season = self.transform_.season or self.season_length_
+        season = season if season <= self.window_ else 1
+        steps = np.arange(self.horizon)
+        past = windows.x[..., :k]
+        forecasts = {
+            self.model: self.network_.point(self._forecast_scaled(windows.x, windows.future)),
+            "naive": past[:, -1:].expand(-1, self.horizon, -1),
+        }
+        if season > 1:
+            forecasts[_baseline_name(season)] = past[:, past.shape[1] - season + steps % season]
+        truth = self.scaler_.inverse_targets(windows.y, series)
+        scale = np.array(
+            [
+                [
+                    seasonal_naive_errors(
+                        part[c].to_numpy(np.float64), self.season_length_, 1
+                    ).mean()
+                    for c in data.target_columns
+                ]
+                for _, part in data.per_series(data.train)
+            ]
+        )
+        scale = np.where(scale > 0, scale, np.nan)[series][:, None, :]
+        mase = {
+            name: float(np.nanmean(np.abs(self.scaler_.inverse_targets(f, series) - truth) / scale))
+            for name, f in forecasts.items()
+        }
+        return {"mase": mase, "mase_season": self.season_length_, "windows": len(series)}
 
     # -- predict ---------------------------------------------------------------------------
 
@@ -229,13 +413,14 @@ class Forecaster(Estimator):
         for sid, part in self._groups(frame):
             index = self._series_index(sid)
             observed, ahead = self._split_future(sid, part)
-            if len(observed) < self.window:
+            if len(observed) < self.window_:
                 raise UserInputError(
                     f"{self._which(sid)}{len(observed)} observed rows, but the model reads a "
-                    f"window of {self.window}"
+                    f"window of {self.window_}"
                 )
             values = self.scaler_.transform(observed[features].to_numpy(np.float64), index)
-            x_rows.append(values[-self.window :])
+            static = np.tile(self._static_row(index), (self.window_, 1))
+            x_rows.append(np.concatenate([values[-self.window_ :], static], axis=1))
             if cols["future_covariates"]:
                 scaled = self.scaler_.transform(
                     _with_placeholder_targets(ahead, features, targets), index
@@ -247,8 +432,7 @@ class Forecaster(Estimator):
             sids.append(index)
         x = torch.from_numpy(np.stack(x_rows).astype(np.float32))
         future = torch.from_numpy(np.stack(future_rows).astype(np.float32)) if future_rows else None
-        with torch.no_grad():
-            forecast = self.network_.predict(x, future)  # (S, H, n_targets, Q)
+        forecast = self._forecast_scaled(x, future)  # (S, H, n_targets, Q)
         series = np.asarray(sids)
         levels = [float(q) for q in self.network_.quantile_levels]
         columns: dict[str, Any] = {}
@@ -329,11 +513,14 @@ class Forecaster(Estimator):
 
     def summary_line(self) -> str:
         """One line describing the fitted model, for logs."""
-        test = self.metrics_.get("test", {})
-        score = f", test MAE {test['mae']:.4g}" if "mae" in test else ""
+        mase = self.metrics_.get("validation", {}).get("mase", {})
+        score = ", ".join(f"{name} {value:.3g}" for name, value in mase.items())
+        score = f", validation MASE: {score}" if score else ""
+        season = self.transform_.season
+        base = f"correcting seasonal naive m={season}" if season else "no baseline"
         return (
-            f"{self.model} {self.head} forecaster, horizon {self.horizon}, window {self.window}, "
-            f"{len(self.series_ids_)} series, "
+            f"{self.model} {self.head} forecaster, horizon {self.horizon}, window {self.window_}, "
+            f"{self.transform_.scaling} scaling, {base}, {len(self.series_ids_)} series, "
             f"{self.metrics_['training']['epochs']} epochs{score}"
         )
 
@@ -343,7 +530,13 @@ class Forecaster(Estimator):
             "freq": self.freq_,
             "season_length": self.season_length_,
             "series_ids": self.series_ids_,
+            "static": self.static_,
             "train_end": self.train_end_,
+            "window": self.window_,
+            "scaling": self.transform_.scaling,
+            "baseline_season": self.transform_.season,
+            "warning": self.warning_,
+            "baseline_only": self.baseline_only_,
             "scaler": {
                 "columns": self.scaler_.columns,
                 "mean": self.scaler_.mean_.tolist(),
@@ -356,7 +549,18 @@ class Forecaster(Estimator):
         self.freq_ = state["freq"]
         self.season_length_ = int(state["season_length"])
         self.series_ids_ = list(state["series_ids"])
+        self.static_ = state.get("static", {"columns": [], "values": {}})
         self.train_end_ = state["train_end"]
+        # Model files from before per-window scaling: a fixed window, global scaling only.
+        self.window_ = int(state.get("window", self.window or 96))
+        self.transform_ = WindowTransform(
+            len(self.columns_["targets"]),
+            self.horizon,
+            state.get("scaling", "global"),
+            int(state.get("baseline_season", 0)),
+        )
+        self.warning_ = state.get("warning")
+        self.baseline_only_ = bool(state.get("baseline_only", False))
         scaler = state["scaler"]
         self.scaler_ = ForecastScaler(
             list(scaler["columns"]),
@@ -372,3 +576,39 @@ def _with_placeholder_targets(
     values = ahead.reindex(columns=features).to_numpy(np.float64, copy=True)
     values[:, : len(targets)] = 0.0
     return np.nan_to_num(values)
+
+
+def _epoch_batches(
+    windows: ForecastWindows, batch_size: int, limit: int | None, generator: torch.Generator
+) -> Iterator[Batch]:
+    """Batches of at most ``limit`` windows drawn at random without replacement (all when
+    None): an epoch on a long series costs the same as on a short one."""
+    order = torch.randperm(len(windows), generator=generator)[:limit]
+    whole = Batch(windows.x, windows.y, future=windows.future)
+    for start in range(0, len(order), batch_size):
+        yield whole.select(order[start : start + batch_size])
+
+
+def _baseline_name(season: int) -> str:
+    """How the validation check names the seasonal naive forecast of ``season``."""
+    return "naive" if season == 1 else f"seasonal naive (m={season})"
+
+
+def _loses_to_baselines(model: str, check: dict[str, Any], own: str, fell_back: bool) -> str | None:
+    """One line when the network's validation MASE is not below every baseline's."""
+    mase = dict(check["mase"])
+    ours = mase.pop(model)
+    beaten_by = {name: value for name, value in mase.items() if not ours < value}
+    if not beaten_by:
+        return None
+    others = ", ".join(f"{name} {value:.3g}" for name, value in mase.items())
+    action = (
+        f"it forecasts its baseline ({own}) instead, with its quantiles as the interval "
+        "(fallback=False keeps the network)"
+        if fell_back
+        else "consider using the baseline"
+    )
+    return (
+        f"warning: {model} does not beat {' and '.join(beaten_by)} on the last "
+        f"{check['windows']} validation windows (MASE {model} {ours:.3g}, {others}); {action}"
+    )

@@ -2,10 +2,12 @@
 print and write).
 
 Forecasters are backtested with rolling origins (:mod:`rnnlab.estimators.backtest`) against
-the naive, seasonal naive and ARIMA baselines on the same folds; by default the network is
-refitted on each fold's training data with its saved settings, so no fold is scored by a
-model that saw its test window. Classifiers are scored on the given data against a logistic
-regression on per-channel summary statistics, trained on the same training split.
+the naive forecast, the seasonal naive forecast of every season the frequency implies (and
+the best of them, chosen on each fold's training part), ETS, Theta, a DLinear-style linear
+map and a non-seasonal ARIMA on the same folds; by default the network is refitted on each
+fold's training data with its saved settings, so no fold is scored by a model that saw its
+test window. Classifiers are scored on the given data against a logistic regression on
+per-channel summary statistics, trained on the same training split.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class ForecastEvaluation:
         verdicts: one sentence per baseline: does the network beat it on MASE?
         model: the network's method name in the tables.
         folds, horizon, refit: how the backtest was run.
+        mase_season: the season ``m`` of the MASE scale.
+        notes: lines printed under the table (interval coverage, spread over seeds).
     """
 
     scores: pd.DataFrame
@@ -48,20 +52,23 @@ class ForecastEvaluation:
     folds: int
     horizon: int
     refit: bool
+    mase_season: int = 1
+    notes: list[str] = field(default_factory=list)
 
     def render(self) -> str:
         """The overall table, the per-series table (if several series) and the verdicts."""
         how = "refitted per fold" if self.refit else "saved weights, not refitted"
         lines = [
             f"Backtest: {self.folds} rolling origins (expanding window), horizon {self.horizon}, "
-            f"{self.model} {how}",
+            f"{self.model} {how}; MASE scaled by the in-sample seasonal naive MAE with "
+            f"m={self.mase_season}",
             "",
             self.overall.to_string(float_format=lambda v: f"{v:.4g}"),
         ]
         if self.per_series["series"].nunique() > 1:
             table = self.per_series.set_index(["series", "method"]).sort_index()
             lines += ["", "Per series:", table.to_string(float_format=lambda v: f"{v:.4g}")]
-        lines += ["", *self.verdicts]
+        lines += ["", *self.notes, *self.verdicts]
         return "\n".join(lines)
 
     def save(self, out: str | os.PathLike[str]) -> Path:
@@ -110,21 +117,35 @@ def _mase_plot(scores: pd.DataFrame, methods: list[str], path: Path) -> None:
 
 
 def backtest_forecaster(
-    estimator: Any, data: Any, *, folds: int = 3, refit: bool = True, fill: str | None = None
+    estimator: Any,
+    data: Any,
+    *,
+    folds: int = 3,
+    refit: bool = True,
+    fill: str | None = None,
+    seeds: int = 1,
 ) -> ForecastEvaluation:
     """Rolling-origin backtest of a fitted :class:`~rnnlab.estimators.Forecaster` on ``data``.
 
     With ``refit`` each fold trains a fresh network with the estimator's settings on the
-    data before the fold's origin; the first fold then needs ``2 · (window + horizon)``
-    training steps per series. Without it the saved network forecasts from each origin
-    (it needs ``window`` steps), which is optimistic when the folds fall in its training data.
+    data before the fold's origin (the last ``val_size`` steps of it for early stopping);
+    the first fold then needs ``window + horizon + val_size`` training steps per series.
+    Without it the saved network forecasts from each origin (it needs ``window`` steps),
+    which is optimistic when the folds fall in its training data. With ``seeds`` > 1 (and
+    ``refit``) each fold trains that many networks (seeds ``seed``, ``seed + 1``, ...): the
+    model's row is their average forecast, each seed gets its own row, and a note gives the
+    spread. The share of actuals inside the model's widest quantile interval (80 % by
+    default) is measured over every fold.
     """
-    from rnnlab.baselines import AutoARIMA, Naive, SeasonalNaive
-    from rnnlab.estimators.backtest import backtest, summarize, univariate, verdicts
+    from rnnlab.data.user import season_lengths_for
+    from rnnlab.estimators.backtest import backtest, summarize, verdicts
 
     estimator._check_fitted()
     if fill is not None:
         estimator.fill = fill
+    if int(seeds) < 1:
+        raise UserInputError(f"--seeds must be a positive integer; got {seeds}")
+    seeds = int(seeds) if refit else 1
     frame = estimator._predict_frame(data)
     cols = estimator.columns_
     groups = dict(estimator._groups(frame))
@@ -139,21 +160,42 @@ def backtest_forecaster(
         for target in cols["targets"]
     }
     series = {key: groups[sid][target].to_numpy(np.float64) for (sid, target), key in keys.items()}
-    horizon, window = estimator.horizon, estimator.window
+    horizon, window = estimator.horizon, estimator.window_
     m = estimator.season_length_
     name = f"{estimator.model}"
+    levels = [float(q) for q in estimator.network_.quantile_levels]
+    low, high = (levels[0], levels[-1]) if len(levels) >= 3 else (None, None)
+    inside: list[np.ndarray] = []
+    fell_back: list[bool] = []
+    cache: dict[tuple[int, int], dict[str, np.ndarray]] = {}  # (fold origin sum, seed) ->
 
-    def network(origins: dict[str, int], h: int) -> dict[str, np.ndarray]:
+    static = {
+        sid: dict(
+            zip(
+                estimator.static_["columns"],
+                estimator.static_["values"].get(sid, []),
+                strict=True,
+            )
+        )
+        for sid in groups
+    }
+
+    def fit_and_forecast(origins: dict[str, int], h: int, seed: int) -> pd.DataFrame:
         first_key = {sid: keys[(sid, cols["targets"][0])] for sid in groups}
         history = pd.concat(
-            [_cut(groups[sid], origins[first_key[sid]], h, estimator) for sid in groups]
+            [
+                _cut(groups[sid], origins[first_key[sid]], h, estimator).assign(**static[sid])
+                for sid in groups
+            ]
         )
         model = estimator
         if refit:
-            model = type(estimator)(**_refit_params(estimator)).fit(
-                history.dropna(subset=cols["targets"])
-            )
-        forecast = model.predict(history)
+            params = {**_refit_params(estimator), "seed": estimator.seed + seed}
+            model = type(estimator)(**params).fit(history.dropna(subset=cols["targets"]))
+        fell_back.append(bool(getattr(model, "baseline_only_", False)))
+        return model.predict(history)
+
+    def per_key(forecast: pd.DataFrame, column: str) -> dict[str, np.ndarray]:
         out = {}
         for (sid, target), key in keys.items():
             rows = (
@@ -161,16 +203,39 @@ def backtest_forecaster(
                 if cols["series_id"] is None
                 else forecast[forecast[cols["series_id"]] == sid]
             )
-            out[key] = rows[target].to_numpy()
+            out[key] = rows[column.format(target=target)].to_numpy()
         return out
 
-    methods = {
-        name: network,
-        "naive": univariate(series, Naive),
-        "seasonal-naive": univariate(series, lambda: SeasonalNaive(m)),
-        "arima": univariate(series, AutoARIMA),
-    }
-    min_train = 2 * (window + horizon) if refit else window
+    def network(origins: dict[str, int], h: int) -> dict[str, np.ndarray]:
+        from rnnlab.estimators.forecaster import quantile_column
+
+        forecasts = [fit_and_forecast(origins, h, seed) for seed in range(seeds)]
+        for seed, forecast in enumerate(forecasts):
+            cache[(sum(origins.values()), seed)] = per_key(forecast, "{target}")
+        if low is not None:
+            bounds = [
+                per_key(forecasts[0], quantile_column("{target}", level)) for level in (low, high)
+            ]
+            for key, origin in origins.items():
+                truth = series[key][origin : origin + h]
+                inside.append((bounds[0][key] <= truth) & (truth <= bounds[1][key]))
+        return {
+            key: np.mean([cache[(sum(origins.values()), s)][key] for s in range(seeds)], axis=0)
+            for key in origins
+        }
+
+    def one_seed(seed: int):
+        return lambda origins, h: cache[(sum(origins.values()), seed)]
+
+    shortest = min(len(values) for values in series.values())
+    seasons = season_lengths_for(estimator.freq_) or ([m] if m > 1 else [])
+    seasons = [season for season in seasons if 2 * season <= shortest]  # seen at least twice
+    baselines = _baseline_methods(series, seasons, m, window, horizon)
+    methods = {name: network}
+    if seeds > 1:
+        methods |= {f"{name} seed {estimator.seed + s}": one_seed(s) for s in range(seeds)}
+    methods |= {label: method for label, method in baselines.items()}
+    min_train = window + horizon + (estimator.val_size or 3 * horizon) if refit else window
     scores = backtest(
         series,
         methods,
@@ -182,10 +247,121 @@ def backtest_forecaster(
     )
     if sys.stderr.isatty():
         print(file=sys.stderr)  # end the status line
+    scores["method"] = scores["method"].map(lambda label: baselines.label(label))
     per_series, overall = summarize(scores)
+    notes = []
+    if inside:
+        share = float(np.concatenate(inside).mean())
+        notes.append(
+            f"{name}: {share:.0%} of actuals inside its {low:g}–{high:g} quantile interval "
+            f"(nominal {high - low:.0%}), over {len(inside)} (series, fold) forecasts"
+        )
+    if any(fell_back):
+        notes.append(
+            f"{name} forecast its own seasonal baseline in {sum(fell_back)} of "
+            f"{len(fell_back)} fits (it did not beat it on the fit's validation window)"
+        )
+    if seeds > 1:
+        spread = overall.loc[[f"{name} seed {estimator.seed + s}" for s in range(seeds)], "mase"]
+        notes.append(
+            f"{name} over {seeds} seeds: MASE {spread.mean():.4g} ± {spread.std():.2g} "
+            f"(min {spread.min():.4g}, max {spread.max():.4g}); the {name} row averages "
+            "their forecasts"
+        )
     return ForecastEvaluation(
-        scores, per_series, overall, verdicts(overall, name), name, folds, horizon, refit
+        scores,
+        per_series,
+        overall,
+        verdicts(overall, name),
+        name,
+        folds,
+        horizon,
+        refit,
+        mase_season=m,
+        notes=notes,
     )
+
+
+class _Baselines(dict):
+    """Baseline methods by short name, each also counting its fallbacks to naive so the
+    table names them, e.g. ``arima (naive on 3 of 12 fits: fit failed)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.titles: dict[str, str] = {}
+        self.fallbacks: dict[str, list[str | None]] = {}
+        self.chosen: dict[str, list[int]] = {}
+
+    def add(self, short: str, title: str, series: dict[str, np.ndarray], make: Any) -> None:
+        self.titles[short] = title
+        self.fallbacks[short] = []
+        self.chosen[short] = []
+
+        def forecast(origins: dict[str, int], h: int) -> dict[str, np.ndarray]:
+            out = {}
+            for key, origin in origins.items():
+                model = make().fit(series[key][:origin])
+                out[key] = model.predict(h)
+                self.fallbacks[short].append(getattr(model, "fallback_", None))
+                if hasattr(model, "season_"):
+                    self.chosen[short].append(model.season_)
+            return out
+
+        self[short] = forecast
+
+    def label(self, short: str) -> str:
+        """The table name of ``short``: its title, plus its fallbacks or chosen seasons."""
+        if short not in self.titles:
+            return short
+        title, reasons = self.titles[short], self.fallbacks[short]
+        failed = [r for r in reasons if r]
+        if failed:
+            why = ", ".join(sorted(set(failed)))
+            return f"{short} (naive on {len(failed)} of {len(reasons)} fits: {why})"
+        if self.chosen[short]:
+            picked = "/".join(str(v) for v in sorted(set(self.chosen[short])))
+            return f"{title} (chose m={picked})"
+        return title
+
+
+def _baseline_methods(
+    series: dict[str, np.ndarray], seasons: list[int], m: int, window: int, horizon: int
+) -> _Baselines:
+    """Every baseline of the backtest table: naive, seasonal naive per season and the best
+    of them, ETS and Theta (season ``m``), the window-linear map, ARIMA."""
+    from rnnlab.baselines import (
+        ETS,
+        AutoARIMA,
+        BestSeasonalNaive,
+        Naive,
+        SeasonalNaive,
+        Theta,
+        WindowLinear,
+    )
+
+    methods = _Baselines()
+    methods.add("naive", "naive", series, Naive)
+    for season in seasons:
+        methods.add(
+            f"seasonal-naive m={season}",
+            f"seasonal-naive m={season}",
+            series,
+            lambda season=season: SeasonalNaive(season),
+        )
+    if len(seasons) > 1:
+        methods.add(
+            "best-seasonal-naive",
+            f"best-seasonal-naive of m={'/'.join(map(str, seasons))}",
+            series,
+            lambda: BestSeasonalNaive(seasons, horizon),
+        )
+    methods.add("ets", f"ets (damped trend, season {m})", series, lambda: ETS(m))
+    methods.add("theta", f"theta (season {m})", series, lambda: Theta(m))
+    methods.add(
+        "linear", f"linear (DLinear-style, window {window})", series, lambda: WindowLinear(window)
+    )
+    methods.add("arima", AutoARIMA().label, series, AutoARIMA)
+    return methods
 
 
 def _status(message: str) -> None:
@@ -213,6 +389,7 @@ def _refit_params(estimator: Any) -> dict[str, Any]:
         "covariates": tuple(cols["covariates"]),
         "future_covariates": tuple(cols["future_covariates"]),
         "freq": estimator.freq_,
+        "window": estimator.window_,
         "progress": False,
     }
 
@@ -318,11 +495,19 @@ def score_classifier(estimator: Any, data: Any) -> ClassificationEvaluation:
 
 
 def evaluate(
-    estimator: Estimator, data: Any, *, folds: int = 3, refit: bool = True, fill: str | None = None
+    estimator: Estimator,
+    data: Any,
+    *,
+    folds: int = 3,
+    refit: bool = True,
+    fill: str | None = None,
+    seeds: int = 1,
 ) -> ForecastEvaluation | ClassificationEvaluation:
     """Evaluate any fitted estimator on ``data`` (see the module docstring)."""
     if estimator.kind == "forecast":
-        return backtest_forecaster(estimator, data, folds=folds, refit=refit, fill=fill)
+        return backtest_forecaster(
+            estimator, data, folds=folds, refit=refit, fill=fill, seeds=seeds
+        )
     if fill is not None:
         estimator.fill = fill
     return score_classifier(estimator, data)

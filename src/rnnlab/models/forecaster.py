@@ -5,7 +5,9 @@
 - ``decoder="seq2seq"``: a recurrent decoder (optionally attending over the encoder outputs,
   Luong or Bahdanau) emits one step at a time; its input at step h is the previous target
   value and the future-known covariates of step h. Training feeds the true previous values
-  (teacher forcing); forecasting feeds back its own point forecasts.
+  (teacher forcing) in a share ``teacher_forcing`` of the batches and its own point forecasts
+  in the others, as forecasting always does (0: trained free-running, no train/forecast
+  mismatch).
 
 Inputs follow :meth:`rnnlab.data.ForecastData.windows`: ``x`` (B, W, I) holds the targets in
 its first ``n_targets`` columns, then past covariates (and future-known ones, at past steps).
@@ -49,6 +51,8 @@ class ForecastNetConfig:
         decoder_cell: decoder cell name (default: the encoder's cell; GRU for a TCN).
         quantiles: increasing quantile levels in (0, 1) for probabilistic output, or None.
         dropout: dropout between stacked layers and before the output layer.
+        teacher_forcing: share of training batches a seq2seq decoder gets the true previous
+            values in (1: always, the classic setting; 0: never, as when forecasting).
         encoder_options: extra options for the encoder.
     """
 
@@ -64,6 +68,7 @@ class ForecastNetConfig:
     decoder_cell: str | None = None
     quantiles: tuple[float, ...] | None = None
     dropout: float = 0.0
+    teacher_forcing: float = 1.0
     encoder_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -232,10 +237,14 @@ class ForecastNet(TaskModel):
             )
 
     def loss(self, batch: Batch) -> Tensor:
-        """Squared error (or pinball loss) of teacher-forced forecasts against ``batch.y``."""
+        """Squared error (or pinball loss) of the forecasts against ``batch.y`` (seq2seq:
+        teacher-forced in a share ``teacher_forcing`` of the calls)."""
         self._check_targets(batch)
         future = getattr(batch, "future", None)
-        teacher = batch.y if self.decoder is not None else None
+        forced = self.config.teacher_forcing >= 1 or bool(
+            torch.rand(()) < self.config.teacher_forcing
+        )
+        teacher = batch.y if self.decoder is not None and forced else None
         return self._objective(self(batch.x, future, batch.lengths, teacher), batch.y)
 
     def _metrics(self, batch: Batch) -> dict[str, float]:

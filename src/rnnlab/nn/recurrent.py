@@ -82,16 +82,20 @@ class Recurrent(nn.Module):
             projection, one mask per sequence (Gal & Ghahramani 2016).
         zoneout: probability of keeping each unit's previous state (Krueger et al. 2017).
         forget_bias: initial bias of the forget gate (None: torch's initialisation).
-        engine: ``"auto"`` or a registered engine name (``native``, ``reference``, ...).
+        engine: ``"auto"`` (the fastest for the input's device and the grad mode, chosen per
+            call, see :mod:`rnnlab.nn.engines.auto`) or a registered engine name
+            (``native``: torch's kernel, ``loop``, ``scan``, ``reference``). :attr:`engine`
+            keeps what was asked; :meth:`engine_for` says what a call runs.
         check_finite: raise ValueError when input or initial state holds NaN/Inf.
         device, dtype: of the parameters.
 
     ``forward(input, hx=None, *, lengths=None) -> (output, h_n)`` as torch's: ``h_n`` is
     ``(h_n, c_n)`` for LSTM forms. ``lengths`` (B,) is an rnnlab extension for padded input.
 
-    ``engine`` is the engine chosen at construction; ``engine_used`` says which code the last
-    forward ran, one of :data:`IMPLEMENTATIONS` (``"loop-cpp"``, ``"scan-chunked"``, ...; None
-    before the first forward). Both appear in the one-line ``repr``.
+    ``engine`` is the engine asked for at construction (``"auto"`` or a name), ``engine_for(x)``
+    the engine a call on ``x`` runs, and ``engine_used`` which code the last forward ran, one of
+    :data:`IMPLEMENTATIONS` (``"loop-cpp"``, ``"scan-chunked"``, ...; None before the first
+    forward). ``engine`` and ``engine_used`` appear in the one-line ``repr``.
     """
 
     def __init__(
@@ -164,7 +168,8 @@ class Recurrent(nn.Module):
         self.forget_bias = forget_bias
         self.check_finite = check_finite
         self.options = LayerOptions(proj_size, bias, layer_norm, recurrent_dropout, zoneout)
-        self.engine = engines.resolve_engine(engine, spec, self.options)
+        resolved = engines.resolve_engine(engine, spec, self.options)
+        self.engine = "auto" if engine == "auto" else resolved
         self.engine_used: str | None = None  # set by every forward
         self._param_names: list[dict[str, str]] = []  # per layer*direction: short -> full name
         factory = {"device": device, "dtype": dtype}
@@ -223,7 +228,7 @@ class Recurrent(nn.Module):
         (as ``torch.nn.RNNBase.flatten_parameters``); a no-op otherwise. Called after
         ``.to()``/``.cuda()``."""
         weights = self._flat_weights
-        if self.engine != "native" or not weights:
+        if self.engine not in ("native", "auto") or not weights:
             return
         first = weights[0]
         if any(
@@ -431,12 +436,28 @@ class Recurrent(nn.Module):
             input, lengths
         )
         state = self._prepare_state(hx, x, sorted_indices, unbatched)
-        if self.engine == "native":
+        engine = self.engine_for(x)
+        if engine == "native":
             output, final = self._forward_native(input, x, state, lengths)
             self.engine_used = "native"
         else:
-            output, final = self._forward_layers(x, state, lengths, engines.ENGINES[self.engine])
+            output, final = self._forward_layers(x, state, lengths, engine)
         return self._finish(input, output, final, lengths, unsorted_indices, unbatched)
+
+    def engine_for(self, x: Tensor) -> str:
+        """The engine a call with input ``x`` runs now: :attr:`engine` itself, or for
+        ``"auto"`` the fastest for ``x``'s device and dtype in the current grad mode
+        (:func:`rnnlab.nn.engines.auto.choose`)."""
+        if self.engine != "auto":
+            return self.engine
+        return engines.auto.choose(
+            self.spec,
+            self.options,
+            x,
+            training=torch.is_grad_enabled(),
+            stacked_dropout=self.training and self.dropout > 0 and self.num_layers > 1,
+            autocast=_autocast_enabled(x.device),
+        )
 
     def _forward_native(
         self, input: Tensor | PackedSequence, x: Tensor, state: State, lengths: Tensor | None
@@ -484,9 +505,10 @@ class Recurrent(nn.Module):
         return out, tuple(s.index_select(1, packed.unsorted_indices) for s in final)
 
     def _forward_layers(
-        self, x: Tensor, state: State, lengths: Tensor | None, run: engines.RunFn
+        self, x: Tensor, state: State, lengths: Tensor | None, engine: str
     ) -> tuple[Tensor, State]:
-        """Layer by layer, direction by direction, with a per-layer engine function."""
+        """Layer by layer, direction by direction, with the per-layer function of ``engine``."""
+        run = engines.ENGINES[engine]
         masks = self.draw_masks(x.shape[1], x.shape[0], x)
         finals: list[State] = []
         layer_input = x
@@ -506,7 +528,7 @@ class Recurrent(nn.Module):
                 )
                 if k == 0:  # every layer and direction takes the same path (same options)
                     self.engine_used = implementation(
-                        self.engine, self.spec, layer_input, params, masks[k]
+                        engine, self.spec, layer_input, params, masks[k]
                     )
                 outputs.append(out)
                 finals.append(final)

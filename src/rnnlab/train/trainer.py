@@ -29,6 +29,7 @@ from rnnlab.train.checkpoint import (
     save_checkpoint,
 )
 from rnnlab.train.config import TrainConfig
+from rnnlab.train.denormals import flush_denormals
 from rnnlab.train.device import batch_weight, resolve_device, to_device
 from rnnlab.train.progress import TrainingProgress
 from rnnlab.train.schedule import LRSchedule, improves
@@ -64,6 +65,9 @@ class EpochRecord:
     grad_norm_max: float
     clipped_fraction: float  # share of steps whose norm exceeded clip_norm
     seconds: float  # wall time of training and validation
+    # CPU time of this process (all its threads) in the same span: unlike wall time it hardly
+    # grows when other processes share the cores (NaN in checkpoints from before it existed)
+    cpu_seconds: float = math.nan
 
 
 @dataclass
@@ -255,7 +259,7 @@ class Trainer:
         if resume and config.checkpoint_dir is None:
             raise UserInputError("resume=True needs TrainConfig.checkpoint_dir")
 
-        with deterministic_mode(config.deterministic, self.device):
+        with deterministic_mode(config.deterministic, self.device), flush_denormals(self.device):
             self.model.to(self.device)
             self.optimizer = _make_optimizer(config, self.model)
             self._schedule = LRSchedule(config)
@@ -295,7 +299,7 @@ class Trainer:
         with TrainingProgress(config.progress, config.epochs) as bar:
             while state.epoch < config.epochs and state.stop_reason is None:
                 epoch = state.epoch
-                epoch_start = time.perf_counter()
+                epoch_start, epoch_cpu = time.perf_counter(), time.process_time()
                 bar.start_epoch(epoch, config.steps_per_epoch or state.steps_per_epoch)
                 totals = self._train_epoch(
                     epoch, train_batches, generator, state, bar, elapsed_before, session_start
@@ -317,6 +321,7 @@ class Trainer:
                         grad_norm_max=totals.norm_max,
                         clipped_fraction=totals.clipped / totals.steps,
                         seconds=time.perf_counter() - epoch_start,
+                        cpu_seconds=time.process_time() - epoch_cpu,
                     )
                 )
                 self._track_best(state, epoch, monitored)

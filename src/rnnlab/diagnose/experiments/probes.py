@@ -98,8 +98,10 @@ def train_probe(config: RunConfig, seed: int, length: int | None = None) -> RunR
     # meets it is charged its whole budget (censored), so it cannot look fast by failing.
     target = settings["target"]
     steps_to_target, seconds_to_target, reached, elapsed = result.total_steps, 0.0, False, 0.0
+    cpu_elapsed = 0.0  # CPU seconds: unlike wall time, hardly changed by runs sharing the cores
     for epoch in result.history:
         elapsed += epoch.seconds
+        cpu_elapsed += epoch.cpu_seconds
         value = epoch.val_metrics.get(metric, math.nan)
         if value >= target if higher else value <= target:
             steps_to_target, reached = (epoch.epoch + 1) * every, True
@@ -118,6 +120,8 @@ def train_probe(config: RunConfig, seed: int, length: int | None = None) -> RunR
         "grad_norm_max": explosions.max,
         "decay_init": decay_init,
         "train_seconds": result.wall_time_s,
+        "cpu_seconds_to_target": cpu_elapsed,
+        "train_cpu_seconds": sum(r.cpu_seconds for r in result.history),
     }
     if result.status == "done":
         metrics.update({k: float(v) for k, v in model.metrics(task.test_set()).items()})

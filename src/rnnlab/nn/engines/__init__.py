@@ -5,7 +5,9 @@ Importing this package imports every engine module, and each registers itself wi
 
 - ``native``: torch's fused kernels (``native.py``);
 - ``reference``: plain Python time loop, the oracle (``reference.py``);
-- ``loop`` and ``scan``: optional modules ``loop.py`` / ``scan.py``, imported when present.
+- ``loop`` and ``scan``: optional modules ``loop.py`` / ``scan.py``, imported when present;
+- ``auto`` (``auto.py``, not an engine): which engine ``engine="auto"`` runs, per device and
+  mode.
 
 To add an engine, write ``engines/NAME.py`` that calls ``register_engine("NAME", run,
 supports)`` at import, add NAME to ``_OPTIONAL`` below and, if ``"auto"`` should pick it, to
@@ -34,6 +36,7 @@ for _name in _OPTIONAL:
     except ModuleNotFoundError as error:
         if error.name != f"rnnlab.nn.engines.{_name}":
             raise
+from rnnlab.nn.engines import auto  # noqa: E402  (after loop, whose kernels it checks)
 
 __all__ = [
     "AUTO_ORDER",
@@ -43,6 +46,7 @@ __all__ = [
     "LayerOptions",
     "RunFn",
     "StepMasks",
+    "auto",
     "native",
     "reference",
     "register_engine",

@@ -19,7 +19,8 @@ each sequence's last valid step), a tuple shaped like ``state``.
 Engines register themselves with :func:`register_engine` when their module is imported;
 ``rnnlab.nn.engines`` imports every engine module. ``supports(spec, options)`` says whether
 the engine can run a configuration; ``engine="auto"`` takes the first engine of
-``AUTO_ORDER`` that supports it.
+``AUTO_ORDER`` that supports it, and per call :mod:`rnnlab.nn.engines.auto` picks the fastest
+for the input's device and the grad mode.
 """
 
 from __future__ import annotations
@@ -91,7 +92,9 @@ ENGINE_SUPPORTS: dict[str, SupportsFn] = {}
 """Registered engines: name -> supports(spec, options)."""
 
 AUTO_ORDER = ("native", "scan", "loop", "reference")
-"""Preference of ``engine="auto"``: the first registered engine that supports the config."""
+"""Preference of ``engine="auto"`` before device and mode are known: the first registered
+engine that supports the config; :mod:`rnnlab.nn.engines.auto` then swaps ``native`` for
+``loop`` where the loop engine's C++ kernels are faster (CPU)."""
 
 
 def valid_steps(steps: int, lengths: Tensor, device: torch.device) -> Tensor:
