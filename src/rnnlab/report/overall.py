@@ -65,4 +65,4 @@ def _profile_png(scores: pd.DataFrame, models: list[str]) -> bytes | None:
     axis.set_ylim(0, 1.02)
     axis.legend()
     axis.grid(alpha=0.3)
-    return plots._png(figure)
+    return plots.png(figure)
