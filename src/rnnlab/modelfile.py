@@ -52,6 +52,23 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def check_output_dir(target: str | os.PathLike[str]) -> Path:
+    """Refuse ``target`` as an output directory unless rnnlab may replace it: it does not
+    exist, is empty, or holds rnnlab's marker. Commands call this before any training or
+    reading of data, so a mistyped ``--out`` fails at once, not after the work; the save
+    (:func:`atomic_directory`) checks again. Puts back a directory an interrupted save left
+    aside first (:func:`restore_interrupted`). Raises :class:`~rnnlab.errors.UserInputError`.
+    """
+    target = Path(target)
+    restore_interrupted(target)
+    if target.exists() and not _replaceable(target):
+        raise UserInputError(
+            f"--out {target}: exists and is not an rnnlab output directory (no valid "
+            f"{MARKER_FILE} marker); nothing was changed in it: choose a new path or remove it"
+        )
+    return target
+
+
 @contextmanager
 def atomic_directory(target: str | os.PathLike[str]):
     """Yield a fresh temporary directory that replaces ``target`` only if the block succeeds.
@@ -62,13 +79,7 @@ def atomic_directory(target: str | os.PathLike[str]):
     never deletes user files. On error the temporary directory is removed and ``target`` is
     left untouched.
     """
-    target = Path(target)
-    restore_interrupted(target)
-    if target.exists() and not _replaceable(target):
-        raise UserInputError(
-            f"--out {target}: exists and is not an rnnlab output directory (no valid "
-            f"{MARKER_FILE} marker); nothing was changed in it: choose a new path or remove it"
-        )
+    target = check_output_dir(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:

@@ -60,6 +60,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="judge and write the page from the store without running anything",
     )
+    parser.add_argument(
+        "--estimate",
+        action="store_true",
+        help="print the number of runs and an estimated wall time (from a few timed steps of "
+        "each run configuration) and run nothing",
+    )
     parser.set_defaults(func=run)
 
 
@@ -96,6 +102,11 @@ def run(args: argparse.Namespace) -> int:
     get_budget(args.budget)
     margin = parse_margin(args.margin)
     max_seeds = args.max_seeds if args.seeds == "auto" else None
+    if args.estimate:
+        from rnnlab.diagnose.estimate import estimate_claims
+
+        print(estimate_claims(args.budget, workers=workers, claims=claims).format())
+        return 0
     console = Console(stderr=True)
     if args.report_only:
         result = load_claims(args.budget, args.store, claims, margin, max_seeds)

@@ -38,8 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Cluster, print the summary, write assignments atomically."""
+    from rnnlab.modelfile import check_output_dir
     from rnnlab.unsupervised import cluster_embed_dir
 
+    check_output_dir(args.out)  # refuse a user's folder before clustering, not after
     result = cluster_embed_dir(
         args.embed_dir,
         method=args.method,

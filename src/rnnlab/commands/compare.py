@@ -81,6 +81,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--store", default=DEFAULT_STORE, help=f"store dir ({DEFAULT_STORE})")
     parser.add_argument("--retry-failed", action="store_true", help="run failed runs again")
     parser.add_argument("--no-report", action="store_true", help="skip writing the report")
+    parser.add_argument(
+        "--estimate",
+        action="store_true",
+        help="print the number of runs and an estimated wall time (from a few timed steps of "
+        "each configuration) and train nothing",
+    )
     parser.set_defaults(func=run)
 
 
@@ -234,6 +240,12 @@ def run(args: argparse.Namespace) -> int:
     workers = count_or_auto("--workers", args.workers)
     threads = count_or_auto("--threads", args.threads)
     comparisons = _comparisons(args)
+    if args.estimate:
+        from rnnlab.compare.estimate import estimate_comparisons
+
+        name = f"suite {args.suite}" if args.suite else "comparison"
+        print(estimate_comparisons(comparisons, name=name, workers=workers).format())
+        return 0
     Store.check(args.store)  # refuse a foreign directory before any work, creating nothing
     console = Console(stderr=True)
     counts = {"ran": 0, "skipped": 0, "diverged": 0, "failed": 0}

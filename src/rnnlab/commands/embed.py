@@ -27,8 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Fit the embedder and write its outputs atomically."""
+    from rnnlab.modelfile import check_output_dir
     from rnnlab.unsupervised import Embedder, write_embeddings
 
+    check_output_dir(args.out)  # refuse a user's folder before training, not after
     embedder = Embedder(
         model=args.model,
         hidden_size=args.hidden_size,

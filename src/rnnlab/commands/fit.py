@@ -99,8 +99,10 @@ def run(args: argparse.Namespace) -> int:
     from rnnlab.compare.plan import check_models
     from rnnlab.compare.runner import encoder_name
     from rnnlab.estimators import Classifier, Forecaster
+    from rnnlab.modelfile import check_output_dir
 
     check_models([args.model])  # the names compare accepts, with a "did you mean"
+    check_output_dir(args.out)  # refuse a user's folder before training, not after
     common = {
         "model": encoder_name(args.model),
         "hidden_size": args.hidden_size,

@@ -109,6 +109,18 @@ def bootstrap_ci(
     )
 
 
+def welch_test(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided p-value of Welch's unequal-variance t-test (nan if it is undefined)."""
+    x, y = _clean(a), _clean(b)
+    if x.size < 2 or y.size < 2:
+        return float("nan")
+    if np.ptp(np.concatenate([x, y])) == 0:
+        return 1.0
+    with warnings.catch_warnings():  # scipy warns on nearly equal samples; p is still right
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(sps.ttest_ind(x, y, equal_var=False).pvalue)
+
+
 def cohens_d(a: Sequence[float], b: Sequence[float]) -> float:
     """Cohen's d: difference of means over the pooled standard deviation."""
     x, y = _clean(a), _clean(b)

@@ -1,8 +1,10 @@
 """Run the claims study into a results store and read its verdicts back.
 
 ``run_claims`` plans every claim's runs for a budget, executes them with the compare
-executor (atomic claims in ``results.db``: a killed run re-run skips what finished) and
-returns the table and verdicts; ``load_claims`` rebuilds both from the store alone.
+executor (atomic claims in ``results.db``: a killed run re-run skips what finished), then,
+with no run left training, claim 4's speed benchmark (:mod:`rnnlab.diagnose.claim_speed`,
+kept in the store once measured), and returns the table and verdicts; ``load_claims``
+rebuilds both from the store alone.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from rnnlab.compare.executor import UnitOutcome, execute, parallelism
 from rnnlab.compare.margins import Margin
 from rnnlab.compare.store import Store
 from rnnlab.compare.units import RunUnit
+from rnnlab.diagnose.claim_speed import SPEED_FILE, SpeedBenchmark, measure_speed, with_speed
 from rnnlab.diagnose.claims import judge
 from rnnlab.diagnose.experiments import (
     BUDGETS,
@@ -52,6 +55,7 @@ class ClaimsResult:
     design: SequentialDesign | None = None  # adaptive seeds: the looks and alpha spending
     seeds: dict[int, int] | None = None  # adaptive seeds: per claim, seeds at its last look
     levels: dict[int, float] | None = None  # adaptive seeds: per claim, that look's alpha
+    speed: SpeedBenchmark | None = None  # claim 4's speed benchmark, when it has run
 
 
 def get_budget(budget: str | Budget) -> Budget:
@@ -100,6 +104,9 @@ def run_claims(
         if on_plan is not None:
             on_plan(len(todo))
         execute(todo, store, run_probe, workers=workers, threads=threads, on_outcome=on_outcome)
+        # Claim 4's speed: timed apart, now that no worker trains beside it; kept once measured.
+        if 4 in {a.claim for a in arms} and not (Path(store) / SPEED_FILE).exists():
+            measure_speed(budget).save(Path(store) / SPEED_FILE)
 
     if design is None:
         run(units(arms, budget.seeds))
@@ -199,7 +206,9 @@ def _judge(
         for claim in dict.fromkeys(a.claim for a in arms)
     ]
     table = pd.concat(tables, ignore_index=True) if tables else claims_table([], 0, rows)
-    verdicts = judge(table, notes, margin, levels or {})
+    speed_file = Path(store) / SPEED_FILE
+    speed = SpeedBenchmark.load(speed_file) if speed_file.exists() else None
+    verdicts = with_speed(judge(table, notes, margin, levels or {}), speed)
     claimed = {a.claim for a in arms} | set(notes)
     verdicts = [v for v in verdicts if v.claim in claimed]
-    return ClaimsResult(budget, arms, notes, table, verdicts, margin=margin)
+    return ClaimsResult(budget, arms, notes, table, verdicts, margin=margin, speed=speed)

@@ -153,8 +153,9 @@ def _header(result: ClaimsResult) -> list[str]:
     if result.load_per_core is not None and result.load_per_core > 1:
         lines.append(
             f"**Warning: the machine was busy** (load average {result.load_per_core:.1f} per "
-            "core during the runs): timings (claims 4 and 5) are inflated and noisy; take "
-            "speed figures from `rnnlab bench` on an idle machine."
+            "core during the runs): the seconds of claim 5 are inflated and noisy (claim 4's "
+            "speed comes from its own benchmark, run after the training runs); take speed "
+            "figures from `rnnlab bench` on an idle machine."
         )
     if result.design is not None and result.seeds and result.levels:
         lines.append(
@@ -254,6 +255,8 @@ def to_markdown(result: ClaimsResult, images: dict[int, str] | None = None) -> s
             out += ["| split | outcome | evidence (mean [95 % CI]) |", "|---|---|---|"]
             out += [f"| {' | '.join(row)} |" for row in _split_rows(result, v)]
             out.append("")
+        if v.claim == 4 and result.speed is not None:
+            out += [result.speed.describe(), ""]
         if v.claim in images:
             out += [f"![claim {v.claim}]({images[v.claim]})", ""]
     return "\n".join(out)
@@ -315,6 +318,8 @@ def to_html(result: ClaimsResult, pngs: dict[int, bytes]) -> str:
             body.append(
                 html_parts.table(["split", "outcome", "evidence (mean [95 % CI])"], rows, cell)
             )
+        if v.claim == 4 and result.speed is not None:
+            body.append(f"<p>{inline(result.speed.describe())}</p>")
         if v.claim in pngs:
             body.append(
                 html_parts.figure(pngs[v.claim], f"claim {v.claim}: every run and the means")

@@ -25,7 +25,8 @@ from rnnlab.report.answer import answer_for, answer_line
 from rnnlab.report.html import numeric_columns
 from rnnlab.report.overall import overall
 from rnnlab.report.palette import model_colours
-from rnnlab.report.published import published_for
+from rnnlab.report.provenance import provenance_text
+from rnnlab.report.published import ordering_check, published_for
 from rnnlab.report.summary import (
     GroupSummary,
     chance_level,
@@ -148,8 +149,14 @@ def _published_blocks(group: GroupSummary) -> list[Block]:
                 for m in models
             ],
         )
+        ordering = ordering_check(row, group)
+        if not row.values and ordering is None:
+            continue  # a finding about models this comparison did not run
         blocks.append(Paragraph(f"**Published** — {row.source}. Setup differs: {row.setup}."))
-        blocks.append(table)
+        if row.values:
+            blocks.append(table)
+        if ordering:
+            blocks.append(Paragraph(ordering))
     return blocks
 
 
@@ -311,6 +318,9 @@ def report_blocks(
             )
         ),
     ]
+    provenance = provenance_text(rows)
+    if provenance:
+        blocks.append(Paragraph(provenance))
     return blocks, groups
 
 

@@ -27,8 +27,7 @@ class Budget:
     explosion_lrs: tuple[float, ...]
     cost_hidden: int
     cost_length: int
-    cost_repeats: int
-    cost_engines: tuple[str, ...]
+    speed_rounds: int  # interleaved rounds of claim 4's speed benchmark (claim_speed)
     claim7_tasks: tuple[tuple[str, str], ...]  # (kind, task) pairs of claim 7
     dataset_params: dict[str, int]  # parameter budget per real-dataset task
     dataset_options: dict[str, dict[str, Any]]
@@ -58,8 +57,7 @@ BUDGETS: dict[str, Budget] = {
         explosion_lrs=(0.05, 0.3),
         cost_hidden=64,
         cost_length=30,
-        cost_repeats=3,
-        cost_engines=("native", "loop"),
+        speed_rounds=30,
         claim7_tasks=(
             ("fixed-length", "mnist-rows"),
             ("variable-length", "japanese-vowels"),
@@ -80,12 +78,14 @@ BUDGETS: dict[str, Budget] = {
         },
         dataset_train={"epochs": 3},
     ),
+    # Sized with `rnnlab claims --budget standard --estimate` to finish within 3 hours on 2
+    # idle CPU cores with 2 workers (docs/claims.md gives the cuts and the estimates).
     "standard": Budget(
         name="standard",
         seeds=5,
         params=10_000,
-        steps=4000,
-        eval_every=200,
+        steps=2000,
+        eval_every=100,
         batch_size=64,
         lr=3e-3,
         clip_norm=1.0,
@@ -98,8 +98,7 @@ BUDGETS: dict[str, Budget] = {
         explosion_lrs=(0.01, 0.03, 0.1),
         cost_hidden=128,
         cost_length=100,
-        cost_repeats=10,
-        cost_engines=("native", "loop", "reference"),
+        speed_rounds=100,
         claim7_tasks=(
             ("fixed-length", "mnist-rows"),
             ("variable-length", "japanese-vowels"),
@@ -112,7 +111,7 @@ BUDGETS: dict[str, Budget] = {
             "spoken-digits": 20_000,
             "shakespeare": 50_000,
         },
-        dataset_options={},
+        dataset_options={"shakespeare": {"limit": 500_000}},
         dataset_train={"epochs": 20, "patience": 5},
     ),
 }

@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from rnnlab.compare.units import RunConfig
 from rnnlab.data import datasets
-from rnnlab.diagnose.cost import supported_engines
 from rnnlab.diagnose.experiments.arms import ClaimArm
 from rnnlab.diagnose.experiments.budgets import Budget
 from rnnlab.diagnose.experiments.planner import Planner, compare_arms, equal_params_hidden
@@ -55,35 +54,26 @@ def lstm_vs_gru_memory(p: Planner) -> None:
 
 
 def cost(p: Planner) -> None:
-    """4. GRU has fewer parameters and is cheaper (equal hidden size, equal parameters)."""
+    """4. GRU has fewer parameters and is cheaper (equal hidden size, equal parameters).
+
+    Parameters and FLOPs only: claim 4's speed comes from an interleaved benchmark run after
+    the study's runs (:mod:`rnnlab.diagnose.claim_speed`), not from runs sharing the machine.
+    """
     b = p.budget
     for setting in ("equal hidden size", "equal parameters"):
         for arm in ("lstm", "gru"):
             hidden = b.cost_hidden
             if setting == "equal parameters" and arm == "gru":
                 hidden = equal_params_hidden("gru", "lstm", COST_INPUTS, b.cost_hidden)
-            for engine in b.cost_engines:
-                if engine not in supported_engines(arm):
-                    continue
-                config = RunConfig(
-                    task="cost",
-                    model=arm,
-                    hidden_size=hidden,
-                    train={
-                        "probe": "cost",
-                        "engine": engine,
-                        "input_size": COST_INPUTS,
-                        "length": b.cost_length,
-                        "batch_size": b.batch_size,
-                        "repeats": b.cost_repeats,
-                    },
-                )
-                p.add(4, f"time per step, {engine} engine, {setting}", arm, config,
-                      "us_per_step", False)  # fmt: skip
-                if engine == b.cost_engines[0]:
-                    if setting == "equal hidden size":
-                        p.add(4, f"parameters, {setting}", arm, config, "params", False)
-                    p.add(4, f"FLOPs per step, {setting}", arm, config, "flops_per_step", False)
+            config = RunConfig(
+                task="cost",
+                model=arm,
+                hidden_size=hidden,
+                train={"probe": "cost", "input_size": COST_INPUTS},
+            )
+            if setting == "equal hidden size":
+                p.add(4, f"parameters, {setting}", arm, config, "params", False)
+            p.add(4, f"FLOPs per step, {setting}", arm, config, "flops_per_step", False)
 
 
 def convergence_speed(p: Planner) -> None:

@@ -6,8 +6,7 @@
   decay rate at initialization and after training;
 - ``horizon``: memory horizon by bisection over the lengths of the budget, each length a
   ``train`` run judged by the solved threshold (MSE ≤ 0.01 / recall accuracy ≥ 0.99);
-- ``cost``: exact parameters, analytic FLOPs per step and measured time per step of one
-  cell, hidden size and engine (one timing sample per seed).
+- ``cost``: exact parameters and analytic FLOPs per step of one cell and hidden size.
 """
 
 from __future__ import annotations
@@ -23,14 +22,14 @@ import torch.nn.functional as F
 
 from rnnlab.compare.units import RunConfig, RunResult
 from rnnlab.data.containers import Batch
-from rnnlab.diagnose.cost import check_param_count, time_per_step
+from rnnlab.diagnose.cost import check_param_count
 from rnnlab.diagnose.experiments.tasks import TASK_METRICS, build_model, build_task
 from rnnlab.diagnose.explosions import explosion_events
 from rnnlab.diagnose.gradients import decay_rate, gradient_flow
 from rnnlab.diagnose.horizon import bisect_horizon
 from rnnlab.errors import UserInputError
 from rnnlab.models import SequenceTagger
-from rnnlab.nn import CELLS, make_rnn
+from rnnlab.nn import CELLS
 from rnnlab.train.config import TrainConfig
 from rnnlab.train.seeding import seed_everything
 from rnnlab.train.trainer import StepInfo, Trainer
@@ -207,25 +206,15 @@ def memory_horizon(
 
 
 def cost_probe(config: RunConfig, seed: int) -> RunResult:
-    """Parameters, FLOPs per step and time per step (median of the repeats) of one cell."""
-    settings = config.train
-    cell, hidden, inputs = config.model, config.hidden_size, settings["input_size"]
-    params = check_param_count(cell, inputs, hidden)
-    rnn = make_rnn(cell, inputs, hidden, engine=settings["engine"])
-    seconds = time_per_step(
-        rnn,
-        inputs,
-        length=settings["length"],
-        batch_size=settings["batch_size"],
-        repeats=settings["repeats"],
-        seed=seed,
-    )
+    """Exact parameters (checked on the built module) and analytic FLOPs per step of one cell.
+
+    No time: claim 4's speed is measured apart (:mod:`rnnlab.diagnose.claim_speed`)."""
+    cell, hidden, inputs = config.model, config.hidden_size, config.train["input_size"]
     return RunResult(
         status="done",
         metrics={
-            "params": float(params),
+            "params": float(check_param_count(cell, inputs, hidden)),
             "flops_per_step": float(CELLS[cell].flops_per_step(inputs, hidden)),
-            "us_per_step": float(np.median(seconds) * 1e6),
         },
     )
 

@@ -1,0 +1,57 @@
+"""The claims study's cost estimate: one duration per planned run, horizons over the lengths
+the bisection tries, and nothing stored."""
+
+import dataclasses
+
+from rnnlab.cli import main
+from rnnlab.diagnose.estimate import estimate_claims
+from rnnlab.diagnose.experiments import BUDGETS, plan, units
+
+TINY = dataclasses.replace(
+    BUDGETS["quick"],
+    name="tiny",
+    seeds=2,
+    steps=4,
+    eval_every=2,
+    val_size=16,
+    adding_length=3,
+    copy_length=2,
+    copy_memory=2,
+    horizon_lengths={"adding": (2, 3, 4), "copy": (1, 2)},
+    cost_hidden=4,
+    cost_length=3,
+    cost_repeats=1,
+    cost_engines=("native",),
+    claim7_tasks=(),
+)
+
+
+def test_one_duration_per_planned_run():
+    arms, _ = plan(TINY)
+    result = estimate_claims(TINY, workers=2)
+    assert result.runs == len(units(arms, TINY.seeds))
+    assert sum(c.runs for c in result.configs) == result.runs
+    assert all(d > 0 for d in result.durations)
+    assert result.workers == 2
+
+
+def test_a_horizon_costs_the_trainings_of_the_longest_bisection_path():
+    result = estimate_claims(TINY, workers=1, claims=[3])
+    horizon = next(c for c in result.configs if c.label.startswith("adding horizon"))
+    # lengths (2, 3, 4), every one solved: the bisection trains at 3, then 4
+    assert "T=3,4 " in horizon.label
+    assert horizon.steps == 2 * TINY.steps
+    single = [c for c in result.configs if c.label.startswith("adding T=")]
+    assert single and all(c.steps == TINY.steps for c in single)
+
+
+def test_cli_estimate_runs_nothing_and_creates_no_store(tmp_path, capsys):
+    store = tmp_path / "claims"
+    argv = ["claims", "--budget", "quick", "--claims", "4", "--workers", "2",
+            "--store", str(store), "--estimate"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    arms = [a for a in plan(BUDGETS["quick"])[0] if a.claim == 4]
+    assert f"{len(units(arms, BUDGETS['quick'].seeds))} runs" in out
+    assert "otherwise idle machine with 2 workers" in out
+    assert not store.exists()
