@@ -19,6 +19,9 @@ from rnnlab.cli import main
         (["--task", "adding", "--threads", "two"], "--threads"),
         (["--task", "adding", "--address", "auto"], "--address need --executor ray"),
         (["--task", "adding", "--executor", "ray", "--gpus-per-run", "-1"], "--gpus-per-run"),
+        (["--task", "adding", "--seeds", "many"], "--seeds must be"),
+        (["--task", "adding", "--seeds", "auto", "--max-seeds", "2"], "--max-seeds"),
+        (["--task", "adding", "--margin", "lots"], "--margin must look like"),
     ],
 )
 def test_bad_input_exits_2_with_a_message_and_creates_nothing(tmp_path, capsys, argv, message):

@@ -13,7 +13,6 @@ from rnnlab.diagnose import claim_speed, study
 from rnnlab.diagnose.claim_speed import SPEED_FILE, SpeedBenchmark, measure_speed, with_speed
 from rnnlab.diagnose.verdicts import (
     INCONCLUSIVE,
-    NO_DIFFERENCE,
     REFUTED,
     SUPPORTED,
     ClaimVerdict,
@@ -42,8 +41,8 @@ def fake_timer(gru_factor: float, noise: float, events: list[str] | None = None)
     [
         (0.7, 0.02, "faster", SUPPORTED),
         (1.4, 0.02, "slower", REFUTED),
-        (1.0, 0.02, "parity", NO_DIFFERENCE),
-        (0.85, 0.4, "parity", NO_DIFFERENCE),  # a 15 % gain inside ±40 % control noise
+        (1.0, 0.02, "parity", INCONCLUSIVE),
+        (0.85, 0.4, "parity", INCONCLUSIVE),  # a 15 % gain inside ±40 % control noise
     ],
 )
 def test_speed_verdict_against_the_noise_floor(factor, noise, word, outcome):
@@ -69,7 +68,9 @@ def test_claim_4_gets_the_speed_splits_or_says_they_are_missing():
     speed = measure_speed(TINY, timer=fake_timer(1.0, 0.02))
     four, eight = with_speed(verdicts, speed)
     assert eight is verdicts[1]
-    assert len(four.splits) == 1 + len(speed.groups) and four.kind == "depends on the task"
+    # parity is no difference shown, not equality: those splits are inconclusive, named
+    assert len(four.splits) == 1 + len(speed.groups) and four.kind == SUPPORTED
+    assert "(inconclusive on " in four.text
     assert "parity" in four.splits[1].note
     missing = with_speed(verdicts, None)[0]
     assert missing.splits[-1].outcome == INCONCLUSIVE

@@ -20,8 +20,7 @@ TINY = dataclasses.replace(
     horizon_lengths={"adding": (2, 3, 4), "copy": (1, 2)},
     cost_hidden=4,
     cost_length=3,
-    cost_repeats=1,
-    cost_engines=("native",),
+    speed_rounds=3,
     claim7_tasks=(),
 )
 

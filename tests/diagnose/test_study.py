@@ -85,6 +85,12 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
     assert main(["claims", "--claims", "1,x", "--store", str(tmp_path / "s")]) == 2
     assert main(["claims", "--claims", "12", "--store", str(tmp_path / "s")]) == 2
     assert "numbered 1 to 9" in capsys.readouterr().err
+    assert main(["claims", "--margin", "big", "--store", str(tmp_path / "s")]) == 2
+    assert "--margin must look like" in capsys.readouterr().err
+    argv = ["claims", "--seeds", "auto", "--max-seeds", "1", "--store", str(tmp_path / "s")]
+    assert main(argv) == 2
+    assert "--max-seeds must be at least 3" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
     assert main(["diagnose", "gradients", "--clip", "-1", "--out", str(tmp_path)]) == 2
     assert main(["diagnose", "gradients", "--model", "lstn", "--out", str(tmp_path)]) == 2
     assert "unknown model" in capsys.readouterr().err
@@ -105,6 +111,23 @@ def test_cli_training_diagnostics_write_plots(tmp_path, capsys, kind):
     assert main([*argv, "--checkpoints", "1", "--out", str(tmp_path)]) == 0
     assert list(tmp_path.glob("*.png"))
     assert "wrote" in capsys.readouterr().out
+
+
+def test_adaptive_seeds_add_runs_only_until_decided_and_replay_from_the_store(tmp_path):
+    store = tmp_path / "store"
+    result = run_claims(TINY, store, claims=[8], max_seeds=4)
+    assert result.design.looks == (2, 4)
+    n = result.seeds[8]
+    undecided = any(s.outcome == "inconclusive" for s in result.verdicts[0].splits)
+    # it stopped at the first look only if nothing was left inconclusive there
+    assert n == 4 or not undecided
+    assert result.levels[8] == pytest.approx(result.design.level(result.design.looks.index(n)))
+    arms = [a for a in plan(TINY)[0] if a.claim == 8]
+    assert len(result.table) == len(arms) * n
+    assert set(result.table["seed"]) == set(range(n))
+    replay = load_claims(TINY, store, claims=[8], max_seeds=4)
+    assert replay.seeds == result.seeds
+    assert [v.text for v in replay.verdicts] == [v.text for v in result.verdicts]
 
 
 def test_claim7_notes_a_dataset_whose_package_is_missing(monkeypatch):

@@ -159,7 +159,8 @@ def test_report_files_are_complete_and_self_contained(synthetic_store, built):
     assert first.startswith("- adding (length=50): **gru better** than lstm — mse gru − lstm = ")
     assert "gru better on 3/3 seeds" in first
     assert "japanese-vowels: **no winner** between gru and lstm (inconclusive)" in md
-    assert "Test detail: gru wins (gru vs lstm: p = " in md
+    assert "Test detail: gru better (gru − lstm = " in md and "margin ±" in md
+    assert "Holm-adjusted over the 3 comparisons" in md
     answer = page.index('<div class="answer">')  # the first screen: the answer, then details
     assert answer < page.index("<table") and answer < page.index("<img")
     assert page.index("gru better</strong>") < page.index("<table")
@@ -279,3 +280,17 @@ def test_report_warns_when_cost_figures_come_from_different_machines(tmp_path):
     assert groups[10].machines == ["EPYC B", "Xeon A"] and groups[20].machines == ["Xeon A"]
     markdown = build_report(tmp_path).markdown.read_text()
     assert markdown.count("ran on different kinds of machine (EPYC B, Xeon A)") == 1
+
+
+def test_report_opens_with_the_overall_answer_across_tasks(synthetic_store, built):
+    md = built.markdown.read_text()
+    assert md.index("**Overall:**") < md.index("## adding (length=50)")
+    from rnnlab.report.overall import overall
+
+    assert overall(summarize(Store.open(synthetic_store).rows())[:1]) is None  # one task
+    # gru wins both adding lengths (by far) and loses japanese-vowels on two of three seeds
+    assert "gru vs lstm over 3 tasks: normalised IQM gru " in md
+    assert "P(gru beats lstm on a random task and seed) = " in md
+    assert "95 % stratified bootstrap CIs" in md
+    assert (built.markdown.parent / "report_files" / "profile.png").stat().st_size > 1000
+    assert "performance profile across tasks" in built.html.read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from rnnlab.compare.cli_options import add_executor_arguments, ray_options
+from rnnlab.compare.margins import MARGIN_HELP
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,10 +14,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "claims",
         help="run the nine LSTM/GRU claims as experiments and print their verdicts",
         description="Each claim is an experiment (tasks, models, parameter budget, seeds) run "
-        "into a results store; its verdict (supported, refuted, no significant difference, "
-        "depends on the task, inconclusive) is computed from those runs with 95 % CIs and "
-        "Welch's t-test. Re-running the same command skips finished runs. Writes "
-        "claims.md and claims.html into the store.",
+        "into a results store; its verdict (supported, refuted, equivalent within ±margin, "
+        "depends on the task, inconclusive) is computed from those runs with 95 % CIs, "
+        "Welch or permutation tests, TOST equivalence at each metric's margin and Holm's "
+        "adjustment within each claim (docs/claims.md). Re-running the same command skips "
+        "finished runs. Writes claims.md and claims.html into the store.",
     )
     parser.add_argument(
         "--budget",
@@ -41,6 +43,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="auto",
         help="torch threads per run (default auto: 1, as the claims models are tiny and more "
         "threads than free cores slow them down many times over)",
+    )
+    parser.add_argument("--margin", default=None, help=MARGIN_HELP)
+    parser.add_argument(
+        "--seeds",
+        choices=["auto"],
+        default=None,
+        help="auto: start with the budget's seeds and add 2 at a time to claims with an "
+        "inconclusive split, up to --max-seeds, with O'Brien-Fleming alpha spending "
+        "(default: the budget's seeds)",
+    )
+    parser.add_argument(
+        "--max-seeds", type=int, default=10, help="most seeds per arm with --seeds auto (10)"
     )
     parser.add_argument(
         "--report-only",
@@ -75,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
     from rnnlab.commands import count_or_auto
     from rnnlab.compare.executor import parallelism
+    from rnnlab.compare.margins import parse_margin
     from rnnlab.diagnose.claims import CLAIMS
     from rnnlab.diagnose.study import get_budget, load_claims, run_claims
     from rnnlab.errors import UserInputError
@@ -88,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserInputError(f"claims are numbered 1 to 9, got {unknown}")
     get_budget(args.budget)
     ray = ray_options(args)
+    margin = parse_margin(args.margin)
+    max_seeds = args.max_seeds if args.seeds == "auto" else None
     if args.estimate:
         from rnnlab.diagnose.estimate import estimate_claims
 
@@ -95,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     console = Console(stderr=True)
     if args.report_only:
-        result = load_claims(args.budget, args.store, claims)
+        result = load_claims(args.budget, args.store, claims, margin, max_seeds)
     else:
         going = parallelism(workers, 1, largest_model=0)[0]  # processes the bar shows
         with RunProgress(console, going, ("claims runs",)) as progress:
@@ -108,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
                 on_outcome=progress.outcome,
                 on_plan=progress.plan,
                 ray=ray,
+                margin=margin,
+                max_seeds=max_seeds,
             )
     paths = write_claims_report(result, args.store)
     table = Table(title=f"Claims, budget {args.budget}")

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from rnnlab.compare.cli_options import add_executor_arguments, ray_options
+from rnnlab.compare.margins import MARGIN_HELP
 
 DEFAULT_STORE = "./rnnlab-runs"
 
@@ -35,7 +36,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--hidden-size", type=int, default=64, help="hidden size when --params none"
     )
-    parser.add_argument("--seeds", type=int, default=3, help="final runs per model (default 3)")
+    parser.add_argument(
+        "--seeds",
+        default="3",
+        help="final runs per model (default 3), or 'auto': start with 3 and add 2 at a time "
+        "where the verdict is still inconclusive, up to --max-seeds, with O'Brien-Fleming "
+        "alpha spending so the repeated looks keep the error rate at 0.05",
+    )
+    parser.add_argument(
+        "--max-seeds", type=int, default=10, help="most seeds per model with --seeds auto (10)"
+    )
     parser.add_argument("--tune", type=int, default=0, help="tuning trials per model (default 0)")
     parser.add_argument("--tuner", choices=["grid", "optuna"], default="grid")
     parser.add_argument("--epochs", type=int, help="training epochs (default: the task's)")
@@ -54,8 +64,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--test",
         choices=["welch", "bootstrap"],
         default="welch",
-        help="significance test of the verdicts (default welch)",
+        help="significance test of the verdicts (default welch: Welch, or a permutation test "
+        "where its assumptions fail; bootstrap: always the permutation test)",
     )
+    parser.add_argument("--margin", default=None, help=MARGIN_HELP)
     parser.add_argument(
         "--workers",
         default="auto",
@@ -101,6 +113,19 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
     return options
 
 
+def _seeds(args: argparse.Namespace) -> tuple[int, bool]:
+    """(seeds of the first look or the fixed count, whether seeds are adaptive)."""
+    from rnnlab.compare.adaptive import FIRST_LOOK
+    from rnnlab.errors import UserInputError
+
+    if args.seeds == "auto":
+        return FIRST_LOOK, True
+    try:
+        return int(args.seeds), False
+    except ValueError as err:
+        raise UserInputError(f"--seeds must be an integer or 'auto', got {args.seeds!r}") from err
+
+
 def _comparisons(args: argparse.Namespace) -> list:
     from rnnlab.compare.plan import Comparison, parse_budget
     from rnnlab.compare.suites import get_suite
@@ -144,7 +169,7 @@ def _comparisons(args: argparse.Namespace) -> list:
             options,
             budget=budget,
             hidden_size=args.hidden_size,
-            seeds=args.seeds,
+            seeds=_seeds(args)[0],
             tune=args.tune,
             tuner=args.tuner,
             train=train,
@@ -173,17 +198,47 @@ def _store_baselines(store, comparisons: list, kind: str, console) -> None:
         store.put_baselines(comparison.task, options, scores)
 
 
+def _run_adaptive(comparisons: list, store_dir: str, design, run_all, margin) -> list[str]:
+    """Run with ``--seeds auto``; one line per comparison on where it stopped and why."""
+    from rnnlab.compare.adaptive import run_adaptive, stored_values
+    from rnnlab.compare.store import Store
+
+    store = Store.open(store_dir)
+    try:
+        outcomes = run_adaptive(
+            comparisons, design, run_all, lambda plan: stored_values(plan, store), margin=margin
+        )
+    finally:
+        store.close()
+    lines = [
+        f"sequential design: looks at {', '.join(map(str, design.looks))} seeds per model, "
+        "O'Brien-Fleming alpha spending (overall alpha 0.05; docs/comparisons.md)"
+    ]
+    for o in outcomes:
+        lines.append(
+            f"{o.comparison.task}: stopped at {o.seeds} seeds (look {o.look + 1}, level "
+            f"{o.level:.3g}): {o.verdict.text}"
+        )
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     """Plan, run into the store, print the summary table and write the report."""
     from rich.console import Console
 
     from rnnlab.commands import count_or_auto
+    from rnnlab.compare.adaptive import SequentialDesign
     from rnnlab.compare.executor import parallelism
+    from rnnlab.compare.margins import parse_margin
     from rnnlab.compare.plan import run_comparisons
     from rnnlab.compare.store import Store
     from rnnlab.report import build_report, print_summary, summarize
     from rnnlab.report.progress import RunProgress
 
+    margin = parse_margin(args.margin)
+    _, adaptive = _seeds(args)
+    design = SequentialDesign.up_to(args.max_seeds) if adaptive else None
+    sequential: list = []
     workers = count_or_auto("--workers", args.workers)
     threads = count_or_auto("--threads", args.threads)
     ray = ray_options(args)
@@ -208,16 +263,22 @@ def run(args: argparse.Namespace) -> int:
                     counts[outcome.status] += 1
             progress.outcome(outcome)
 
-        run_comparisons(
-            comparisons,
-            args.store,
-            workers=workers,
-            threads=threads,
-            retry_failed=args.retry_failed,
-            on_outcome=on_outcome,
-            on_plan=progress.plan,
-            ray=ray,
-        )
+        def run_all(todo: list) -> list:
+            return run_comparisons(
+                todo,
+                args.store,
+                workers=workers,
+                threads=threads,
+                retry_failed=args.retry_failed,
+                on_outcome=on_outcome,
+                on_plan=progress.plan,
+                ray=ray,
+            )
+
+        if adaptive:
+            sequential = _run_adaptive(comparisons, args.store, design, run_all, margin)
+        else:
+            run_all(comparisons)
     console.print(
         f"{counts['ran']} runs trained, {counts['skipped']} already in the store; "
         f"{counts['diverged']} diverged, {counts['failed']} failed"
@@ -225,10 +286,12 @@ def run(args: argparse.Namespace) -> int:
     store = Store.open(args.store)
     if args.data:
         _store_baselines(store, comparisons, args.kind, console)
-    groups = summarize(store.rows(), method=args.test, baselines=store.baselines)
+    groups = summarize(store.rows(), method=args.test, baselines=store.baselines, margin=margin)
     store.close()
     print_summary(groups)
+    for line in sequential:
+        print(line)
     if not args.no_report:
-        files = build_report(args.store, method=args.test)
+        files = build_report(args.store, method=args.test, margin=margin)
         console.print(f"report: {files.markdown} and {files.html}")
     return 0

@@ -34,7 +34,6 @@ from rnnlab.diagnose.experiments.planner import equal_params_hidden
 from rnnlab.diagnose.experiments.planners import COST_INPUTS
 from rnnlab.diagnose.verdicts import (
     INCONCLUSIVE,
-    NO_DIFFERENCE,
     REFUTED,
     SUPPORTED,
     ClaimVerdict,
@@ -49,8 +48,9 @@ SPEED_FILE = "claim4-speed.json"
 SETTINGS = ("equal hidden size", "equal parameters")
 WARMUP = 2
 """Untimed rounds first (C++ kernels load, allocators and caches warm up)."""
-OUTCOMES = {"faster": SUPPORTED, "slower": REFUTED, "parity": NO_DIFFERENCE}
-"""How GRU's speed verdict reads for "GRU is cheaper"."""
+OUTCOMES = {"faster": SUPPORTED, "slower": REFUTED, "parity": INCONCLUSIVE}
+"""How GRU's speed verdict reads for "GRU is cheaper" (parity shows no difference, which is
+not evidence of equality: inconclusive)."""
 
 Timer = Callable[..., list[list[float]]]
 """:func:`rnnlab.bench.time_interleaved`'s signature: (calls, device, reps, warmup, rng)."""

@@ -9,20 +9,25 @@ declared in :mod:`rnnlab.diagnose.experiments`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from rnnlab.compare.margins import Margin
+from rnnlab.compare.stats import ALPHA
 from rnnlab.diagnose.verdicts import (
     CLAIM_A_BETTER,
     CLAIM_NOT_WORSE,
     INCONCLUSIVE,
-    NO_DIFFERENCE,
     REFUTED,
+    SUPPORTED,
     ClaimVerdict,
+    Contrast,
     Reading,
     SplitOutcome,
     VerdictFn,
+    adjust_family,
     all_of,
     combine,
     contrast,
@@ -32,6 +37,8 @@ from rnnlab.diagnose.verdicts import (
 
 #: Split-name prefixes of claim 7: the arm the claim favours on each kind of task.
 FIXED_LENGTH, VARIABLE_LENGTH, GENERATION = "fixed-length", "variable-length", "generation"
+#: Per split, the (favoured, other) arm pairs a claim contrasts there.
+Pairs = Callable[[pd.DataFrame, str], list[tuple[str, str]]]
 
 
 def _claim_rows(table: pd.DataFrame, claim: int) -> pd.DataFrame:
@@ -45,83 +52,90 @@ def _higher_is_better(rows: pd.DataFrame, split: str) -> bool:
     return bool(flags[0])
 
 
-def _pairwise(
-    claim: int, favoured: str, other: str, reading: Reading = CLAIM_A_BETTER
-) -> VerdictFn:
-    """Verdict of "``favoured`` beats ``other``" on every split of the claim."""
-
-    def verdict(table: pd.DataFrame) -> ClaimVerdict:
-        rows = _claim_rows(table, claim)
-        outcomes = [
-            read_contrast(
-                contrast(
-                    rows,
-                    split,
-                    "value",
-                    favoured,
-                    other,
-                    higher_is_better=_higher_is_better(rows, split),
-                ),
-                reading,
+def _family(
+    rows: pd.DataFrame, claim: int, pairs: Pairs, margin: Margin | None, alpha: float, **options
+) -> dict[str, list[Contrast]]:
+    """Every contrast of one claim, split by split, Holm-adjusted as one family."""
+    family = {}
+    for split in splits_of(rows, claim):
+        better = _higher_is_better(rows, split)
+        family[split] = [
+            contrast(
+                rows,
+                split,
+                "value",
+                f,
+                o,
+                higher_is_better=better,
+                margin=margin,
+                alpha=alpha,
+                **options,
             )
-            for split in splits_of(rows, claim)
+            for f, o in pairs(rows, split)
         ]
-        return combine(claim, outcomes)
+    return adjust_family(family)
 
-    return verdict
+
+def _read(family: dict[str, list[Contrast]], reading: Reading) -> list[SplitOutcome]:
+    outcomes = []
+    for split, contrasts in family.items():
+        if not contrasts:
+            outcomes.append(SplitOutcome(split, INCONCLUSIVE, (), "arms missing"))
+        else:
+            outcomes.append(all_of(split, [read_contrast(c, reading) for c in contrasts]))
+    return outcomes
 
 
 def _beats_all(
-    claim: int, favoured: tuple[str, ...], others: tuple[str, ...], reading
+    claim: int, favoured: tuple[str, ...], others: tuple[str, ...], reading: Reading
 ) -> VerdictFn:
     """Verdict of "every ``favoured`` arm beats (or matches) every ``others`` arm" per split."""
 
-    def verdict(table: pd.DataFrame) -> ClaimVerdict:
+    def pairs(rows: pd.DataFrame, split: str) -> list[tuple[str, str]]:
+        present = set(rows.loc[rows["split"] == split, "arm"])
+        return [(f, o) for f in favoured for o in others if f in present and o in present]
+
+    def verdict(
+        table: pd.DataFrame, margin: Margin | None = None, alpha: float = ALPHA
+    ) -> ClaimVerdict:
         rows = _claim_rows(table, claim)
-        outcomes = []
-        for split in splits_of(rows, claim):
-            better = _higher_is_better(rows, split)
-            present = set(rows.loc[rows["split"] == split, "arm"])
-            parts = [
-                read_contrast(
-                    contrast(rows, split, "value", f, o, higher_is_better=better), reading
-                )
-                for f in favoured
-                for o in others
-                if f in present and o in present
-            ]
-            if not parts:
-                outcomes.append(SplitOutcome(split, INCONCLUSIVE, (), "arms missing"))
-            else:
-                outcomes.append(all_of(split, parts))
-        return combine(claim, outcomes)
+        return combine(claim, _read(_family(rows, claim, pairs, margin, alpha), reading))
 
     return verdict
 
 
-def verdict_gating_prevents_vanishing(table: pd.DataFrame) -> ClaimVerdict:
+def _pairwise(claim: int, favoured: str, other: str) -> VerdictFn:
+    """Verdict of "``favoured`` beats ``other``" on every split of the claim."""
+    return _beats_all(claim, (favoured,), (other,), CLAIM_A_BETTER)
+
+
+def verdict_gating_prevents_vanishing(
+    table: pd.DataFrame, margin: Margin | None = None, alpha: float = ALPHA
+) -> ClaimVerdict:
     """Claim 1: LSTM and GRU each beat the tanh RNN (slower gradient decay, longer horizon)."""
-    return _beats_all(1, ("lstm", "gru"), ("rnn",), CLAIM_A_BETTER)(table)
+    return _beats_all(1, ("lstm", "gru"), ("rnn",), CLAIM_A_BETTER)(table, margin, alpha)
 
 
-def verdict_gru_cannot_explode(table: pd.DataFrame) -> ClaimVerdict:
+def verdict_gru_cannot_explode(
+    table: pd.DataFrame, margin: Margin | None = None, alpha: float = ALPHA
+) -> ClaimVerdict:
     """Claim 2: without clipping, GRU has fewer explosion events than LSTM, and none at all.
 
     ``value`` is a run's explosion score: its explosion events, plus one if it diverged
-    (diverged runs are evidence here, not failures). GRU significantly lower: supported;
-    LSTM significantly lower: refuted; otherwise refuted if GRU exploded in any run at least
-    as often as LSTM on average (a counterexample to "cannot"), else no significant difference.
+    (diverged runs are evidence here, not failures). GRU better: supported; LSTM better:
+    refuted; otherwise refuted if GRU exploded in any run at least as often as LSTM on
+    average (a counterexample to "cannot"), else that contrast's outcome.
     """
     rows = _claim_rows(table, 2)
+    family = _family(
+        rows, 2, lambda _rows, _split: [("gru", "lstm")], margin, alpha,
+        statuses=("done", "diverged"),
+    )  # fmt: skip
     outcomes = []
-    for split in splits_of(rows, 2):
-        c = contrast(
-            rows, split, "value", "gru", "lstm", higher_is_better=False,
-            statuses=("done", "diverged"),
-        )  # fmt: skip
+    for split, (c,) in family.items():
         outcome = read_contrast(c)
         gru_exploded_as_often = c.summary_a.mean > 0 and c.summary_b.mean <= c.summary_a.mean
-        if outcome.outcome == NO_DIFFERENCE and gru_exploded_as_often:
+        if outcome.outcome not in (SUPPORTED, REFUTED) and gru_exploded_as_often:
             outcome = SplitOutcome(
                 split, REFUTED, (c,), "GRU runs exploded at least as often as LSTM runs"
             )
@@ -129,59 +143,54 @@ def verdict_gru_cannot_explode(table: pd.DataFrame) -> ClaimVerdict:
     return combine(2, outcomes)
 
 
-def verdict_lstm_longer_memory(table: pd.DataFrame) -> ClaimVerdict:
-    """Claim 3: LSTM reaches a longer memory horizon / better long-range metric than GRU."""
-    return _pairwise(3, "lstm", "gru")(table)
+verdict_lstm_longer_memory = _pairwise(3, "lstm", "gru")
+verdict_lstm_longer_memory.__doc__ = (
+    "Claim 3: LSTM reaches a longer memory horizon / better long-range metric than GRU."
+)
+verdict_gru_cheaper = _pairwise(4, "gru", "lstm")
+verdict_gru_cheaper.__doc__ = (
+    "Claim 4: GRU has fewer parameters, fewer FLOPs and a shorter time per step than LSTM."
+)
+verdict_gru_converges_faster = _pairwise(5, "gru", "lstm")
+verdict_gru_converges_faster.__doc__ = (
+    "Claim 5: GRU reaches the validation target in fewer steps / less time than LSTM."
+)
+verdict_bidirectional_longer_memory = _pairwise(6, "bilstm", "lstm")
+verdict_bidirectional_longer_memory.__doc__ = (
+    "Claim 6: a bidirectional LSTM beats a unidirectional one at matched parameters."
+)
 
 
-def verdict_gru_cheaper(table: pd.DataFrame) -> ClaimVerdict:
-    """Claim 4: GRU has fewer parameters, fewer FLOPs and a shorter time per step than LSTM."""
-    return _pairwise(4, "gru", "lstm")(table)
+def _claim7_pair(_rows: pd.DataFrame, split: str) -> list[tuple[str, str]]:
+    if split.startswith(FIXED_LENGTH):
+        return [("gru", "lstm")]
+    if split.startswith((VARIABLE_LENGTH, GENERATION)):
+        return [("lstm", "gru")]
+    raise ValueError(
+        f"claim 7 split {split!r} must start with {FIXED_LENGTH}, {VARIABLE_LENGTH} or {GENERATION}"
+    )
 
 
-def verdict_gru_converges_faster(table: pd.DataFrame) -> ClaimVerdict:
-    """Claim 5: GRU reaches the validation target in fewer steps / less time than LSTM."""
-    return _pairwise(5, "gru", "lstm")(table)
-
-
-def verdict_bidirectional_longer_memory(table: pd.DataFrame) -> ClaimVerdict:
-    """Claim 6: a bidirectional LSTM beats a unidirectional one at matched parameters."""
-    return _pairwise(6, "bilstm", "lstm")(table)
-
-
-def verdict_gru_fixed_lstm_variable(table: pd.DataFrame) -> ClaimVerdict:
+def verdict_gru_fixed_lstm_variable(
+    table: pd.DataFrame, margin: Margin | None = None, alpha: float = ALPHA
+) -> ClaimVerdict:
     """Claim 7: GRU wins on fixed-length tasks; LSTM on variable-length and generation tasks.
 
     The favoured arm of a split comes from its name's prefix (``fixed-length``,
     ``variable-length``, ``generation``).
     """
     rows = _claim_rows(table, 7)
-    outcomes = []
-    for split in splits_of(rows, 7):
-        if split.startswith(FIXED_LENGTH):
-            favoured, other = "gru", "lstm"
-        elif split.startswith((VARIABLE_LENGTH, GENERATION)):
-            favoured, other = "lstm", "gru"
-        else:
-            raise ValueError(
-                f"claim 7 split {split!r} must start with {FIXED_LENGTH}, {VARIABLE_LENGTH} "
-                f"or {GENERATION}"
-            )
-        better = _higher_is_better(rows, split)
-        outcomes.append(
-            read_contrast(contrast(rows, split, "value", favoured, other, higher_is_better=better))
-        )
-    return combine(7, outcomes)
+    return combine(7, _read(_family(rows, 7, _claim7_pair, margin, alpha), CLAIM_A_BETTER))
 
 
-def verdict_forget_bias_helps(table: pd.DataFrame) -> ClaimVerdict:
-    """Claim 8: LSTM with forget-gate bias 1 beats forget-gate bias 0."""
-    return _pairwise(8, "forget_bias=1", "forget_bias=0")(table)
-
-
-def verdict_tcn_matches_rnns(table: pd.DataFrame) -> ClaimVerdict:
-    """Claim 9: TCN is not significantly worse than LSTM nor than GRU ("matches or beats")."""
-    return _beats_all(9, ("tcn",), ("lstm", "gru"), CLAIM_NOT_WORSE)(table)
+verdict_forget_bias_helps = _pairwise(8, "forget_bias=1", "forget_bias=0")
+verdict_forget_bias_helps.__doc__ = (
+    "Claim 8: LSTM with forget-gate bias 1 beats forget-gate bias 0."
+)
+verdict_tcn_matches_rnns = _beats_all(9, ("tcn",), ("lstm", "gru"), CLAIM_NOT_WORSE)
+verdict_tcn_matches_rnns.__doc__ = (
+    "Claim 9: TCN matches or beats LSTM and GRU: better, or equivalent within the margin."
+)
 
 
 @dataclass(frozen=True)
@@ -264,15 +273,24 @@ CLAIMS: dict[int, Claim] = {
             9,
             "A temporal convolutional network matches or beats recurrent networks.",
             "tcn vs lstm vs gru at matched parameters on each task of the claims suite. "
-            "Supported on a task where TCN is not significantly worse than either RNN.",
+            "Supported on a task where TCN is better than, or equivalent within the margin "
+            "to, each RNN (no significant difference alone is inconclusive).",
             verdict_tcn_matches_rnns,
         ),
     )
 }
 
 
-def judge(table: pd.DataFrame, notes: dict[int, list[str]] | None = None) -> list[ClaimVerdict]:
+def judge(
+    table: pd.DataFrame,
+    notes: dict[int, list[str]] | None = None,
+    margin: Margin | None = None,
+    alpha: float | Mapping[int, float] = ALPHA,
+) -> list[ClaimVerdict]:
     """The verdict on every claim, from ``table``.
+
+    ``margin`` overrides every metric's default equivalence margin; ``alpha`` is the level
+    of every claim, or per claim (the look levels of adaptive seeds).
 
     ``notes`` lists, per claim, parts of its experiment that could not run (a dataset that is
     not installed, say); they are appended to the verdict, and a claim with no rows at all is
@@ -286,7 +304,8 @@ def judge(table: pd.DataFrame, notes: dict[int, list[str]] | None = None) -> lis
         if rows.empty:
             verdict = ClaimVerdict(number, INCONCLUSIVE, f"inconclusive: {extra or 'no runs'}")
         else:
-            verdict = claim.verdict(rows)
+            level = alpha.get(number, ALPHA) if isinstance(alpha, Mapping) else alpha
+            verdict = claim.verdict(rows, margin, level)
             if extra:
                 verdict = replace(verdict, text=f"{verdict.text} ({extra})")
         verdicts.append(verdict)

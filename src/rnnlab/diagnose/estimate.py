@@ -86,7 +86,7 @@ def _unit_cost(config: RunConfig, steps: int, cache: dict[str, ConfigCost]) -> C
         with one_thread():
             cost_probe(config, 0)
         seconds = time.process_time() - start
-        label = f"cost {config.model} h={config.hidden_size} {config.train['engine']} engine"
+        label = f"cost {config.model} h={config.hidden_size}"
         return ConfigCost(label, 1, 0, 0.0, seconds)
     lengths = [config.task_options["length"]] if probe == "train" else []
     if probe == "horizon":

@@ -1,17 +1,22 @@
-"""Verdicts computed from result tables: supported, refuted, no significant difference, ...
+"""Verdicts computed from result tables: supported, refuted, equivalent, inconclusive, ...
 
 A claim's evidence is a set of *contrasts*: on one split (a task, a length, an engine) and
-one metric, arm ``a`` against arm ``b`` over seeded runs. Each contrast is decided by
-Welch's t-test (``rnnlab.compare.stats``) at p < 0.05 (a permutation test when both sides
-have zero spread); seed-independent metrics (parameter counts, analytic FLOPs) are compared
-exactly (equal within 3 %). A claim maps
-each contrast's outcome to supported / refuted / no significant difference, and
-:func:`combine` turns the per-split outcomes into the claim's verdict:
+one metric, arm ``a`` against arm ``b`` over seeded runs. Each contrast is a
+:func:`rnnlab.compare.stats.decide` decision (a better / b better / equivalent within
+±margin / inconclusive) at the metric's margin (:mod:`rnnlab.compare.margins`), and all the
+contrasts of one claim are one family: their p-values are Holm-adjusted together before any
+is read. Seed-independent metrics (parameter counts, analytic FLOPs) are compared exactly
+(equivalent within the 3 % of parameter matching).
 
-- every conclusive split agrees → that outcome;
+A claim reads each decision (:data:`CLAIM_A_BETTER`, or :data:`CLAIM_NOT_WORSE` for "matches
+or beats", where only "a better" or "equivalent" support it and an inconclusive contrast
+stays inconclusive), and :func:`combine` turns the per-split outcomes into its verdict:
+
+- every conclusive split agrees → that outcome (supported, refuted, equivalent within
+  ±margin);
 - they disagree → **depends on the task**, naming which split went which way;
-- no split has enough finished runs → **inconclusive**, saying why ("2 of 3 lstm runs
-  diverged").
+- no split is conclusive → **inconclusive**, saying why (the difference the seeds could
+  have detected, or "2 of 3 lstm runs diverged").
 
 Nothing here knows the expected answer: the same code with other numbers gives another verdict.
 """
@@ -19,50 +24,35 @@ Nothing here knows the expected answer: the same code with other numbers gives a
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from rnnlab.compare.stats import (
-    ALPHA,
-    Summary,
-    bootstrap_test,
-    hedges_g,
-    mean_ci,
-    welch_test,
-)
+from rnnlab.compare import stats
+from rnnlab.compare.margins import EXACT_METRICS, Margin, default_margin
+from rnnlab.compare.stats import Decision, Summary, decide, mean_ci
 
 SUPPORTED = "supported"
 REFUTED = "refuted"
-NO_DIFFERENCE = "no significant difference"
+EQUIVALENT = "equivalent"
 DEPENDS = "depends on the task"
 INCONCLUSIVE = "inconclusive"
-VERDICT_KINDS = (SUPPORTED, REFUTED, NO_DIFFERENCE, DEPENDS, INCONCLUSIVE)
+VERDICT_KINDS = (SUPPORTED, REFUTED, EQUIVALENT, DEPENDS, INCONCLUSIVE)
 
 #: Between split names in verdict sentences (split names may contain commas).
 SPLIT_SEPARATOR = " / "
-#: Seed-independent figures (parameters, FLOPs) closer than this relative gap count as equal:
-#: the tolerance of parameter matching, below which "fewer" means nothing in practice.
-EXACT_EQUIVALENCE = 0.03
-#: Metrics that do not depend on the seed, compared exactly rather than tested.
-SEED_INDEPENDENT_METRICS = frozenset({"params", "flops_per_step"})
-#: Fewest finished runs per arm for a contrast to be decided.
-MIN_RUNS = 2
 #: Columns every result table has; the rest are metrics.
 TABLE_COLUMNS = ("claim", "split", "arm", "seed", "status")
 
 
 @dataclass(frozen=True)
 class Contrast:
-    """Arm ``a`` against arm ``b`` on one split and metric.
+    """Arm ``a`` against arm ``b`` on one split and metric, with its decision.
 
-    ``winner`` is ``"a"``, ``"b"``, ``"tie"`` (no significant difference) or ``None`` when too
-    few runs finished (``note`` says why). ``effect`` is Hedges' g signed so that positive means
-    ``a`` is better; ``test`` is ``Welch``, ``permutation`` (when every seed gave the same
-    value on each side) or ``exact`` (seed-independent metrics: parameters, FLOPs).
+    ``decision.test`` is ``welch``, ``permutation`` or ``exact`` (seed-independent metrics);
+    ``family`` is the number of tested contrasts its p-values were Holm-adjusted over.
     """
 
     split: str
@@ -72,31 +62,50 @@ class Contrast:
     higher_is_better: bool
     summary_a: Summary
     summary_b: Summary
-    p_value: float | None
-    effect: float | None
-    winner: str | None
+    decision: Decision
     note: str = ""
-    test: str = ""
+    family: int = 1
+
+    @property
+    def outcome(self) -> str:
+        """The decision's outcome: ``a better``, ``b better``, ``equivalent``, ``inconclusive``."""
+        return self.decision.outcome
+
+    @property
+    def p_value(self) -> float | None:
+        """The (adjusted) p-value of the difference, None when untested."""
+        p = self.decision.p_value
+        return p if math.isfinite(p) else None
+
+    @property
+    def effect(self) -> float | None:
+        """Hedges' g signed so that positive means ``a`` is better (None when undefined)."""
+        g = self.decision.effect
+        if not math.isfinite(g):
+            return None
+        return g if self.higher_is_better else -g
+
+    @property
+    def test(self) -> str:
+        """``welch``, ``permutation``, ``exact`` or ``""``."""
+        return self.decision.test
 
     def describe(self) -> str:
-        """One line: both means with 95 % CIs, the p-value and the effect size."""
+        """One line: both means with 95 % CIs, then the decision with its margin and p."""
 
         def fmt(s: Summary) -> str:
             if s.n == 0:
                 return "no data"
             return f"{s.mean:.4g} ± {s.half_width:.2g} (n={s.n})"
 
-        if self.test == "exact":
-            p = "exact (equal within 3 %)" if self.winner == "tie" else "exact"
-        elif self.p_value is None:
-            p = "p=n/a"
-        else:
-            p = f"{self.test} p={self.p_value:.3g}"
-        g = ""
-        if self.effect is not None and math.isfinite(self.effect):
-            g = f", g={self.effect:+.2f}"
         text = f"{self.metric}: {self.a} {fmt(self.summary_a)} vs {self.b} {fmt(self.summary_b)}"
-        text += f", {p}{g}"
+        if self.test == "exact":
+            words = self.decision.words(self.a, self.b)
+            text += f", exact: {words} (margin ±{self.decision.margin:.3g})"
+        else:
+            text += f", {self.decision.describe(self.a, self.b)}"
+        if self.family > 1:
+            text += f", Holm-adjusted over {self.family} contrasts"
         return f"{text}; {self.note}" if self.note else text
 
 
@@ -105,9 +114,17 @@ class SplitOutcome:
     """What one split says about the claim, with the contrasts behind it."""
 
     split: str
-    outcome: str  # SUPPORTED, REFUTED, NO_DIFFERENCE or INCONCLUSIVE
+    outcome: str  # SUPPORTED, REFUTED, EQUIVALENT or INCONCLUSIVE
     contrasts: tuple[Contrast, ...]
     note: str = ""
+
+    @property
+    def label(self) -> str:
+        """The split's name, with its margin when it was found equivalent."""
+        if self.outcome != EQUIVALENT or not self.contrasts:
+            return self.split
+        margins = ", ".join(dict.fromkeys(f"±{c.decision.margin:.3g}" for c in self.contrasts))
+        return f"{self.split} (within {margins})"
 
 
 @dataclass(frozen=True)
@@ -144,6 +161,22 @@ def _failure_note(rows: pd.DataFrame, arm: str, kept_statuses: Sequence[str]) ->
     return ", ".join(f"{n} of {len(rows)} {arm} runs {status}" for status, n in counts.items())
 
 
+def _exact(x: np.ndarray, y: np.ndarray, higher_is_better: bool, margin: Margin) -> Decision:
+    """Seed-independent figures: equal within the margin, or the better side, no test."""
+    nan = math.nan
+    mx, my = float(np.mean(x)), float(np.mean(y))
+    width = margin.resolve(x, y)
+    if abs(mx - my) < width:
+        outcome = stats.EQUIVALENT
+    else:
+        outcome = stats.A_BETTER if (mx > my) == higher_is_better else stats.B_BETTER
+    diff = mx - my
+    return Decision(
+        outcome, nan, diff, (diff, diff), nan, width, stats.ALPHA, "exact", nan, nan, None,
+        int(x.size), int(y.size), higher_is_better,
+    )  # fmt: skip
+
+
 def contrast(
     table: pd.DataFrame,
     split: str,
@@ -153,12 +186,14 @@ def contrast(
     *,
     higher_is_better: bool,
     statuses: Sequence[str] = ("done",),
+    margin: Margin | None = None,
+    alpha: float = stats.ALPHA,
 ) -> Contrast:
-    """Compare arms ``a`` and ``b`` of ``split`` on ``metric`` (Welch's t-test, p < 0.05).
+    """Decide arms ``a`` and ``b`` of ``split`` on column ``metric`` of ``table``.
 
     Runs whose status is not in ``statuses`` or whose metric is missing are left out and
-    counted in ``note``; fewer than :data:`MIN_RUNS` left on either side makes the contrast
-    undecided (``winner=None``).
+    counted in ``note``. ``margin`` defaults to the metric's (the table's ``metric`` column
+    names it; :func:`rnnlab.compare.margins.default_margin`).
     """
     in_split = table[table["split"] == split]
     values, notes = {}, []
@@ -177,60 +212,70 @@ def contrast(
         if missing:
             notes.append(f"{missing} of {len(rows)} {arm} runs without {metric}")
     note = "; ".join(n for n in notes if n)
-    sa, sb = mean_ci(values[a]), mean_ci(values[b])
-    if min(len(values[a]), len(values[b])) < MIN_RUNS:
-        return Contrast(split, metric, a, b, higher_is_better, sa, sb, None, None, None, note, "")
-    sign = 1.0 if higher_is_better else -1.0
-    declared = set(in_split["metric"]) if "metric" in in_split else set()
-    if declared and declared <= SEED_INDEPENDENT_METRICS:  # parameters, FLOPs: compare exactly
-        x, y = float(np.mean(values[a])), float(np.mean(values[b]))
-        gap = abs(x - y) / max(abs(x), abs(y), 1e-300)
-        p_value, effect, test = (0.0 if gap >= EXACT_EQUIVALENCE else 1.0), None, "exact"
-    elif np.ptp(values[a]) == 0 and np.ptp(values[b]) == 0:
-        # Every seed gave the same value on each side: Welch's t is undefined, a permutation
-        # test still is (and cannot reach p < 0.05 with 3 seeds against 3).
-        p_value, effect, test = bootstrap_test(values[a], values[b]), None, "permutation"
+    declared = sorted(set(in_split["metric"].dropna())) if "metric" in in_split else []
+    label = ", ".join(declared) or metric
+    margin = margin or default_margin(declared[0] if len(declared) == 1 else metric)
+    x, y = values[a], values[b]
+    if declared and set(declared) <= EXACT_METRICS and min(x.size, y.size) >= 1:
+        decision = _exact(x, y, higher_is_better, margin)
     else:
-        with warnings.catch_warnings():  # scipy warns on nearly equal samples; p is still fine
-            warnings.simplefilter("ignore", RuntimeWarning)
-            p_value, test = welch_test(values[a], values[b]), "Welch"
-        effect = sign * hedges_g(values[a], values[b])
-    if math.isfinite(p_value) and p_value < ALPHA:
-        winner = "a" if sign * (sa.mean - sb.mean) > 0 else "b"
-    else:
-        winner = "tie"
-    label = ", ".join(sorted(declared)) or metric
-    return Contrast(
-        split, label, a, b, higher_is_better, sa, sb, p_value, effect, winner, note, test
-    )
+        width = margin.resolve(x, y)
+        decision = decide(x, y, higher_is_better=higher_is_better, margin=width, alpha=alpha)
+    return Contrast(split, label, a, b, higher_is_better, mean_ci(x), mean_ci(y), decision, note)
 
 
-#: How a claim reads a contrast: ``a`` better, ``b`` better, no significant difference.
-Reading = tuple[str, str, str]
-CLAIM_A_BETTER: Reading = (SUPPORTED, REFUTED, NO_DIFFERENCE)
-CLAIM_NOT_WORSE: Reading = (SUPPORTED, REFUTED, SUPPORTED)  # "matches or beats"
+def adjust_family(family: Mapping[str, Sequence[Contrast]]) -> dict[str, list[Contrast]]:
+    """Holm-adjust every tested contrast of one claim (``split -> contrasts``) together.
+
+    Exact contrasts (no sampling error) and untestable ones are left as they are.
+    """
+    flat = [(split, i, c) for split, cs in family.items() for i, c in enumerate(cs)]
+    tested = [(split, i, c) for split, i, c in flat if c.p_value is not None]
+    adjusted = stats.adjust([c.decision for _, _, c in tested])
+    out = {split: list(cs) for split, cs in family.items()}
+    for (split, i, c), decision in zip(tested, adjusted, strict=True):
+        out[split][i] = replace(c, decision=decision, family=len(tested))
+    return out
+
+
+#: How a claim reads a decision, from ``a`` (the arm the claim favours) to ``b``.
+Reading = Mapping[str, str]
+CLAIM_A_BETTER: Reading = {
+    stats.A_BETTER: SUPPORTED,
+    stats.B_BETTER: REFUTED,
+    stats.EQUIVALENT: EQUIVALENT,
+    stats.INCONCLUSIVE: INCONCLUSIVE,
+}
+#: "a matches or beats b": supported by "a better" or "equivalent", never by absence of a
+#: significant difference (which stays inconclusive).
+CLAIM_NOT_WORSE: Reading = {**CLAIM_A_BETTER, stats.EQUIVALENT: SUPPORTED}
 
 
 def read_contrast(c: Contrast, reading: Reading = CLAIM_A_BETTER) -> SplitOutcome:
-    """Turn one contrast into a split outcome, reading ``a`` as the arm the claim favours."""
-    if c.winner is None:
-        return SplitOutcome(c.split, INCONCLUSIVE, (c,), c.note or "too few finished runs")
-    outcome = {"a": reading[0], "b": reading[1], "tie": reading[2]}[c.winner]
-    return SplitOutcome(c.split, outcome, (c,), c.note)
+    """Turn one contrast into a split outcome."""
+    outcome = reading[c.outcome]
+    note = c.note
+    if outcome == INCONCLUSIVE:
+        if not c.test:
+            note = note or "too few finished runs"
+        else:
+            note = "; ".join(n for n in (note, c.decision.settle_text()) if n)
+    return SplitOutcome(c.split, outcome, (c,), note)
 
 
 def all_of(split: str, outcomes: Sequence[SplitOutcome]) -> SplitOutcome:
-    """Several contrasts that must all hold on one split (e.g. LSTM > RNN and GRU > RNN)."""
+    """Several contrasts that must all hold on one split (e.g. LSTM > RNN and GRU > RNN).
+
+    One refuted contrast refutes the split; otherwise one inconclusive leaves it
+    inconclusive; otherwise any equivalent makes it equivalent; else supported.
+    """
     contrasts = tuple(c for o in outcomes for c in o.contrasts)
-    note = "; ".join(o.note for o in outcomes if o.note)
+    note = "; ".join(dict.fromkeys(o.note for o in outcomes if o.note))
     kinds = {o.outcome for o in outcomes}
-    if INCONCLUSIVE in kinds:
-        return SplitOutcome(split, INCONCLUSIVE, contrasts, note)
-    if REFUTED in kinds:
-        return SplitOutcome(split, REFUTED, contrasts, note)
-    if kinds == {SUPPORTED}:
-        return SplitOutcome(split, SUPPORTED, contrasts, note)
-    return SplitOutcome(split, NO_DIFFERENCE, contrasts, note)
+    for kind in (REFUTED, INCONCLUSIVE, EQUIVALENT, SUPPORTED):
+        if kind in kinds:
+            return SplitOutcome(split, kind, contrasts, note)
+    return SplitOutcome(split, INCONCLUSIVE, contrasts, note or "no contrasts")
 
 
 def combine(claim: int, outcomes: Sequence[SplitOutcome]) -> ClaimVerdict:
@@ -247,13 +292,13 @@ def combine(claim: int, outcomes: Sequence[SplitOutcome]) -> ClaimVerdict:
     if len(kinds) == 1:
         kind = kinds.pop()
         text = kind
-        if len(conclusive) > 1 or len(outcomes) > 1:
-            text += " on " + SPLIT_SEPARATOR.join(o.split for o in conclusive)
+        if len(conclusive) > 1 or len(outcomes) > 1 or kind == EQUIVALENT:
+            text += " on " + SPLIT_SEPARATOR.join(o.label for o in conclusive)
     else:
         kind = DEPENDS
         parts = []
-        for outcome in (SUPPORTED, REFUTED, NO_DIFFERENCE):
-            names = [o.split for o in conclusive if o.outcome == outcome]
+        for outcome in (SUPPORTED, REFUTED, EQUIVALENT):
+            names = [o.label for o in conclusive if o.outcome == outcome]
             if names:
                 parts.append(f"{outcome} on {SPLIT_SEPARATOR.join(names)}")
         text = f"{DEPENDS}: " + "; ".join(parts)
@@ -268,4 +313,5 @@ def splits_of(table: pd.DataFrame, claim: int) -> list[str]:
     return list(dict.fromkeys(rows["split"]))
 
 
-VerdictFn = Callable[[pd.DataFrame], ClaimVerdict]
+#: ``verdict(table, margin, alpha)``: ``margin`` None uses each metric's default margin.
+VerdictFn = Callable[[pd.DataFrame, Margin | None, float], ClaimVerdict]

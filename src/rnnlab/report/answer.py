@@ -11,9 +11,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-from scipy import stats as sps
-
 from rnnlab.report.summary import MIN_SEEDS, GroupSummary, ModelSummary, format_value
 
 A_BETTER, B_BETTER, EQUIVALENT, INCONCLUSIVE = "a better", "b better", "equivalent", "inconclusive"
@@ -42,6 +39,7 @@ class Answer:
     n_b: int = 0
     test: str = "Welch t-test"
     p_value: float | None = None
+    margin: float | None = None  # the equivalence margin of the decision, in metric units
 
 
 def _seed_wins(a: ModelSummary, b: ModelSummary, higher_is_better: bool) -> tuple[int, int]:
@@ -52,25 +50,27 @@ def _seed_wins(a: ModelSummary, b: ModelSummary, higher_is_better: bool) -> tupl
 
 
 def answer_for(group: GroupSummary) -> Answer:
-    """The :class:`Answer` of ``group`` from its Welch (or permutation) verdict."""
+    """The :class:`Answer` of ``group`` from its verdict (:func:`rnnlab.compare.stats.decide`
+    of the best model against the runner-up: better, equivalent within the margin, or
+    inconclusive; Holm-adjusted over the report)."""
     verdict = group.verdict
-    test = "permutation test" if verdict.test == "bootstrap" else "Welch t-test"
+    test = "permutation test" if verdict.test == "permutation" else "Welch t-test"
     models = {m.model: m for m in group.models}
     if verdict.best is None or verdict.runner_up is None:
         return Answer(group.title, group.metric, group.higher_is_better, INCONCLUSIVE,
                       verdict.best, None, test=test)  # fmt: skip
     a, b = models[verdict.best], models[verdict.runner_up]
     diff = a.summary.mean - b.summary.mean
+    decision = verdict.decision
     diff_ci = None
-    if len(a.values) > 1 and len(b.values) > 1 and np.ptp([*a.values, *b.values]) > 0:
-        interval = sps.ttest_ind(a.values, b.values, equal_var=False).confidence_interval(0.95)
-        diff_ci = (float(interval.low), float(interval.high))
+    if decision is not None and all(math.isfinite(v) for v in decision.diff_ci):
+        diff_ci = decision.diff_ci
     wins, paired = _seed_wins(a, b, group.higher_is_better)
     return Answer(
         group.title,
         group.metric,
         group.higher_is_better,
-        A_BETTER if verdict.winner else INCONCLUSIVE,
+        decision.outcome if decision is not None else INCONCLUSIVE,
         a.model,
         b.model,
         diff,
@@ -81,6 +81,7 @@ def answer_for(group: GroupSummary) -> Answer:
         len(b.values),
         test,
         verdict.p_value,
+        decision.margin if decision is not None else None,
     )
 
 
@@ -95,6 +96,8 @@ def answer_line(answer: Answer) -> str:
         head = f"**{answer.b} better** than {answer.a}"
     elif answer.outcome == EQUIVALENT:
         head = f"**{answer.a} and {answer.b} equivalent**"
+        if answer.margin is not None:
+            head += f" within ±{format_value(answer.margin, 2)}"
     else:
         head = f"**no winner** between {answer.a} and {answer.b} (inconclusive)"
     parts = []
@@ -108,6 +111,8 @@ def answer_line(answer: Answer) -> str:
             parts.append(f"{answer.a} better on {answer.wins}/{answer.paired} seeds")
     if answer.p_value is not None:
         parts.append(f"{answer.test} p = {answer.p_value:.2g}")
+    if answer.margin is not None:
+        parts.append(f"margin ±{format_value(answer.margin, 2)}")
     few = min(answer.n_a, answer.n_b)
     if few < MIN_SEEDS:
         parts.append(f"only {few} seed{'s' if few != 1 else ''}: too few for a test to decide")

@@ -157,12 +157,25 @@ def _header(result: ClaimsResult) -> list[str]:
             "speed comes from its own benchmark, run after the training runs); take speed "
             "figures from `rnnlab bench` on an idle machine."
         )
+    if result.design is not None and result.seeds and result.levels:
+        lines.append(
+            f"Seeds added adaptively (looks at {', '.join(map(str, result.design.looks))} seeds, "
+            f"{result.design.spending} alpha spending): "
+            + "; ".join(
+                f"claim {c}: {n} seeds, level {result.levels[c]:.3g}"
+                for c, n in sorted(result.seeds.items())
+            )
+            + "."
+        )
+    margin = f"--margin {result.margin.text}" if result.margin else "each metric's default margin"
     lines.append(
-        "Verdicts are computed from these runs only: a difference is called when Welch's "
-        "t-test gives p < 0.05 (a permutation test where every seed gave the same value; "
-        "exact comparison for parameters and FLOPs); see docs/claims.md. Intervals are 95 % "
-        f"and stay inside each metric's range ({METHOD['non-negative']} for counts, times and "
-        f"losses; {METHOD['proportion']} for proportions)."
+        "Verdicts are computed from these runs only: each contrast is a better / worse (Welch "
+        "t-test, or a permutation test where Welch's assumptions fail; exact for parameters and "
+        f"FLOPs), equivalent (TOST within ±margin; here {margin}) or inconclusive (with the "
+        "difference these seeds could detect); p-values are Holm-adjusted within each claim. "
+        "No significant difference is never read as equivalence; see docs/claims.md. "
+        f"Intervals are 95 % and stay inside each metric's range ({METHOD['non-negative']} for "
+        f"counts, times and losses; {METHOD['proportion']} for proportions)."
     )
     return lines
 
@@ -187,8 +200,8 @@ def _summary(values: np.ndarray, metric: str) -> str:
 
 
 def evidence(result: ClaimsResult, claim: int, contrast) -> str:
-    """One contrast in words: both arms' means with range-respecting 95 % intervals, the
-    test's p-value and Hedges' g."""
+    """One contrast in words: both arms' means with range-respecting 95 % intervals, then its
+    decision (outcome, difference and CI, margin, p-values, Hedges' g, Holm family)."""
     rows = result.table[
         (result.table["claim"] == claim) & (result.table["split"] == contrast.split)
     ]
@@ -196,14 +209,14 @@ def evidence(result: ClaimsResult, claim: int, contrast) -> str:
         arm: _summary(rows.loc[rows["arm"] == arm, "value"].to_numpy(dtype=float), contrast.metric)
         for arm in (contrast.a, contrast.b)
     }
+    decision = contrast.decision
     if contrast.test == "exact":
-        p = "exact (equal within 3 %)" if contrast.winner == "tie" else "exact"
-    elif contrast.p_value is None:
-        p = "p = n/a"
-    else:
-        p = f"{contrast.test} p = {contrast.p_value:.2g}"
-    if contrast.effect is not None and math.isfinite(contrast.effect):
-        p += f", g = {contrast.effect:+.2f}"
+        words = decision.words(contrast.a, contrast.b)
+        p = f"exact: {words} (margin ±{format_value(decision.margin, 2)})"
+    else:  # the decision: outcome, difference with its CI, margin, p, TOST p, g
+        p = decision.describe(contrast.a, contrast.b)
+    if contrast.family > 1:
+        p += f", Holm-adjusted over {contrast.family} contrasts"
     a, b = contrast.a, contrast.b
     text = f"{contrast.metric}: {a} {arms[a]} vs {b} {arms[b]}; {p}"
     return f"{text}; {contrast.note}" if contrast.note else text

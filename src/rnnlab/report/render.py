@@ -16,12 +16,14 @@ from pathlib import Path
 
 from rnnlab.compare.cost import PEAK_MEMORY_NOTE
 from rnnlab.compare.intervals import METHOD, metric_range
+from rnnlab.compare.margins import Margin
 from rnnlab.compare.store import Store
 from rnnlab.compare.tasks import LENGTH_TASKS, TASKS
 from rnnlab.report import html as html_parts
 from rnnlab.report import plots
 from rnnlab.report.answer import answer_for, answer_line
 from rnnlab.report.html import numeric_columns
+from rnnlab.report.overall import overall
 from rnnlab.report.palette import model_colours
 from rnnlab.report.provenance import provenance_text
 from rnnlab.report.published import ordering_check, published_for
@@ -37,7 +39,10 @@ from rnnlab.report.summary import (
 )
 
 FIGURES_DIR = "report_files"
-TEST_NAMES = {"welch": "Welch t-test", "bootstrap": "permutation test (10,000 resamples)"}
+TEST_NAMES = {
+    "welch": "Welch t-test (a permutation test where its assumptions fail)",
+    "bootstrap": "permutation test",
+}
 
 
 @dataclass
@@ -226,15 +231,18 @@ LOAD_CAVEAT = (
 )
 
 
-def report_blocks(store: Store, method: str = "welch") -> tuple[list[Block], list[GroupSummary]]:
+def report_blocks(
+    store: Store, method: str = "welch", margin: Margin | None = None
+) -> tuple[list[Block], list[GroupSummary]]:
     """All blocks of the report of ``store``, and the group summaries they came from.
 
-    The answer comes first (one line per comparison), then each comparison's details, then
-    cost and the methods. ``method`` is the significance test: ``welch`` (t-test) or
-    ``bootstrap`` (permutation).
+    The answer comes first (one line per comparison, and the overall answer across tasks),
+    then each comparison's details, then cost and the methods. ``method`` is the
+    significance test: ``welch`` (Welch, or permutation where its assumptions fail) or
+    ``bootstrap`` (permutation); ``margin`` overrides the metrics' equivalence margins.
     """
     rows = store.rows()
-    groups = summarize(rows, method=method, baselines=store.baselines)
+    groups = summarize(rows, method=method, baselines=store.baselines, margin=margin)
     colours = model_colours(m.model for g in groups for m in g.models)
     loaded = _loaded(groups)
     counts: dict[str, int] = {}
@@ -247,6 +255,12 @@ def report_blocks(store: Store, method: str = "welch") -> tuple[list[Block], lis
         blocks.append(Answers([answer_line(answer_for(g)) for g in groups], links=True))
     else:
         blocks.append(Paragraph("The store holds no final runs yet."))
+    across = overall(groups)
+    if across is not None:
+        text, profile = across
+        blocks.append(Paragraph(f"**Overall:** {text}"))
+        if profile:
+            blocks.append(Figure("profile", profile, "performance profile across tasks"))
     # Published figures appear once per task and option set: beside the longest sequences.
     published_at: dict[str, int] = {}
     for index, group in enumerate(groups):
@@ -283,10 +297,14 @@ def report_blocks(store: Store, method: str = "welch") -> tuple[list[Block], lis
             + "; ".join(intervals)
             + " (log for losses and errors, logit for accuracies, mapped back by the delta "
             "method around the arithmetic mean). "
-            f"A model is named better only when the {TEST_NAMES[method]} against the "
-            "runner-up gives p < 0.05; otherwise the comparison is inconclusive, which is not "
-            "evidence that the models are equal. Hedges' g is the effect size (positive: the "
-            'better mean). Seeds are paired by number for the "better on k/n seeds" counts.'
+            f"The best model is called better only when the {TEST_NAMES[method]} against the "
+            "runner-up gives p < 0.05 after Holm's adjustment over all the comparisons of this "
+            "report; the two are called equivalent only when TOST shows their difference "
+            "within the stated margin (default: 1 point of accuracy, 5 % of the mean for "
+            "losses and other metrics); otherwise the comparison is inconclusive, which is not "
+            "evidence that the models are equal, and the test detail names the difference "
+            "these seeds could have detected (docs/comparisons.md). Hedges' g is the effect "
+            'size. Seeds are paired by number for the "better on k/n seeds" counts.'
         ),
         Paragraph(
             "FLOPs / step: analytic 2 × multiply-adds per sample and time step of the recurrent "
@@ -388,7 +406,9 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def build_report(store_dir: str | os.PathLike[str], method: str = "welch") -> ReportFiles:
+def build_report(
+    store_dir: str | os.PathLike[str], method: str = "welch", margin: Margin | None = None
+) -> ReportFiles:
     """Rebuild ``report.md``, ``report_files/*.png`` and ``report.html`` in ``store_dir``.
 
     ``method``: ``welch`` (t-test, default) or ``bootstrap`` (permutation test) for verdicts.
@@ -398,7 +418,7 @@ def build_report(store_dir: str | os.PathLike[str], method: str = "welch") -> Re
     """
     store = Store.open(store_dir, create=False)
     try:
-        blocks, groups = report_blocks(store, method)
+        blocks, groups = report_blocks(store, method, margin)
     finally:
         store.close()
     root = Path(store_dir)

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from rnnlab.compare.intervals import range_ci
-from rnnlab.compare.stats import Summary, Verdict, compare_groups
+from rnnlab.compare.margins import Margin, default_margin
+from rnnlab.compare.stats import GroupVerdict, Summary, adjust_table, compare_groups
 from rnnlab.compare.store import RunRow
 from rnnlab.compare.tasks import LENGTH_TASKS, TASKS
 
@@ -66,7 +67,7 @@ class GroupSummary:
     metric: str
     higher_is_better: bool
     models: list[ModelSummary]
-    verdict: Verdict
+    verdict: GroupVerdict
     train: dict[str, Any] = field(default_factory=dict)
     baselines: dict[str, float] = field(default_factory=dict)
     """Test ``metric`` of non-neural baselines on the same test set (user data); shown beside
@@ -122,8 +123,12 @@ def summarize(
     rows: list[RunRow],
     method: str = "welch",
     baselines: Callable[[str, dict[str, Any]], dict[str, dict[str, float]]] | None = None,
+    margin: Margin | None = None,
 ) -> list[GroupSummary]:
     """Group the final runs of a store into comparisons and summarise each.
+
+    Each group's verdict is :func:`rnnlab.compare.stats.compare_groups` at ``margin`` (None:
+    the metric's default, :mod:`rnnlab.compare.margins`), Holm-adjusted over all groups.
 
     ``baselines(task, task_options)`` (e.g. :meth:`rnnlab.compare.store.Store.baselines`)
     gives the test metrics of baselines stored for a setup.
@@ -150,7 +155,10 @@ def summarize(
             for model, runs in by_model.items()
         ]
         verdict = compare_groups(
-            {m.model: m.values for m in models if m.values}, higher, method=method
+            {m.model: m.values for m in models if m.values},
+            higher,
+            margin or default_margin(metric),
+            method=method,
         )
         config = group_rows[0].config
         options = config.get("task_options", {})
@@ -173,6 +181,8 @@ def summarize(
                 sorted({kind for row in group_rows if (kind := machine_kind(row))}),
             )
         )
+    for group, verdict in zip(groups, adjust_table([g.verdict for g in groups]), strict=True):
+        group.verdict = verdict
     return groups
 
 
@@ -281,19 +291,9 @@ def model_flags(model: ModelSummary, short: bool = False) -> list[str]:
 
 
 def verdict_text(group: GroupSummary) -> str:
-    """The verdict line: winner with p and effect size, or "no significant difference"."""
-    verdict = group.verdict
-    if verdict.best is None or verdict.runner_up is None:
-        return "no comparison (fewer than two models with finished runs)"
-    stats = []
-    if verdict.p_value is not None:
-        stats.append(f"p = {verdict.p_value:.3g}")
-    if verdict.effect_size is not None:
-        stats.append(f"Hedges' g = {verdict.effect_size:.2f}")
-    detail = f" ({verdict.best} vs {verdict.runner_up}: {', '.join(stats) or 'n too small'})"
-    if verdict.winner is None:
-        return "no significant difference" + detail
-    return f"{verdict.winner} wins" + detail
+    """The verdict line: best vs runner-up decided with its margin (better / equivalent /
+    inconclusive with the detectable difference), and the Holm family it belongs to."""
+    return group.verdict.text
 
 
 def chance_level(group: GroupSummary) -> float | None:
