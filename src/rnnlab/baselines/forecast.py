@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import warnings
 from collections.abc import Sequence
+from typing import Any, Self
 
 import numpy as np
 
@@ -220,42 +221,34 @@ def best_season(histories: Sequence[np.ndarray], seasons: Sequence[int], horizon
     return min(scores, key=scores.get) if scores else 1
 
 
-class ETS:
-    """Exponential smoothing (statsmodels Holt-Winters): additive damped trend, additive
-    season ``season_length`` when the history holds two full seasons, heuristic initial
-    states (estimating hundreds of seasonal states is slow and unstable). Uses the last
-    ``max_history`` points. Falls back to naive (``fallback_`` says why) if the fit fails."""
+class _SmoothingBaseline:
+    """Shared scaffold of the statsmodels smoothing baselines: fit on the last
+    ``max_history`` points, forecast naive (``fallback_`` says why) when the history is too
+    short, the fit fails or its forecast is not finite."""
 
-    name = "ets"
+    min_history = 4
 
     def __init__(self, season_length: int = 1, max_history: int = 2000) -> None:
         self.season_length = int(season_length)
         self.max_history = max_history
 
-    def fit(self, history: np.ndarray) -> ETS:
-        """Fit the smoothing parameters by maximum likelihood."""
-        from statsmodels.tsa.holtwinters import ExponentialSmoothing
+    def _model(self, values: np.ndarray) -> Any:
+        """The unfitted statsmodels model for ``values``."""
+        raise NotImplementedError
 
+    def fit(self, history: np.ndarray) -> Self:
+        """Fit the smoothing parameters."""
         values = _as_history(history)[-self.max_history :]
         self.naive_ = Naive().fit(values)
         self.fallback_: str | None = None
         self.result_ = None
-        m = self.season_length
-        seasonal = m > 1 and values.size >= 2 * m + 2
-        if values.size < 10:
+        if values.size < self.min_history:
             self.fallback_ = "too short"
             return self
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self.result_ = ExponentialSmoothing(
-                    values,
-                    trend="add",
-                    damped_trend=True,
-                    seasonal="add" if seasonal else None,
-                    seasonal_periods=m if seasonal else None,
-                    initialization_method="heuristic" if values.size >= 10 + 2 * m else "estimated",
-                ).fit()
+                self.result_ = self._model(values).fit()
         except (ValueError, np.linalg.LinAlgError):
             self.fallback_ = "fit failed"
         return self
@@ -272,7 +265,31 @@ class ETS:
         return forecast
 
 
-class Theta:
+class ETS(_SmoothingBaseline):
+    """Exponential smoothing (statsmodels Holt-Winters): additive damped trend, additive
+    season ``season_length`` when the history holds two full seasons, heuristic initial
+    states (estimating hundreds of seasonal states is slow and unstable). Uses the last
+    ``max_history`` points. Falls back to naive (``fallback_`` says why) if the fit fails."""
+
+    name = "ets"
+    min_history = 10
+
+    def _model(self, values: np.ndarray) -> Any:
+        from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+        m = self.season_length
+        seasonal = m > 1 and values.size >= 2 * m + 2
+        return ExponentialSmoothing(
+            values,
+            trend="add",
+            damped_trend=True,
+            seasonal="add" if seasonal else None,
+            seasonal_periods=m if seasonal else None,
+            initialization_method="heuristic" if values.size >= 10 + 2 * m else "estimated",
+        )
+
+
+class Theta(_SmoothingBaseline):
     """The Theta method (Assimakopoulos & Nikolopoulos 2000, statsmodels ``ThetaModel``):
     simple exponential smoothing plus half the linear trend, on the series deseasonalised
     with season ``season_length`` (additively, so zeros and negatives are fine). Uses the
@@ -280,46 +297,14 @@ class Theta:
 
     name = "theta"
 
-    def __init__(self, season_length: int = 1, max_history: int = 2000) -> None:
-        self.season_length = int(season_length)
-        self.max_history = max_history
-
-    def fit(self, history: np.ndarray) -> Theta:
-        """Fit the smoothing parameter."""
+    def _model(self, values: np.ndarray) -> Any:
         from statsmodels.tsa.forecasting.theta import ThetaModel
 
-        values = _as_history(history)[-self.max_history :]
-        self.naive_ = Naive().fit(values)
-        self.fallback_: str | None = None
-        self.result_ = None
         m = self.season_length
         seasonal = m > 1 and values.size >= 2 * m
-        if values.size < 4:
-            self.fallback_ = "too short"
-            return self
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self.result_ = ThetaModel(
-                    values,
-                    period=m if seasonal else 1,
-                    deseasonalize=seasonal,
-                    method="additive",
-                ).fit()
-        except (ValueError, np.linalg.LinAlgError):
-            self.fallback_ = "fit failed"
-        return self
-
-    def predict(self, horizon: int) -> np.ndarray:
-        """Forecast ``horizon`` steps ahead (naive if the fit failed or is not finite)."""
-        horizon = _check_horizon(horizon)
-        if self.result_ is None:
-            return self.naive_.predict(horizon)
-        forecast = np.asarray(self.result_.forecast(horizon), dtype=np.float64)
-        if not np.isfinite(forecast).all():
-            self.fallback_ = "forecast not finite"
-            return self.naive_.predict(horizon)
-        return forecast
+        return ThetaModel(
+            values, period=m if seasonal else 1, deseasonalize=seasonal, method="additive"
+        )
 
 
 class WindowLinear:
