@@ -46,7 +46,10 @@ def paired_ratio(
         random_state=np.random.default_rng(seed),  # `rng=` only from scipy 1.15
     )
     interval = result.confidence_interval
-    return Ratio(median, float(interval.low), float(interval.high))
+    # a median of resampled pairs lies within the pairs; the percentile's interpolation can
+    # step an ulp outside them
+    low, high = np.clip([interval.low, interval.high], ratios.min(), ratios.max())
+    return Ratio(median, float(low), float(high))
 
 
 def noise_floor(controls: Iterable[Ratio]) -> float | None:
