@@ -73,7 +73,27 @@ class SeasonalNaive:
         return np.tile(self.last_season_, reps)[:horizon]
 
 
-class AutoARIMA:
+class _FittedOrNaive:
+    """Forecasting from a fitted statsmodels result (``result_``), naive (``naive_``) when
+    there is none or its forecast is not finite; ``fallback_`` says why."""
+
+    result_: Any
+    naive_: Naive
+    fallback_: str | None
+
+    def predict(self, horizon: int) -> np.ndarray:
+        """Forecast ``horizon`` steps ahead (naive if the fit failed or is not finite)."""
+        horizon = _check_horizon(horizon)
+        if self.result_ is None:
+            return self.naive_.predict(horizon)
+        forecast = np.asarray(self.result_.forecast(horizon), dtype=np.float64)
+        if not np.isfinite(forecast).all():
+            self.fallback_ = "forecast not finite"
+            return self.naive_.predict(horizon)
+        return forecast
+
+
+class AutoARIMA(_FittedOrNaive):
     """ARIMA(p, d, q) with a constant or drift, order picked by the lowest AIC.
 
     As in Hyndman & Khandakar (2008), the differencing order ``d ≤ max_d`` is chosen first
@@ -150,17 +170,6 @@ class AutoARIMA:
             d, series = d + 1, np.diff(series)
         return d
 
-    def predict(self, horizon: int) -> np.ndarray:
-        """Forecast ``horizon`` steps ahead with the chosen model (naive if none fitted)."""
-        horizon = _check_horizon(horizon)
-        if self.result_ is None:
-            return self.naive_.predict(horizon)
-        forecast = np.asarray(self.result_.forecast(horizon), dtype=np.float64)
-        if not np.isfinite(forecast).all():
-            self.fallback_ = "forecast not finite"
-            return self.naive_.predict(horizon)
-        return forecast
-
 
 class BestSeasonalNaive:
     """The seasonal naive forecast whose season, among ``seasons`` (1 is naive), has the lowest
@@ -221,7 +230,7 @@ def best_season(histories: Sequence[np.ndarray], seasons: Sequence[int], horizon
     return min(scores, key=scores.get) if scores else 1
 
 
-class _SmoothingBaseline:
+class _SmoothingBaseline(_FittedOrNaive):
     """Shared scaffold of the statsmodels smoothing baselines: fit on the last
     ``max_history`` points, forecast naive (``fallback_`` says why) when the history is too
     short, the fit fails or its forecast is not finite."""
@@ -252,17 +261,6 @@ class _SmoothingBaseline:
         except (ValueError, np.linalg.LinAlgError):
             self.fallback_ = "fit failed"
         return self
-
-    def predict(self, horizon: int) -> np.ndarray:
-        """Forecast ``horizon`` steps ahead (naive if the fit failed or is not finite)."""
-        horizon = _check_horizon(horizon)
-        if self.result_ is None:
-            return self.naive_.predict(horizon)
-        forecast = np.asarray(self.result_.forecast(horizon), dtype=np.float64)
-        if not np.isfinite(forecast).all():
-            self.fallback_ = "forecast not finite"
-            return self.naive_.predict(horizon)
-        return forecast
 
 
 class ETS(_SmoothingBaseline):
