@@ -7,7 +7,7 @@ import functools
 
 import numpy as np
 import pytest
-from test_study import TINY
+from tiny_budget import TINY
 
 from rnnlab.diagnose import claim_speed, study
 from rnnlab.diagnose.claim_speed import SPEED_FILE, SpeedBenchmark, measure_speed, with_speed

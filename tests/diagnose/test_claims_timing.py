@@ -64,7 +64,7 @@ def test_claims_models_count_as_small():
 
 
 def test_training_probes_record_cpu_seconds_beside_wall_seconds():
-    from test_study import TINY
+    from tiny_budget import TINY
 
     arm = next(a for a in plan(TINY)[0] if a.config.train.get("probe") == "train")
     metrics = run_probe(arm.config, 0).metrics

@@ -3,26 +3,14 @@ the bisection tries, and nothing stored."""
 
 import dataclasses
 
+from tiny_budget import TINY as TINY_CLAIMS
+
 from rnnlab.cli import main
 from rnnlab.diagnose.estimate import estimate_claims
 from rnnlab.diagnose.experiments import BUDGETS, plan, units
 
-TINY = dataclasses.replace(
-    BUDGETS["quick"],
-    name="tiny",
-    seeds=2,
-    steps=4,
-    eval_every=2,
-    val_size=16,
-    adding_length=3,
-    copy_length=2,
-    copy_memory=2,
-    horizon_lengths={"adding": (2, 3, 4), "copy": (1, 2)},
-    cost_hidden=4,
-    cost_length=3,
-    speed_rounds=3,
-    claim7_tasks=(),
-)
+# adding horizons over three lengths, so the longest bisection path has two trainings
+TINY = dataclasses.replace(TINY_CLAIMS, horizon_lengths={"adding": (2, 3, 4), "copy": (1, 2)})
 
 
 def test_one_duration_per_planned_run():

@@ -4,29 +4,13 @@ import dataclasses
 import sqlite3
 
 import pytest
+from tiny_budget import TINY
 
 from rnnlab.cli import main
-from rnnlab.diagnose.experiments import BUDGETS, plan, units
+from rnnlab.diagnose.experiments import plan, units
 from rnnlab.diagnose.study import load_claims, run_claims
 from rnnlab.diagnose.verdicts import VERDICT_KINDS
 from rnnlab.report.claims_page import verdict_table, write_claims_report
-
-TINY = dataclasses.replace(
-    BUDGETS["quick"],
-    name="tiny",
-    seeds=2,
-    steps=4,
-    eval_every=2,
-    val_size=16,
-    adding_length=3,
-    copy_length=2,
-    copy_memory=2,
-    horizon_lengths={"adding": (2, 3), "copy": (1, 2)},
-    cost_hidden=4,
-    cost_length=3,
-    speed_rounds=3,
-    claim7_tasks=(),
-)
 
 
 def test_plan_declares_every_claim_but_seven_on_synthetic_tasks():
