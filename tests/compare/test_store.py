@@ -274,3 +274,19 @@ def test_schema_1_store_opens_migrated_and_its_stale_rows_resume(tmp_path):
     (outcome,) = execute([unit], tmp_path, fake_run)
     assert outcome.outcome == RAN and store.get(unit.key).status == "done"
     Store.open(tmp_path).close()  # opening again: already migrated
+
+
+def test_runs_going_are_the_running_rows_with_a_fresh_lease(tmp_path):
+    """What the progress bar shows as "now": runs of any process, not finished or stale."""
+    from rnnlab.compare.store import LEASE_SECONDS, runs_going
+
+    assert runs_going(tmp_path / "none") == []  # no store yet: nothing, and nothing created
+    assert not (tmp_path / "none").exists()
+    first, second, third = plan()[:3]
+    store = Store.open(tmp_path)
+    for unit in (first, second, third):
+        _claim(store, unit)
+    store.finish(first.key, status="done", metrics={}, curves={}, cost={}, versions={})
+    stale = time.time() - LEASE_SECONDS - 1
+    store._db.execute("UPDATE runs SET heartbeat_at = ? WHERE key = ?", (stale, third.key))
+    assert runs_going(tmp_path) == [("fake", "lstm", second.seed)]

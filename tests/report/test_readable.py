@@ -17,7 +17,7 @@ from rnnlab.report import html as html_parts
 from rnnlab.report import plots
 from rnnlab.report.answer import Answer, answer_for, answer_line
 from rnnlab.report.palette import OKABE_ITO, model_colours
-from rnnlab.report.progress import eta_seconds, format_duration
+from rnnlab.report.progress import RunProgress, eta_seconds, format_duration
 from rnnlab.report.summary import (
     GroupSummary,
     ModelSummary,
@@ -238,6 +238,25 @@ def test_eta_from_trained_runs_and_the_plan():
     assert eta_seconds(5.0, 0, 0) == 0.0
     assert format_duration(None) == "?"
     assert format_duration(65) == "1:05" and format_duration(3909) == "1:05:09"
+
+
+def test_the_bar_shows_the_runs_going_now_from_the_store(tmp_path):
+    """Runs in worker processes tell the parent nothing when they start; the store does."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from rnnlab.compare.store import Store
+
+    store = Store.open(tmp_path)
+    store.claim("k1", phase="final", seed=2, task="copy", model="gru", config={})
+    console = Console(file=StringIO(), width=160, force_terminal=False)
+    with RunProgress(console, workers=2, store=str(tmp_path)) as progress:
+        progress.plan(4)
+        progress.finished("copy lstm seed 1 done")
+        progress._progress.refresh()
+    shown = console.file.getvalue()
+    assert "now: copy gru seed 2" in shown and "last: copy lstm seed 1 done" in shown
 
 
 # -- errors and help ---------------------------------------------------------------------------

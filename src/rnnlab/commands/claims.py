@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         result = load_claims(args.budget, args.store, claims, margin, max_seeds)
     else:
         going = parallelism(workers, 1, largest_model=0)[0]  # processes the bar shows
-        with RunProgress(console, going, ("claims runs",)) as progress:
+        with RunProgress(console, going, ("claims runs",), store=args.store) as progress:
             result = run_claims(
                 args.budget,
                 args.store,

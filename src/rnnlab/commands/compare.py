@@ -253,7 +253,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     counts = {"ran": 0, "skipped": 0, "diverged": 0, "failed": 0}
     going = parallelism(workers, 1, largest_model=0)[0]
-    with RunProgress(console, going, ("runs",)) as progress:
+    with RunProgress(console, going, ("runs",), store=args.store) as progress:
         progress.note("loading data, matching budgets")
 
         def on_outcome(outcome) -> None:

@@ -21,7 +21,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,6 +119,28 @@ def owner_gone(owner: str | None) -> bool:
     except (PermissionError, ValueError):
         return False
     return False
+
+
+def runs_going(root: str | os.PathLike[str]) -> list[tuple[str, str, int]]:
+    """``(task, model, seed)`` of the runs training now in the store at ``root``: ``running``
+    rows whose lease is fresh, oldest claim first; ``[]`` when there is no store yet.
+
+    Opens its own read-only connection, so any thread (a progress bar's) may call it, and
+    sees the runs of every process working on the store, worker processes included.
+    """
+    path = Path(root) / DB_NAME
+    if not path.is_file():
+        return []
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)) as db:
+            rows = db.execute(
+                "SELECT task, model, seed FROM runs WHERE status = 'running' "
+                "AND heartbeat_at > ? ORDER BY started_at",
+                (time.time() - LEASE_SECONDS,),
+            ).fetchall()
+    except sqlite3.Error:  # locked or being created: nothing to show this time
+        return []
+    return [(task, model, int(seed)) for task, model, seed in rows]
 
 
 def _ours(name: str) -> bool:

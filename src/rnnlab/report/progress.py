@@ -1,5 +1,7 @@
 """Progress bars: :class:`RunProgress` for a plan of runs (``compare``, ``claims``): runs
-finished and started of the plan, the run that finished last, elapsed time and an ETA;
+finished and started of the plan, the runs going now (read from the store, so runs in
+worker processes or on a cluster show too) and the one that finished last, elapsed time
+and an ETA;
 :func:`step_progress` for one training (``diagnose``).
 
 The ETA is the time the runs trained in this phase took per run (time to the last one's end
@@ -71,12 +73,38 @@ class EtaColumn(ProgressColumn):
         return Text(f"ETA {format_duration(eta)}", style="progress.remaining")
 
 
+class GoingColumn(ProgressColumn):
+    """``now: copy gru seed 2, …  last: …``: the runs training now, read from the store at
+    most every ``every`` seconds (a cheap read-only query), then what finished last."""
+
+    def __init__(self, store: str | None, every: float = 2.0, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.store, self.every = store, every
+        self._going, self._read_at = "", -float("inf")
+
+    def going(self) -> str:
+        """The runs going now, as text (cached for ``every`` seconds)."""
+        now = time.perf_counter()
+        if self.store is not None and now - self._read_at >= self.every:
+            from rnnlab.compare.store import runs_going
+
+            runs = runs_going(self.store)
+            self._going = ", ".join(f"{t} {m} seed {s}" for t, m, s in runs)
+            self._read_at = now
+        return self._going
+
+    def render(self, task: Task) -> Text:
+        going, last = self.going(), task.fields["last"]
+        return Text("  ".join(part for part in (going and f"now: {going}", last) if part))
+
+
 class RunProgress:
     """Context manager around a rich progress bar fed by a run plan's callbacks.
 
     Pass :meth:`plan` as ``on_plan`` (once per phase: tuning, final runs) and :meth:`outcome`
     as ``on_outcome`` of :func:`rnnlab.compare.plan.run_comparisons` or
-    :func:`rnnlab.diagnose.study.run_claims`. ``workers`` is how many runs go at once.
+    :func:`rnnlab.diagnose.study.run_claims`. ``workers`` is how many runs go at once;
+    ``store``, the store's directory, to show the runs going now.
     """
 
     def __init__(
@@ -85,6 +113,7 @@ class RunProgress:
         workers: int = 1,
         phases: tuple[str, ...] = ("runs",),
         unit: str = "runs",
+        store: str | None = None,
     ) -> None:
         self.workers = max(1, workers)
         self.unit = unit
@@ -96,9 +125,10 @@ class RunProgress:
             TextColumn("{task.fields[counts]}", table_column=Column(no_wrap=True)),
             TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=7)),
             EtaColumn(table_column=Column(no_wrap=True, min_width=8)),
-            # what finished last: cut to the terminal's width, never squeezing the rest
-            TextColumn(
-                "{task.fields[last]}",
+            # what goes now and finished last: cut to the terminal's width, never
+            # squeezing the rest
+            GoingColumn(
+                None if store is None else str(store),
                 table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1),
             ),
             console=console,
