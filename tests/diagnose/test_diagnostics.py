@@ -7,7 +7,7 @@ import torch
 from rnnlab.diagnose.cost import check_param_count, cost_table
 from rnnlab.diagnose.gates import gate_statistics
 from rnnlab.diagnose.gradients import gradient_flow
-from rnnlab.diagnose.horizon import bisect_horizon
+from rnnlab.diagnose.horizon import bisect_horizon, most_trainings
 from rnnlab.diagnose.training import diagnose_training, plot_gates, plot_gradient_heatmap
 from rnnlab.nn import CELLS, make_rnn
 
@@ -25,6 +25,18 @@ def test_bisection_finds_the_last_solved_length_with_few_calls():
         assert len(calls) <= 3 and len(set(calls)) == len(calls)
     with pytest.raises(ValueError, match="increasing"):
         bisect_horizon(lambda t: True, [5, 3])
+
+
+@pytest.mark.parametrize("count", range(1, 40))
+def test_most_trainings_bounds_every_bisection_and_is_reached(count):
+    """The progress bar's total: never exceeded, and reached by some horizon."""
+    lengths = list(range(1, count + 1))
+    needed = []
+    for true_horizon in range(count + 1):
+        calls = []
+        bisect_horizon(lambda t, h=true_horizon, c=calls: c.append(t) or t <= h, lengths)
+        needed.append(len(calls))
+    assert max(needed) == most_trainings(count)
 
 
 @pytest.mark.parametrize("cell", list(CELLS))

@@ -1,6 +1,7 @@
 """The claims study end to end on a tiny budget: store, resume, verdicts, page, CLI."""
 
 import dataclasses
+import re
 import sqlite3
 
 import pytest
@@ -80,6 +81,14 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
     assert "unknown model" in capsys.readouterr().err
     assert main(["diagnose", "horizon", "--lengths", "5,3"]) == 2
     assert "increasing" in capsys.readouterr().err
+
+
+def test_cli_horizon_shows_each_training_in_a_bar_with_an_eta(capsys):
+    argv = ["diagnose", "horizon", "--task", "adding", "--model", "gru", "--steps", "2"]
+    assert main([*argv, "--lengths", "5,10,20", "--hidden-size", "4"]) == 0
+    captured = capsys.readouterr()
+    assert re.search(r"bisecting .*2/2 done.*ETA .*last: T=5 not solved \(mse ", captured.err)
+    assert "horizon: below 5 (none solved)" in captured.out
 
 
 def test_cli_cost_prints_the_table(capsys):

@@ -174,9 +174,12 @@ def run_gates(args: argparse.Namespace) -> int:
 
 def run_horizon(args: argparse.Namespace) -> int:
     """Bisection over the lengths; print what was tried and the horizon."""
+    from rich.console import Console
+
     from rnnlab.diagnose.experiments import TASK_METRICS, memory_horizon
+    from rnnlab.diagnose.horizon import most_trainings
     from rnnlab.errors import UserInputError
-    from rnnlab.report.progress import working
+    from rnnlab.report.progress import RunProgress
 
     try:
         lengths = [int(part) for part in args.lengths.split(",")]
@@ -185,10 +188,17 @@ def run_horizon(args: argparse.Namespace) -> int:
             f"--lengths takes integers like 5,10,20; got {args.lengths!r}"
         ) from err
     options = {"memory": 10, "encoding": "one-hot"} if args.task == "copy" else {}
-    try:
-        with working(
-            f"bisecting the lengths {args.lengths}: one training of {args.steps} steps each"
-        ):
+    metric = TASK_METRICS[args.task][0] if args.task in TASK_METRICS else "metric"
+    # bisection stops early when it can: the bar's total is the most trainings it may need
+    with RunProgress(Console(stderr=True), phases=("bisecting",), unit="trainings") as bar:
+        bar.plan(most_trainings(len(lengths)))
+        bar.note(f"training T={lengths[(len(lengths) - 1) // 2]}, {args.steps} steps")
+
+        def on_length(length: int, value: float, solved: bool) -> None:
+            outcome = "solved" if solved else "not solved"
+            bar.finished(f"T={length} {outcome} ({metric} {value:.4g})")
+
+        try:
             horizon, tried = memory_horizon(
                 args.task,
                 args.model,
@@ -198,9 +208,10 @@ def run_horizon(args: argparse.Namespace) -> int:
                 lr=args.lr,
                 seed=args.seed,
                 task_options=options,
+                on_length=on_length,
             )
-    except ValueError as err:
-        raise UserInputError(str(err)) from err
+        except ValueError as err:
+            raise UserInputError(str(err)) from err
     metric, higher, solved = TASK_METRICS[args.task]
     rule = f"{metric} {'>=' if higher else '<='} {solved}"
     print(f"memory horizon of {args.model} on {args.task} ({args.steps} steps, solved: {rule})")

@@ -8,7 +8,14 @@ lengths, assuming that a model which fails at length T also fails at every longe
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Sequence
+
+
+def most_trainings(count: int) -> int:
+    """The most calls :func:`bisect_horizon` makes on ``count`` lengths: ceil(log2(count + 1))
+    (each call halves the ``count + 1`` possible answers)."""
+    return math.ceil(math.log2(count + 1))
 
 
 def bisect_horizon(solves: Callable[[int], bool], lengths: Sequence[int]) -> int:

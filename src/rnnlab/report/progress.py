@@ -23,7 +23,6 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
-    SpinnerColumn,
     Task,
     TextColumn,
     TimeElapsedColumn,
@@ -216,18 +215,3 @@ def step_progress(
     with progress:
         bar = progress.add_task(description, total=total)
         yield lambda step: progress.update(bar, completed=step)
-
-
-@contextmanager
-def working(description: str, console: Console | None = None) -> Iterator[None]:
-    """A spinner with elapsed time for work whose length is not known in advance."""
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=console or Console(stderr=True),
-        transient=True,
-    )
-    with progress:
-        progress.add_task(description, total=None)
-        yield

@@ -136,8 +136,11 @@ def train_probe(config: RunConfig, seed: int, length: int | None = None) -> RunR
     return RunResult(status=result.status, metrics=metrics, curves=curves, error=error)
 
 
-def horizon_probe(config: RunConfig, seed: int) -> RunResult:
-    """Memory horizon of one model: bisection over ``task_options["lengths"]``."""
+def horizon_probe(
+    config: RunConfig, seed: int, on_length: Callable[[int, float, bool], None] | None = None
+) -> RunResult:
+    """Memory horizon of one model: bisection over ``task_options["lengths"]``;
+    ``on_length(length, best_val, solved)`` is told each training's outcome as it ends."""
     metric, higher, solved_at = TASK_METRICS[config.task]
     tried: dict[int, float] = {}
 
@@ -145,7 +148,10 @@ def horizon_probe(config: RunConfig, seed: int) -> RunResult:
         result = train_probe(config, seed, length=length)
         value = result.metrics.get("best_val", math.nan) if result.status == "done" else math.nan
         tried[length] = value
-        return math.isfinite(value) and (value >= solved_at if higher else value <= solved_at)
+        solved = math.isfinite(value) and (value >= solved_at if higher else value <= solved_at)
+        if on_length is not None:
+            on_length(length, value, solved)
+        return solved
 
     horizon = bisect_horizon(solves, config.task_options["lengths"])
     return RunResult(
@@ -169,12 +175,14 @@ def memory_horizon(
     task_options: dict[str, Any] | None = None,
     encoder_options: dict[str, Any] | None = None,
     val_size: int = 256,
+    on_length: Callable[[int, float, bool], None] | None = None,
 ) -> tuple[int, dict[int, float]]:
     """Longest of ``lengths`` that ``arm`` solves on ``task`` within ``steps`` training steps.
 
     Solved: best validation MSE ≤ 0.01 (adding) or recall accuracy ≥ 0.99 (copy). Returns
     the horizon (0 when even the shortest length is not solved) and the best validation
-    metric at every length tried.
+    metric at every length tried. ``on_length(length, best_val, solved)`` is told each
+    training's outcome as it ends (at most :func:`rnnlab.diagnose.horizon.most_trainings`).
     """
     if task not in TASK_METRICS:
         raise UserInputError(
@@ -199,7 +207,7 @@ def memory_horizon(
             "encoder_options": encoder_options,
         },
     )
-    result = horizon_probe(config, seed)
+    result = horizon_probe(config, seed, on_length)
     lengths_tried = result.curves["length"]
     values = result.curves[f"best_val_{TASK_METRICS[task][0]}"]
     return int(result.metrics["horizon"]), dict(zip(lengths_tried, values, strict=True))
