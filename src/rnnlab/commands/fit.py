@@ -58,6 +58,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "forecasts the values directly",
     )
     forecast.add_argument(
+        "--calendar",
+        default="none",
+        metavar="auto|none|NAMES",
+        help="calendar features as inputs for every input and horizon step (sin/cos pairs "
+        "computed from the timestamps; predict needs no future rows for them): auto = those "
+        "the frequency implies (hourly: time of day, day of week; daily: day of week, day of "
+        "year; weekly: week of year; monthly: month of year; quarterly: quarter), or "
+        "comma-separated names among time_of_day, day_of_week, day_of_year, week_of_year, "
+        "month_of_year, quarter_of_year. Default none (off until backtests show it helps)",
+    )
+    forecast.add_argument(
         "--val-size",
         type=int,
         default=None,
@@ -131,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
             freq=args.freq,
             scaling=args.scaling,
             baseline=args.baseline,
+            calendar=args.calendar,
             val_size=args.val_size,
             windows_per_epoch=args.windows_per_epoch or None,
             **common,

@@ -10,7 +10,9 @@ early stopping and for a check against the naive and seasonal naive forecasts (s
 end of ``fit`` when the network loses, and kept in the model file). Targets are standardised
 per series, then each window on its own scale (``scaling="window"``), and the network learns a
 correction to the best seasonal naive forecast (``baseline="seasonal"``); see
-:mod:`rnnlab.estimators.forecast_inputs`. The network is :class:`rnnlab.models.ForecastNet`
+:mod:`rnnlab.estimators.forecast_inputs`. With ``calendar="auto"`` it also reads where each
+input and horizon step falls in the day, week or year (:mod:`rnnlab.estimators.calendar_features`).
+The network is :class:`rnnlab.models.ForecastNet`
 (``head="direct"`` or ``"seq2seq"`` with attention) trained with the pinball loss over
 ``quantiles``; the point forecast is the median level.
 """
@@ -29,6 +31,7 @@ import torch
 from rnnlab.data.containers import Batch, ForecastData, ForecastScaler, ForecastWindows
 from rnnlab.data.user import read_forecast_rows, season_lengths_for
 from rnnlab.errors import UserInputError
+from rnnlab.estimators import calendar_features
 from rnnlab.estimators.base import Estimator
 from rnnlab.estimators.forecast_inputs import WindowTransform
 
@@ -75,6 +78,14 @@ class Forecaster(Estimator):
         static: numeric columns constant within each series (store size, region code as a
             number): standardised across series and given to the network at every step;
             ``predict`` uses the values seen in training for each series.
+        calendar: calendar features as inputs, for every input step and every horizon step
+            (a sin/cos pair each, computed from the timestamps, so ``predict`` needs no future
+            rows for them). ``"auto"``: those the frequency implies (sub-daily: time of day
+            and day of week; daily and business days: day of week and day of year; weekly:
+            week of year; monthly: month of year; quarterly: quarter of year; none for
+            integer-step times); or a list of names among
+            :data:`rnnlab.estimators.calendar_features.PHASES`. Default ``"none"``: it stays
+            off until backtests show it helps by default.
     """
 
     kind = "forecast"
@@ -109,6 +120,7 @@ class Forecaster(Estimator):
         static: Sequence[str] = (),
         freq: str | None = None,
         fill: str | None = None,
+        calendar: str | Sequence[str] = "none",
     ) -> None:
         self.model = model
         self.horizon = horizon
@@ -137,6 +149,7 @@ class Forecaster(Estimator):
         self.static = static
         self.freq = freq
         self.fill = fill
+        self.calendar = calendar
 
     # -- data ------------------------------------------------------------------------------
 
@@ -155,6 +168,7 @@ class Forecaster(Estimator):
                 f"baseline must be one of {BASELINE_CHOICES}; got {self.baseline!r}"
             )
         WindowTransform(1, self.horizon, self.scaling)  # checks the scaling name
+        calendar_features.requested(self.calendar)  # checks the calendar names
 
     def _levels(self) -> tuple[float, ...]:
         levels = sorted({round(float(q), 6) for q in self.quantiles} | {0.5})
@@ -248,18 +262,22 @@ class Forecaster(Estimator):
             self._baseline_season(data, self.window_),
         )
         self.static_ = self._static_values(source, data)
+        self.calendar_ = self._calendar(data)
         train = self.transform_.windows(
-            self._with_static(data.window_set("train", self.window_, self.horizon))
+            self._model_inputs(data.window_set("train", self.window_, self.horizon))
         )
         val_raw = self._optional_windows(data, "val")
         val = None if val_raw is None else self.transform_.windows(val_raw)
         seed_everything(self.seed)
+        n_calendar = len(calendar_features.column_names(self.calendar_))
         network = ForecastNet(
             encoder=self.model,
-            input_size=data.input_size + len(self.static_["columns"]),
+            input_size=data.input_size + len(self.static_["columns"]) + n_calendar,
             horizon=self.horizon,
             n_targets=len(data.target_columns),
-            future_size=len(data.future_covariate_columns) + self.transform_.extra_future,
+            future_size=(
+                len(data.future_covariate_columns) + n_calendar + self.transform_.extra_future
+            ),
             hidden_size=self.hidden_size,
             num_layers=self.num_layers,
             decoder=self.head,
@@ -295,11 +313,29 @@ class Forecaster(Estimator):
         return self
 
     def _optional_windows(self, data: ForecastData, split: str) -> ForecastWindows | None:
-        """Windows of ``split`` (with the static columns), or None when it is too short."""
+        """Windows of ``split`` (with the static and calendar inputs), or None when it is
+        too short."""
         try:
-            return self._with_static(data.window_set(split, self.window_, self.horizon))
+            return self._model_inputs(data.window_set(split, self.window_, self.horizon))
         except UserInputError:
             return None
+
+    def _calendar(self, data: ForecastData) -> list[str]:
+        """The calendar features of ``self.calendar`` on ``data`` (said when ``"auto"``
+        finds none)."""
+        features = calendar_features.resolve(
+            self.calendar, data.freq, data.train[data.time_column], data.time_column
+        )
+        if calendar_features.requested(self.calendar) == "auto" and not features:
+            what = f"frequency {data.freq!r}" if data.freq else "integer-step times"
+            log.warning(f"calendar='auto' adds no calendar features for {what}")
+        return features
+
+    def _model_inputs(self, windows: ForecastWindows) -> ForecastWindows:
+        """``windows`` with the static and calendar inputs the network reads."""
+        return calendar_features.with_calendar(
+            self._with_static(windows), self.calendar_, self.freq_
+        )
 
     def _static_values(self, source: DataSource, data: ForecastData) -> dict[str, Any]:
         """Per-series values of the ``static`` columns, standardised across series."""
@@ -398,7 +434,8 @@ class Forecaster(Estimator):
 
         ``data`` has the training columns and at least ``window`` observed rows per series.
         With future-known covariates, append ``horizon`` rows per series whose target is
-        empty and whose future covariates are filled in.
+        empty and whose future covariates are filled in. Calendar features need no such
+        rows: they are computed from the timestamps (the future ones from the frequency).
 
         Returns:
             Tidy frame: series column (when trained on several series), the time column,
@@ -420,18 +457,24 @@ class Forecaster(Estimator):
                 )
             values = self.scaler_.transform(observed[features].to_numpy(np.float64), index)
             static = np.tile(self._static_row(index), (self.window_, 1))
-            x_rows.append(np.concatenate([values[-self.window_ :], static], axis=1))
+            past_times = observed[cols["time"]].iloc[-self.window_ :]
+            past_calendar = calendar_features.values(past_times, self.calendar_)
+            x_rows.append(np.concatenate([values[-self.window_ :], static, past_calendar], axis=1))
             if cols["future_covariates"]:
                 scaled = self.scaler_.transform(
                     _with_placeholder_targets(ahead, features, targets), index
                 )
-                future_rows.append(scaled[:, -len(cols["future_covariates"]) :])
+                future_covariates = scaled[:, -len(cols["future_covariates"]) :]
                 times.append(ahead[cols["time"]].to_numpy())
             else:
+                future_covariates = np.zeros((self.horizon, 0))
                 times.append(self._future_times(observed[cols["time"]]))
+            future_calendar = calendar_features.values(times[-1], self.calendar_)
+            future_rows.append(np.concatenate([future_covariates, future_calendar], axis=1))
             sids.append(index)
         x = torch.from_numpy(np.stack(x_rows).astype(np.float32))
-        future = torch.from_numpy(np.stack(future_rows).astype(np.float32)) if future_rows else None
+        future = torch.from_numpy(np.stack(future_rows).astype(np.float32))
+        future = future if future.shape[-1] else None
         forecast = self._forecast_scaled(x, future)  # (S, H, n_targets, Q)
         series = np.asarray(sids)
         levels = [float(q) for q in self.network_.quantile_levels]
@@ -518,9 +561,10 @@ class Forecaster(Estimator):
         score = f", validation MASE: {score}" if score else ""
         season = self.transform_.season
         base = f"correcting seasonal naive m={season}" if season else "no baseline"
+        calendar = f"calendar {'/'.join(self.calendar_)}, " if self.calendar_ else ""
         return (
             f"{self.model} {self.head} forecaster, horizon {self.horizon}, window {self.window_}, "
-            f"{self.transform_.scaling} scaling, {base}, {len(self.series_ids_)} series, "
+            f"{self.transform_.scaling} scaling, {base}, {calendar}{len(self.series_ids_)} series, "
             f"{self.metrics_['training']['epochs']} epochs{score}"
         )
 
@@ -531,6 +575,7 @@ class Forecaster(Estimator):
             "season_length": self.season_length_,
             "series_ids": self.series_ids_,
             "static": self.static_,
+            "calendar": self.calendar_,
             "train_end": self.train_end_,
             "window": self.window_,
             "scaling": self.transform_.scaling,
@@ -550,6 +595,8 @@ class Forecaster(Estimator):
         self.season_length_ = int(state["season_length"])
         self.series_ids_ = list(state["series_ids"])
         self.static_ = state.get("static", {"columns": [], "values": {}})
+        # Model files from before calendar features have none.
+        self.calendar_ = list(state.get("calendar", []))
         self.train_end_ = state["train_end"]
         # Model files from before per-window scaling: a fixed window, global scaling only.
         self.window_ = int(state.get("window", self.window or 96))
