@@ -238,3 +238,32 @@ def test_cli_fit_forecast_calendar(tmp_path, capsys):
     assert main([*args, "--calendar", "weekday", "--out", str(tmp_path / "bad")]) == 2
     assert "calendar must be 'auto', 'none' or names" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_calendar_lets_a_short_window_forecast_a_daily_cycle():
+    """A level set by the hour of day plus noise, read through a window of 2 hours: without
+    the calendar the network must guess the hour from two noisy values; with it, it knows.
+    (Three seeds gave validation MASE 0.69/0.87/0.74 with the calendar, 2.5/2.7/2.7 without.)"""
+    times = pd.date_range("2024-01-01", periods=24 * 30, freq="h")
+    rng = np.random.default_rng(100)
+    df = pd.DataFrame({"ds": times, "y": 10 + 3 * np.sin(2 * np.pi * times.hour / 24)})
+    df["y"] += rng.normal(0, 0.5, len(df))
+    settings = {
+        "horizon": 6,
+        "window": 2,
+        "scaling": "global",
+        "baseline": "none",
+        "hidden_size": 8,
+        "epochs": 8,
+        "lr": 1e-2,
+        "windows_per_epoch": None,
+        "patience": 8,
+        "val_size": 120,
+        "device": "cpu",
+    }
+    mase = {
+        calendar: Forecaster(calendar=calendar, **settings).fit(df).metrics_["validation"]["mase"]
+        for calendar in ("none", "auto")
+    }
+    assert mase["auto"]["gru"] < 0.5 * mase["none"]["gru"]
+    assert mase["auto"]["gru"] < mase["auto"]["naive"]

@@ -11,10 +11,10 @@ end of ``fit`` when the network loses, and kept in the model file). Targets are 
 per series, then each window on its own scale (``scaling="window"``), and the network learns a
 correction to the best seasonal naive forecast (``baseline="seasonal"``); see
 :mod:`rnnlab.estimators.forecast_inputs`. With ``calendar="auto"`` it also reads where each
-input and horizon step falls in the day, week or year (:mod:`rnnlab.estimators.calendar_features`).
-The network is :class:`rnnlab.models.ForecastNet`
-(``head="direct"`` or ``"seq2seq"`` with attention) trained with the pinball loss over
-``quantiles``; the point forecast is the median level.
+input and horizon step falls in the day, week or year
+(:mod:`rnnlab.estimators.calendar_features`). The network is
+:class:`rnnlab.models.ForecastNet` (``head="direct"`` or ``"seq2seq"`` with attention)
+trained with the pinball loss over ``quantiles``; the point forecast is the median level.
 """
 
 from __future__ import annotations
