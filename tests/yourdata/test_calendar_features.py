@@ -106,6 +106,15 @@ def test_training_windows_get_the_calendar_of_their_own_rows():
         np.testing.assert_allclose(windows.x[i, :, 1:].numpy(), expected[:window], atol=1e-6)
         np.testing.assert_allclose(windows.future[i].numpy(), expected[window:], atol=1e-6)
     assert list(window_times(times[[3]], "B", 2, 1)) == list(times[1:4])
+    # Hourly steps are physical hours: across London's spring-forward the wall clock skips
+    # 01:00, and the time of day follows the wall clock.
+    start = pd.DatetimeIndex(["2024-03-31 03:00"]).tz_localize("Europe/London")
+    steps = window_times(start, "h", 3, 1)
+    assert list(steps.hour) == [23, 0, 2, 3]
+    hours = np.array([23, 0, 2, 3])
+    np.testing.assert_allclose(
+        values(steps, ["time_of_day"])[:, 0], np.sin(2 * np.pi * hours / 24), atol=1e-12
+    )
 
 
 def test_network_input_width_grows_with_the_calendar():
@@ -188,6 +197,26 @@ def test_calendar_and_future_covariates_are_combined():
     np.testing.assert_allclose(future[:, 2], np.cos(2 * np.pi * hours / 24), atol=1e-6)
 
 
+def test_evaluate_refits_with_the_calendar_and_needs_no_future_rows(monkeypatch):
+    from rnnlab.estimators.report import evaluate
+
+    df = _hourly(24 * 6)
+    model = Forecaster(horizon=4, window=6, calendar="auto", **TINY).fit(df)
+    refitted = []
+    fit = Forecaster.fit
+
+    def recording_fit(self, data):
+        fitted = fit(self, data)
+        refitted.append(fitted.calendar_)
+        return fitted
+
+    monkeypatch.setattr(Forecaster, "fit", recording_fit)
+    result = evaluate(model, df, folds=2)
+    assert refitted == [["time_of_day", "day_of_week"]] * 2
+    assert result.scores.query("method == 'gru'")["mase"].notna().all()
+    assert len(result.scores.query("method == 'gru'")) == 2
+
+
 def test_save_load_round_trip_and_old_model_files(tmp_path):
     df = _hourly()
     model = Forecaster(horizon=4, window=6, calendar="auto", **TINY).fit(df)
@@ -224,6 +253,8 @@ def test_numeric_times_and_features_that_cannot_apply(caplog):
         Forecaster(horizon=4, window=6, calendar=["time_of_day"], **TINY).fit(daily)
     with pytest.raises(UserInputError, match="calendar must be 'auto', 'none' or names"):
         Forecaster(horizon=4, window=6, calendar="hour", **TINY).fit(daily)
+    with pytest.raises(UserInputError, match="calendar must be 'auto', 'none' or names"):
+        Forecaster(horizon=4, window=6, calendar=None, **TINY).fit(daily)
 
 
 def test_cli_fit_forecast_calendar(tmp_path, capsys):

@@ -118,11 +118,12 @@ def requested(calendar: str | Sequence[str]) -> list[str] | str:
     or one comma-separated string)."""
     if isinstance(calendar, str) and calendar.strip() in CHOICES:
         return calendar.strip()
-    names = (
-        [n.strip() for n in calendar.split(",") if n.strip()]
-        if isinstance(calendar, str)
-        else [str(n).strip() for n in calendar]
-    )
+    if isinstance(calendar, str):
+        names = [n.strip() for n in calendar.split(",") if n.strip()]
+    elif isinstance(calendar, Sequence):
+        names = [str(n).strip() for n in calendar]
+    else:
+        names = []
     unknown = [n for n in names if n not in PHASES]
     if not names or unknown:
         raise UserInputError(
