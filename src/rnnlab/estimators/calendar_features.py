@@ -116,9 +116,9 @@ def auto_features(freq: str | None) -> list[str]:
 def requested(calendar: str | Sequence[str]) -> list[str] | str:
     """``calendar`` checked: ``"auto"``, ``"none"``, or a list of feature names (a sequence
     or one comma-separated string)."""
-    if isinstance(calendar, str) and calendar.strip() in CHOICES:
-        return calendar.strip()
     if isinstance(calendar, str):
+        if calendar.strip() in CHOICES:
+            return calendar.strip()
         names = [n.strip() for n in calendar.split(",") if n.strip()]
     elif isinstance(calendar, Sequence):
         names = [str(n).strip() for n in calendar]
@@ -204,12 +204,12 @@ def with_calendar(
         return windows
     if freq is None:
         raise UserInputError("calendar features need datetime times with a frequency")
-    n, window, horizon = len(windows), windows.x.shape[1], windows.y.shape[1]
+    window, horizon = windows.x.shape[1], windows.y.shape[1]
     # Windows of several series often share start times: compute each start once.
     codes, uniques = pd.factorize(pd.DatetimeIndex(windows.start))
     table = values(window_times(uniques, freq, window, horizon), features)
-    table = table.reshape(len(uniques), window + horizon, -1)[codes]
-    table = torch.from_numpy(table.astype(np.float32)).reshape(n, window + horizon, -1)
+    table = table.reshape(len(uniques), window + horizon, -1)[codes]  # (N, W + H, 2k)
+    table = torch.from_numpy(table.astype(np.float32))
     future = table[:, window:]
     return ForecastWindows(
         torch.cat([windows.x, table[:, :window]], -1),
