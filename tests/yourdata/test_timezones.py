@@ -100,6 +100,12 @@ def test_a_repeat_the_row_order_cannot_settle_and_a_skipped_time_are_errors(tmp_
     assert message.startswith(f"{tmp_path / 'once.csv'}, row 27 (line 28), column 'ds': ")
     assert "2024-10-27 02:00:00 occurs twice in Europe/Berlin" in message
     assert "(2024-10-27 02:00:00+02:00 or 2024-10-27 02:00:00+01:00)" in message
+    # Rows out of time order elsewhere in the series leave the repeat unsettled too.
+    stray = _write(tmp_path / "stray.csv", clock.iloc[[1, 0, *range(2, 48)]])
+    with pytest.raises(
+        UserInputError, match=r"row 27 \(line 28\), column 'ds': 2024-10-27 02:00:00 occurs twice"
+    ):
+        load_forecast_csv(stray, timezone="Europe/Berlin")
     # A clock that never changed (UTC, say) read as Berlin time holds 02:00 on March 31.
     utc = pd.Series(pd.date_range("2024-03-30", periods=48, freq="h").astype(str))
     with pytest.raises(UserInputError) as skipped:
@@ -109,6 +115,14 @@ def test_a_repeat_the_row_order_cannot_settle_and_a_skipped_time_are_errors(tmp_
     )
     with pytest.raises(UserInputError, match="holds plain numbers"):
         load_forecast_csv(_write(tmp_path / "steps.csv", pd.Series(range(48))), timezone="UTC")
+
+
+def test_a_series_in_reverse_time_order_keeps_its_repeated_hours_apart():
+    clock = _clock(*CHANGES["Berlin autumn"])
+    newest_first = pd.DataFrame({"ds": clock, "y": np.arange(48.0)}).iloc[::-1]
+    read = _all_rows(load_forecast_csv(newest_first, timezone="Europe/Berlin"))
+    assert read["y"].tolist() == list(range(48))  # 02:00+02:00 is y=26, 02:00+01:00 y=27
+    assert (read["ds"].diff().dropna() == pd.Timedelta("1h")).all()
 
 
 def test_times_with_utc_offsets_are_converted_to_the_zone(tmp_path):

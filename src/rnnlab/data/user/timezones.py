@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import zoneinfo
+from contextlib import suppress
 
 import numpy as np
 import pandas as pd
@@ -54,9 +55,9 @@ def localize(
 
     Times with UTC offsets are converted. Naive times are read as local clock times of
     ``zone`` series by series in file order, so a repeated hour (the clocks going back) is
-    told apart by the order of its rows: the first is daylight-saving time. A time the
-    clocks skip, or a repeat that the order does not settle, is a UserInputError naming the
-    row.
+    told apart by the order of its rows: in a series in time order (ascending or
+    descending) the earlier is daylight-saving time. A time the clocks skip, or a repeat
+    that the order does not settle, is a UserInputError naming the row.
     """
     if not pd.api.types.is_datetime64_any_dtype(times):
         raise UserInputError(
@@ -76,14 +77,9 @@ def localize(
 def _localize_series(
     table: _Table, times: pd.Series, column: str, zone: str, label: str
 ) -> pd.Series:
-    try:
-        return times.dt.tz_localize(zone, ambiguous="infer", nonexistent="raise")
-    except ValueError:
-        pass
-    # Which rows failed, and why: times the clocks skip, else an unsettled repeat.
-    earlier = np.ones(len(times), dtype=bool)
-    skipped = times.dt.tz_localize(zone, ambiguous=earlier, nonexistent="NaT").isna()
-    skipped &= times.notna()
+    present = times.notna()
+    summer = np.ones(len(times), dtype=bool)
+    skipped = times.dt.tz_localize(zone, ambiguous=summer, nonexistent="NaT").isna() & present
     if skipped.any():
         row = int(skipped.index[np.flatnonzero(skipped.to_numpy())[0]])
         raise UserInputError(
@@ -91,14 +87,24 @@ def _localize_series(
             "(the clocks skip it when daylight-saving time starts); check the time zone, or "
             "the row"
         )
-    repeated = times.dt.tz_localize(zone, ambiguous="NaT").isna() & times.notna()
+    repeated = times.dt.tz_localize(zone, ambiguous="NaT").isna() & present
+    if not repeated.any():
+        return times.dt.tz_localize(zone)
+    # A repeated hour is settled by the order of the rows when the series is in time order
+    # in the file (ascending, or descending read backwards): pandas then infers the first
+    # rows as summer time. Any other order could silently swap the two hours.
+    for order in (times, times.iloc[::-1]):
+        with suppress(Exception):  # ValueError in pandas 3, pytz's InvalidTimeError in 2
+            local = order.dt.tz_localize(zone, ambiguous="infer")
+            if local.is_monotonic_increasing:
+                return local.reindex(times.index)
     row = int(repeated.index[np.flatnonzero(repeated.to_numpy())[0]])
     both = [pd.Timestamp(times.loc[row]).tz_localize(zone, ambiguous=dst) for dst in (True, False)]
     raise UserInputError(
         f"{table.where(row, column)}: {times.loc[row]}{label} occurs twice in {zone} (the "
         "clocks go back an hour), and the order of the rows does not say which one this row "
-        "is; give both repeats in time order, or write the times with UTC offsets "
-        f"({both[0]} or {both[1]})"
+        "is; keep the series' rows in time order with both repeats, or write the times with "
+        f"UTC offsets ({both[0]} or {both[1]})"
     )
 
 
