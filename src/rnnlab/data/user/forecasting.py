@@ -277,10 +277,11 @@ def load_forecast_csv(
             trains on everything up to the validation window.
         timezone: IANA time zone (``"Europe/Berlin"``) of times written as local clock
             times: they are localized to it (a repeated hour when the clocks go back is told
-            apart by the order of the rows; a time the clocks skip is an error), times with
-            UTC offsets are converted to it, and the time column holds tz-aware times in that
-            zone on a regular grid across daylight-saving changes. None: naive times are
-            read as they are, times with offsets in UTC.
+            apart by the order of the rows of a series in time order; a time the clocks
+            skip is an error), times with UTC offsets are converted to it, and the time
+            column holds tz-aware times in that zone on a regular grid across
+            daylight-saving changes. None: naive times are read as they are, times with
+            offsets as absolute times (in UTC when the offsets change).
 
     Other columns are ignored and listed in the summary. Raises UserInputError (file, row,
     column) for every problem listed in docs/data.md.
@@ -291,7 +292,7 @@ def load_forecast_csv(
     if time_col is None:
         table.column("time", "time")  # raises with a suggestion
     if timezone is not None:
-        timezone = check_timezone(timezone, table.where(column=time_col))
+        check_timezone(timezone, table.where(column=time_col))
     series_col = table.detect(series_column, SERIES_CANDIDATES, "series id")
     past = [table.column(c, "past covariate") for c in _as_list(past_covariates)]
     future = [table.column(c, "future covariate") for c in _as_list(future_covariates)]
@@ -459,7 +460,7 @@ def read_forecast_rows(
     _check_fill(fill)
     table = _open(source)
     if timezone is not None:
-        timezone = check_timezone(timezone, table.where(column=time_column))
+        check_timezone(timezone, table.where(column=time_column))
     targets, past, future = _as_list(target), _as_list(past_covariates), _as_list(future_covariates)
     features = [*targets, *past, *future]
     needed = [*([series_column] if series_column else []), time_column, *features]

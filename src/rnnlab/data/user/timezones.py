@@ -25,12 +25,12 @@ DST_HINT = (
 )
 
 
-def check_timezone(name: str, where: str) -> str:
-    """``name`` if it is an IANA time zone (``Europe/Berlin``, ``UTC``); else UserInputError
-    starting with ``where`` (the file and time column) and suggesting the closest name."""
+def check_timezone(name: str, where: str) -> None:
+    """UserInputError unless ``name`` is an IANA time zone (``Europe/Berlin``, ``UTC``); the
+    message starts with ``where`` (the file and time column) and suggests the closest name."""
     try:
         zoneinfo.ZoneInfo(name)
-        return name
+        return
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
         pass
     known = sorted(zoneinfo.available_timezones())
