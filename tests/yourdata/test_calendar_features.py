@@ -167,6 +167,25 @@ def test_predict_computes_the_future_calendar_without_future_rows(tmp_path):
     np.testing.assert_allclose(x[0, :, 3].numpy(), np.zeros(6), atol=1e-6)  # sin(Monday)
 
 
+def test_with_a_time_zone_the_calendar_reads_the_local_clock(tmp_path):
+    """Local clock times in London up to the evening before the clocks go forward: the
+    horizon's times of day are 00:00, 02:00, 03:00 (01:00 is skipped), not 00:00 to 02:00."""
+    times = pd.date_range("2024-03-24", "2024-03-30 23:00", freq="h", tz="Europe/London")
+    csv = tmp_path / "local.csv"
+    frame = _hourly(len(times)).assign(ds=times.tz_localize(None).astype(str))
+    frame.to_csv(csv, index=False)
+    model = Forecaster(
+        horizon=3, window=6, calendar="auto", baseline="none", timezone="Europe/London", **TINY
+    ).fit(csv)
+    seen = _spy_network(model)
+    forecast = model.predict(csv)
+    assert [t.hour for t in forecast["ds"]] == [0, 2, 3]
+    hours = np.array([0, 2, 3])
+    future = seen[0][1][0].numpy()
+    np.testing.assert_allclose(future[:, 0], np.sin(2 * np.pi * hours / 24), atol=1e-6)
+    np.testing.assert_allclose(future[:, 1], np.cos(2 * np.pi * hours / 24), atol=1e-6)
+
+
 def test_calendar_and_future_covariates_are_combined():
     n, horizon = 24 * 8, 4
     df = _hourly(n, promo=np.arange(24 * 8) % 5 == 0)
