@@ -79,6 +79,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=[0.1, 0.5, 0.9],
         help="quantile levels for the prediction interval (0.5 is always added)",
     )
+    forecast.add_argument(
+        "--no-calibrate-intervals",
+        dest="calibrate_intervals",
+        action="store_false",
+        help="keep the network's quantiles as trained (default: calibrate each interval on "
+        "the validation windows by conformalized quantile regression)",
+    )
     add_training_options(forecast)
     forecast.set_defaults(func=run)
 
@@ -132,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
             scaling=args.scaling,
             baseline=args.baseline,
             val_size=args.val_size,
+            calibrate_intervals=args.calibrate_intervals,
             windows_per_epoch=args.windows_per_epoch or None,
             **common,
         )
