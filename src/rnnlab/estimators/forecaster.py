@@ -65,7 +65,8 @@ class Forecaster(Estimator):
             (None: ``3 · horizon``); the network trains on everything before them.
         fallback: with ``baseline="seasonal"``, when the network's point forecast does not
             beat its own baseline on the validation windows, forecast the baseline itself
-            (the network's quantiles are kept as the interval around it) and say so.
+            (the network's quantiles, calibrated, are kept as the interval around it) and
+            say so.
         calibrate_intervals: after training, calibrate each quantile interval (0.1–0.9 by
             default) on the validation windows by conformalized quantile regression, so it
             covers its nominal share of actuals (see :mod:`rnnlab.estimators.intervals`;
