@@ -59,3 +59,15 @@ def test_cli_estimate_prints_runs_and_assumptions_and_creates_no_store(tmp_path,
     assert "otherwise idle machine with 2 workers" in out
     assert "load average" in out
     assert not store.exists()
+
+
+def test_cli_estimate_with_adaptive_seeds_gives_the_range_of_runs(tmp_path, capsys):
+    """Looks at 3, 5 and 7 seeds: 2 models × (2 trials + 3) runs at least, × (2 + 7) at most."""
+    argv = ["compare", "--task", "adding", "--length", "10", "--models", "lstm,gru",
+            "--params", "575", "--seeds", "auto", "--max-seeds", "7", "--tune", "2",
+            "--epochs", "2", "--option", "train_size=64", "--option", "eval_size=32",
+            "--workers", "2", "--store", str(tmp_path / "store"), "--estimate"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "adaptive seeds (looks at 3, 5, 7 seeds): between 10 runs" in out
+    assert "and 18 runs" in out and "18 runs (2 configurations)" in out

@@ -222,6 +222,33 @@ def _run_adaptive(comparisons: list, store_dir: str, design, run_all, margin) ->
     return lines
 
 
+def _estimate(comparisons: list, name: str, workers: int | None, design) -> str:
+    """``--estimate``: the plan's cost; with adaptive seeds (``design``) its range, from
+    every comparison stopping at the first look to none stopping before the last."""
+    from rnnlab.compare.estimate import (
+        assemble_estimate,
+        estimate_comparisons,
+        format_hours,
+        measure_comparisons,
+    )
+    from rnnlab.compare.executor import parallelism
+
+    if design is None:
+        return estimate_comparisons(comparisons, name=name, workers=workers).format()
+    measured, largest = measure_comparisons(comparisons)
+    workers, _ = parallelism(workers, None, largest_model=largest)
+    first, last = (
+        assemble_estimate(measured, name=name, workers=workers, seeds=seeds)
+        for seeds in (design.looks[0], design.looks[-1])
+    )
+    return (
+        f"{name}, adaptive seeds (looks at {', '.join(map(str, design.looks))} seeds): "
+        f"between {first.runs} runs ({format_hours(first.wall_s)}) if every comparison stops at "
+        f"the first look and {last.runs} runs ({format_hours(last.wall_s)}) if none stops early; "
+        "the table below is the upper bound.\n" + last.format()
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Plan, run into the store, print the summary table and write the report."""
     from rich.console import Console
@@ -244,10 +271,8 @@ def run(args: argparse.Namespace) -> int:
     ray = ray_options(args)
     comparisons = _comparisons(args)
     if args.estimate:
-        from rnnlab.compare.estimate import estimate_comparisons
-
         name = f"suite {args.suite}" if args.suite else "comparison"
-        print(estimate_comparisons(comparisons, name=name, workers=workers).format())
+        print(_estimate(comparisons, name, workers, design))
         return 0
     Store.check(args.store)  # refuse a foreign directory before any work, creating nothing
     console = Console(stderr=True)

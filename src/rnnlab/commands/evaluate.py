@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rnnlab.estimators.cli_options import check_freq, say
+from rnnlab.estimators.cli_options import add_timezone_option, apply_timezone, check_freq, say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="forecasting: frequency of DATA if it cannot be inferred (must be the model's)",
     )
+    add_timezone_option(parser, saved=True)
     parser.add_argument(
         "--out", default=None, help="directory for tables and plots (written only on success)"
     )
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     estimator = load(args.model_dir)
     check_freq(estimator, args.freq)
+    apply_timezone(estimator, args.tz)
     evaluation = evaluate(
         estimator,
         args.data,

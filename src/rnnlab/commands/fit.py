@@ -6,7 +6,13 @@ import argparse
 import logging
 import sys
 
-from rnnlab.estimators.cli_options import add_training_options, csv_list, float_list, say
+from rnnlab.estimators.cli_options import (
+    add_timezone_option,
+    add_training_options,
+    csv_list,
+    float_list,
+    say,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="numeric columns constant within each series (static covariates)",
     )
     forecast.add_argument("--freq", default=None, help="pandas frequency (default: inferred)")
+    add_timezone_option(forecast, saved=False)
     forecast.add_argument("--horizon", type=int, default=24, help="steps to forecast")
     forecast.add_argument(
         "--window",
@@ -136,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
             future_covariates=tuple(args.future_covariates),
             static=tuple(args.static),
             freq=args.freq,
+            timezone=args.tz,
             scaling=args.scaling,
             baseline=args.baseline,
             val_size=args.val_size,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rnnlab.estimators.cli_options import check_freq, say
+from rnnlab.estimators.cli_options import add_timezone_option, apply_timezone, check_freq, say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="forecasts: frequency of DATA if it cannot be inferred (must be the model's)",
     )
+    add_timezone_option(parser, saved=True)
     parser.set_defaults(func=run)
 
 
@@ -35,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     estimator = load(args.model_dir)
     check_freq(estimator, args.freq)
+    apply_timezone(estimator, args.tz)
     if getattr(estimator, "warning_", None):
         say(f"note from fit: {estimator.warning_}")
     written = write_predictions(estimator, args.data, args.out, plot=args.plot, fill=args.fill)

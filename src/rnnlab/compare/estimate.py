@@ -94,8 +94,8 @@ class Estimate:
         width = max([len("configuration"), *(len(c.label) for c in self.configs)])
         lines = [
             f"{self.name}: {self.runs} runs ({len(self.configs)} configurations); estimated "
-            f"wall time {_hours(self.wall_s)} with {self.workers} worker"
-            f"{'s' if self.workers != 1 else ''} ({_hours(self.cpu_s)} of CPU time).",
+            f"wall time {format_hours(self.wall_s)} with {self.workers} worker"
+            f"{'s' if self.workers != 1 else ''} ({format_hours(self.cpu_s)} of CPU time).",
             f"Assumes an otherwise idle machine with {self.workers} workers of one torch thread "
             f"on {self.cores} cores. Measured from the process CPU time of the fastest of "
             f"{self.sample_steps} training steps per configuration (one thread) and of one "
@@ -116,7 +116,8 @@ class Estimate:
         return "\n".join(lines)
 
 
-def _hours(seconds: float) -> str:
+def format_hours(seconds: float) -> str:
+    """``1.4 h``, ``25 min`` or ``40 s``."""
     if seconds >= 3600:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
@@ -231,6 +232,59 @@ def _options_label(options: dict[str, Any]) -> str:
     return (" " + ",".join(f"{k}={v}" for k, v in shown.items())) if shown else ""
 
 
+@dataclass(frozen=True)
+class MeasuredComparison:
+    """One comparison of a plan and the cost of one run of each of its models."""
+
+    comparison: Comparison
+    costs: list[ConfigCost]
+
+
+def measure_comparisons(
+    comparisons: Sequence[Comparison], *, steps: int = SAMPLE_STEPS
+) -> tuple[list[MeasuredComparison], int]:
+    """Time a few steps of every model of every comparison; also the largest model's size."""
+    planned = prepare(comparisons)
+    largest = max(count for plan in planned for _, count, _ in plan.sizes.values())
+    measured = []
+    for plan in planned:
+        comparison = plan.comparison
+        default_lr = float({**get_task(comparison.task).train, **comparison.train}["lr"])
+        costs = [
+            run_cost(_config(plan, model, default_lr), steps=steps) for model in comparison.models
+        ]
+        measured.append(MeasuredComparison(comparison, costs))
+    return measured, largest
+
+
+def assemble_estimate(
+    measured: Sequence[MeasuredComparison],
+    *,
+    name: str,
+    workers: int,
+    seeds: int | None = None,
+    steps: int = SAMPLE_STEPS,
+) -> Estimate:
+    """The :class:`Estimate` of measured comparisons, each with its own number of seeds or
+    ``seeds`` for all (an adaptive plan's first or last look).
+
+    Every tuning trial (phase ``tune``) comes before the final runs in the order, as the
+    executor submits them; a trial costs what a final run of the same model costs.
+    """
+    configs: list[ConfigCost] = []
+    tuning: list[float] = []
+    finals: list[float] = []
+    for item in measured:
+        runs_per_model = item.comparison.seeds if seeds is None else seeds
+        for cost in item.costs:
+            configs.append(replace(cost, runs=item.comparison.tune + runs_per_model))
+            tuning.extend([cost.run_cpu_s] * item.comparison.tune)
+            finals.extend([cost.run_cpu_s] * runs_per_model)
+    return Estimate(
+        name, configs, tuning + finals, workers, os.cpu_count() or 1, machine_load(), steps
+    )
+
+
 def estimate_comparisons(
     comparisons: Sequence[Comparison],
     *,
@@ -240,24 +294,8 @@ def estimate_comparisons(
 ) -> Estimate:
     """Runs, CPU time and wall time of ``comparisons`` as :func:`run_comparisons` would run
     them with ``workers`` (None: its default), from a few timed steps of each model.
-
-    Every tuning trial (phase ``tune``) comes before the final runs in the order, as the
-    executor submits them; a trial costs what a final run of the same model costs.
-    """
-    planned = prepare(comparisons)
-    largest = max(count for plan in planned for _, count, _ in plan.sizes.values())
+    (Adaptive seeds: :func:`measure_comparisons` once, then :func:`assemble_estimate` for the
+    first and the last look.)"""
+    measured, largest = measure_comparisons(comparisons, steps=steps)
     workers, _ = parallelism(workers, None, largest_model=largest)
-    configs: list[ConfigCost] = []
-    tuning: list[float] = []
-    finals: list[float] = []
-    for plan in planned:
-        comparison = plan.comparison
-        default_lr = float({**get_task(comparison.task).train, **comparison.train}["lr"])
-        for model in comparison.models:
-            cost = run_cost(_config(plan, model, default_lr), steps=steps)
-            configs.append(replace(cost, runs=comparison.tune + comparison.seeds))
-            tuning.extend([cost.run_cpu_s] * comparison.tune)
-            finals.extend([cost.run_cpu_s] * comparison.seeds)
-    return Estimate(
-        name, configs, tuning + finals, workers, os.cpu_count() or 1, machine_load(), steps
-    )
+    return assemble_estimate(measured, name=name, workers=workers, steps=steps)

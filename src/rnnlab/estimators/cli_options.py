@@ -68,3 +68,28 @@ def check_freq(estimator: object, freq: str | None) -> None:
             f"--freq {freq} differs from the model's frequency {trained!r}; the data must be "
             "on the frequency the model was trained on"
         )
+
+
+def add_timezone_option(parser: argparse.ArgumentParser, *, saved: bool) -> None:
+    """``--tz``: the time zone of local clock times (``saved``: the model's is the default)."""
+    default = "default: the zone the model was fitted with" if saved else "saved with the model"
+    parser.add_argument(
+        "--tz",
+        default=None,
+        metavar="ZONE",
+        help="forecasting: IANA time zone of times written as local clock times with "
+        "daylight-saving time, e.g. Europe/Berlin: the skipped and the repeated hour when "
+        "the clocks change then keep a regular grid, and forecast times are written in "
+        f"that zone with their UTC offsets ({default})",
+    )
+
+
+def apply_timezone(estimator: object, zone: str | None) -> None:
+    """``--tz`` of predict/evaluate: read the data in ``zone`` instead of the model's zone."""
+    from rnnlab.errors import UserInputError
+
+    if zone is None:
+        return
+    if getattr(estimator, "kind", None) != "forecast":
+        raise UserInputError("--tz is for forecasting models only")
+    estimator.timezone = zone

@@ -79,6 +79,9 @@ class Forecaster(Estimator):
         time, target, series_id, covariates, future_covariates, freq, fill: how to read the
             data (see :func:`rnnlab.data.user.load_forecast_csv`); ``target`` may name
             several comma-separated columns.
+        timezone: IANA time zone (``"Europe/Berlin"``) of times written as local clock
+            times with daylight-saving time; ``predict`` reads its data and writes its
+            forecast times in it (tz-aware, with UTC offsets). None: times as written.
         static: numeric columns constant within each series (store size, region code as a
             number): standardised across series and given to the network at every step;
             ``predict`` uses the values seen in training for each series.
@@ -117,6 +120,7 @@ class Forecaster(Estimator):
         static: Sequence[str] = (),
         freq: str | None = None,
         fill: str | None = None,
+        timezone: str | None = None,
     ) -> None:
         self.model = model
         self.horizon = horizon
@@ -146,6 +150,7 @@ class Forecaster(Estimator):
         self.static = static
         self.freq = freq
         self.fill = fill
+        self.timezone = timezone
 
     # -- data ------------------------------------------------------------------------------
 
@@ -193,6 +198,7 @@ class Forecaster(Estimator):
             horizon=self.horizon,
             val_steps=self.val_size or 3 * self.horizon,
             test_steps=0,
+            timezone=self.timezone,
         )
 
     def _resolve_window(self, data: ForecastData) -> int:
@@ -499,6 +505,7 @@ class Forecaster(Estimator):
             freq=self.freq_,
             fill=self.fill,
             allow_future_rows=bool(cols["future_covariates"]),
+            timezone=self.timezone,
         ).frame
 
     def _groups(self, frame: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:

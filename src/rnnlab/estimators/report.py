@@ -594,10 +594,12 @@ def plot_forecast(estimator: Any, data: Any, forecast: pd.DataFrame, path: Path)
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize=9)
         if pd.api.types.is_datetime64_any_dtype(past[cols["time"]]):
-            # Concise labels: full dates side by side overlap on a 9-inch panel.
-            locator = mdates.AutoDateLocator()
+            # Concise labels: full dates side by side overlap on a 9-inch panel. Times in a
+            # zone are labelled in it (matplotlib's default is UTC).
+            zone = past[cols["time"]].dt.tz
+            locator = mdates.AutoDateLocator(tz=zone)
             ax.xaxis.set_major_locator(locator)
-            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=zone))
     if len(history) > len(sids):
         fig.suptitle(f"first {len(sids)} of {len(history)} series", fontsize=10)
     fig.tight_layout()

@@ -26,6 +26,7 @@ from rnnlab.data.user.tables import (
     _Table,
     log,
 )
+from rnnlab.data.user.timezones import check_timezone, dst_hint, localize
 from rnnlab.errors import UserInputError
 
 
@@ -140,7 +141,7 @@ def _regularize(
             f"{table.where(row, time_col)}: gap in the time index{label}: {grid[first]} "
             f"is missing after {grid[first - 1]} ({n_missing} missing steps in all at "
             f"frequency {spacing}); pass fill='ffill'|'interpolate'|'zero' (--fill) to "
-            "fill gaps"
+            "fill gaps" + dst_hint(times, grid[first])
         )
     filled = group.set_axis(position).reindex(np.arange(len(grid)))
     inserted = filled[time_col].isna().to_numpy()
@@ -150,9 +151,17 @@ def _regularize(
 
 
 def _sorted_series(
-    table: _Table, frame: pd.DataFrame, time_col: str, series_col: str | None
+    table: _Table,
+    frame: pd.DataFrame,
+    time_col: str,
+    series_col: str | None,
+    timezone: str | None,
 ) -> tuple[pd.DataFrame, int, list[tuple[str, pd.DataFrame]]]:
     """Add the parsed time (and series id) to ``frame``, sort it by series then time.
+
+    With ``timezone`` the times are localized to it first, in file order within each series
+    (a repeated local hour is told apart by its rows' order, which sorting by the local time
+    would lose).
 
     Returns the sorted frame, how many rows moved, and ``(series id, rows)`` per series in
     sorted id order (one group with id ``""`` without a series column).
@@ -160,6 +169,9 @@ def _sorted_series(
     frame[time_col] = _parse_time(table, time_col)
     if series_col is not None:
         frame[series_col] = table.frame[series_col].astype(str)
+    if timezone is not None:
+        series = frame[series_col] if series_col else None
+        frame[time_col] = localize(table, frame[time_col], series, time_col, timezone)
     frame, moved = _sort(frame, [series_col, time_col] if series_col else [time_col])
     if series_col is None:
         return frame, moved, [("", frame)]
@@ -184,7 +196,7 @@ def _check_duplicates(
             ""
             if series_col
             else " — if the file holds several series, pass --series-id / series_column"
-        )
+        ) + dst_hint(times, times.loc[row])
         repeated = int(duplicated.sum())
         raise UserInputError(
             f"{table.where(row, time_col)}: duplicate timestamps{where}: {times.loc[row]} is "
@@ -234,6 +246,7 @@ def load_forecast_csv(
     test_fraction: float = 0.15,
     val_steps: int | None = None,
     test_steps: int | None = None,
+    timezone: str | None = None,
 ) -> ForecastData:
     """Read a forecasting table (CSV or Parquet) into :class:`ForecastData`.
 
@@ -262,6 +275,13 @@ def load_forecast_csv(
             ``val_steps`` before them validation (default 0); the rest is train. A
             forecaster uses ``val_steps`` for early stopping only and no test split, so it
             trains on everything up to the validation window.
+        timezone: IANA time zone (``"Europe/Berlin"``) of times written as local clock
+            times: they are localized to it (a repeated hour when the clocks go back is told
+            apart by the order of the rows of a series in time order; a time the clocks
+            skip is an error), times with UTC offsets are converted to it, and the time
+            column holds tz-aware times in that zone on a regular grid across
+            daylight-saving changes. None: naive times are read as they are, times with
+            offsets as absolute times (in UTC when the offsets change).
 
     Other columns are ignored and listed in the summary. Raises UserInputError (file, row,
     column) for every problem listed in docs/data.md.
@@ -271,6 +291,8 @@ def load_forecast_csv(
     time_col = table.detect(time_column, TIME_CANDIDATES, "time")
     if time_col is None:
         table.column("time", "time")  # raises with a suggestion
+    if timezone is not None:
+        check_timezone(timezone, table.where(column=time_col))
     series_col = table.detect(series_column, SERIES_CANDIDATES, "series id")
     past = [table.column(c, "past covariate") for c in _as_list(past_covariates)]
     future = [table.column(c, "future covariate") for c in _as_list(future_covariates)]
@@ -295,7 +317,7 @@ def load_forecast_csv(
     ignored = [c for c in table.frame.columns if c not in {*reserved, *targets}]
 
     frame = table.numeric(features, allow_missing=fill is not None)
-    frame, moved, groups = _sorted_series(table, frame, time_col, series_col)
+    frame, moved, groups = _sorted_series(table, frame, time_col, series_col, timezone)
     _check_duplicates(table, groups, time_col, series_col)
     freq, step = _spacing(table, groups, time_col, freq)
 
@@ -371,7 +393,7 @@ def load_forecast_csv(
         name=table.path.name,
     )
     n_rows = sum(len(g) for _, g in parts)
-    spacing = freq or (f"{step:g}" if step else "unknown")
+    spacing = _spacing_text(freq, step, timezone)
     summary = (
         f"{table.path.name}: read {table.rows_read} rows; kept {len(parts)} series, {n_rows} "
         f"steps (freq {spacing}); sorted {moved} rows; inserted {n_inserted} missing time "
@@ -405,6 +427,7 @@ def read_forecast_rows(
     freq: str | None = None,
     fill: str | None = None,
     allow_future_rows: bool = False,
+    timezone: str | None = None,
 ) -> ForecastRows:
     """Read a forecasting table at prediction time with the columns a model was trained on.
 
@@ -428,12 +451,16 @@ def read_forecast_rows(
             forecast horizon, giving its future covariates); their past covariates may be
             empty too, their future covariates may not. Elsewhere an empty target or
             covariate is an error unless ``fill``.
+        timezone: IANA time zone of local clock times, as in :func:`load_forecast_csv`
+            (a model's ``timezone``).
 
     Returns:
         :class:`ForecastRows` ``(frame, summary)``; the summary is also logged at INFO level.
     """
     _check_fill(fill)
     table = _open(source)
+    if timezone is not None:
+        check_timezone(timezone, table.where(column=time_column))
     targets, past, future = _as_list(target), _as_list(past_covariates), _as_list(future_covariates)
     features = [*targets, *past, *future]
     needed = [*([series_column] if series_column else []), time_column, *features]
@@ -449,7 +476,7 @@ def read_forecast_rows(
         ],
         axis=1,
     )
-    frame, moved, groups = _sorted_series(table, frame, time_column, series_column)
+    frame, moved, groups = _sorted_series(table, frame, time_column, series_column, timezone)
     _check_duplicates(table, groups, time_column, series_column)
     is_datetime = pd.api.types.is_datetime64_any_dtype(frame[time_column])
     if freq is not None and not is_datetime:
@@ -506,7 +533,7 @@ def read_forecast_rows(
         parts.append(group)
     result = pd.concat(parts, ignore_index=True)
     ignored = [c for c in table.frame.columns if c not in needed]
-    spacing = freq or (f"{step:g}" if step else "unknown")
+    spacing = _spacing_text(freq, step, timezone)
     summary = (
         f"{table.path.name}: read {table.rows_read} rows; kept {len(parts)} series, "
         f"{len(result) - n_ahead} observed steps (freq {spacing})"
@@ -518,6 +545,12 @@ def read_forecast_rows(
     )
     log.info(summary)
     return ForecastRows(result, summary)
+
+
+def _spacing_text(freq: str | None, step: float | None, timezone: str | None) -> str:
+    """How the summary names the grid: ``h, local times in Europe/Berlin``."""
+    spacing = freq or (f"{step:g}" if step else "unknown")
+    return spacing + (f", local times in {timezone}" if timezone else "")
 
 
 def _trailing_empty(targets: pd.DataFrame) -> int:

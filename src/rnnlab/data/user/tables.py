@@ -264,7 +264,11 @@ def _parse_datetimes(raw: pd.Series) -> pd.Series:
     for dayfirst in (False,) if year_first else (False, True):
         with warnings.catch_warnings(), suppress(ValueError, TypeError, OverflowError):
             warnings.simplefilter("ignore", UserWarning)  # pandas' "could not infer format"
-            readings.append(pd.to_datetime(raw, dayfirst=dayfirst))
+            warnings.simplefilter("ignore", FutureWarning)  # pandas 2 on mixed offsets
+            reading = pd.to_datetime(raw, dayfirst=dayfirst)
+            # pandas 2 reads mixed UTC offsets as objects (pandas 3 refuses them): UTC below.
+            if pd.api.types.is_datetime64_any_dtype(reading):
+                readings.append(reading)
     if not readings:
         with suppress(ValueError, TypeError, OverflowError):
             # UTC offsets that change over the year (daylight saving time: +01:00 in winter,
