@@ -97,6 +97,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=[0.1, 0.5, 0.9],
         help="quantile levels for the prediction interval (0.5 is always added)",
     )
+    forecast.add_argument(
+        "--no-calibrate-intervals",
+        dest="calibrate_intervals",
+        action="store_false",
+        help="keep the network's quantiles as trained (default: calibrate each interval on "
+        "the validation windows by conformalized quantile regression)",
+    )
     add_training_options(forecast)
     forecast.set_defaults(func=run)
 
@@ -152,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
             baseline=args.baseline,
             calendar=args.calendar,
             val_size=args.val_size,
+            calibrate_intervals=args.calibrate_intervals,
             windows_per_epoch=args.windows_per_epoch or None,
             **common,
         )

@@ -33,7 +33,8 @@ from rnnlab.data.user import read_forecast_rows, season_lengths_for
 from rnnlab.errors import UserInputError
 from rnnlab.estimators import calendar_features
 from rnnlab.estimators.base import Estimator
-from rnnlab.estimators.forecast_inputs import WindowTransform
+from rnnlab.estimators.forecast_inputs import Encoded, WindowTransform
+from rnnlab.estimators.intervals import apply_calibration, calibrate, describe, uncalibrated
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,13 @@ class Forecaster(Estimator):
             (None: ``3 · horizon``); the network trains on everything before them.
         fallback: with ``baseline="seasonal"``, when the network's point forecast does not
             beat its own baseline on the validation windows, forecast the baseline itself
-            (the network's quantiles are kept as the interval around it) and say so.
+            (the network's quantiles, calibrated, are kept as the interval around it) and
+            say so.
+        calibrate_intervals: after training, calibrate each quantile interval (0.1–0.9 by
+            default) on the validation windows by conformalized quantile regression, so it
+            covers its nominal share of actuals (see :mod:`rnnlab.estimators.intervals`;
+            around the baseline too when the fit falls back to it). False: the network's
+            quantiles as trained.
         windows_per_epoch: training windows drawn (without replacement) per epoch; None:
             all. Early stopping sees the whole validation window every epoch.
         epochs, lr, batch_size, patience, seed, device, progress: training settings
@@ -107,6 +114,7 @@ class Forecaster(Estimator):
         baseline: str = "seasonal",
         val_size: int | None = None,
         fallback: bool = True,
+        calibrate_intervals: bool = True,
         windows_per_epoch: int | None = 1024,
         epochs: int = 30,
         lr: float = 1e-3,
@@ -137,6 +145,7 @@ class Forecaster(Estimator):
         self.baseline = baseline
         self.val_size = val_size
         self.fallback = fallback
+        self.calibrate_intervals = calibrate_intervals
         self.windows_per_epoch = windows_per_epoch
         self.epochs = epochs
         self.lr = lr
@@ -174,6 +183,10 @@ class Forecaster(Estimator):
             )
         WindowTransform(1, self.horizon, self.scaling)  # checks the scaling name
         calendar_features.requested(self.calendar)  # checks the calendar names
+        if not isinstance(self.calibrate_intervals, bool):
+            raise UserInputError(
+                f"calibrate_intervals must be True or False; got {self.calibrate_intervals!r}"
+            )
 
     def _levels(self) -> tuple[float, ...]:
         levels = sorted({round(float(q), 6) for q in self.quantiles} | {0.5})
@@ -236,7 +249,7 @@ class Forecaster(Estimator):
         Returns:
             ``self``, with ``network_``, ``scaler_``, ``transform_``, ``window_``,
             ``columns_``, ``series_ids_``, ``freq_``, ``season_length_``, ``train_end_``,
-            ``warning_`` and ``metrics_`` set.
+            ``warning_``, ``intervals_`` (the interval calibration) and ``metrics_`` set.
         """
         from rnnlab.models import ForecastNet
         from rnnlab.train import seed_everything
@@ -305,6 +318,7 @@ class Forecaster(Estimator):
         self.metrics_ = {"training": training, "summary": data.summary}
         self.warning_ = None
         self.baseline_only_ = False
+        self.intervals_ = None  # the check scores the network as trained
         if val_raw is not None:
             check = self._naive_check(data, val_raw)
             self.metrics_["validation"] = check
@@ -316,7 +330,21 @@ class Forecaster(Estimator):
             self.warning_ = _loses_to_baselines(self.model, check, own, self.baseline_only_)
             if self.warning_:
                 log.warning(self.warning_)
+        # After the fallback decision: the interval calibrated is the one predict gives.
+        self.intervals_ = self._calibrate(val_raw, levels)
         return self
+
+    def _calibrate(
+        self, windows: ForecastWindows | None, levels: tuple[float, ...]
+    ) -> dict[str, Any]:
+        """Conformal adjustments of the intervals from the validation windows (CQR)."""
+        if not self.calibrate_intervals:
+            return uncalibrated("calibrate_intervals=False")
+        if windows is None:
+            return uncalibrated("no validation windows: val_size is shorter than the horizon")
+        encoded = self.transform_.encode(windows.x, windows.future)
+        truth = self.transform_.targets(windows.y, encoded)
+        return calibrate(self._network_output(encoded), truth, levels)
 
     def _optional_windows(self, data: ForecastData, split: str) -> ForecastWindows | None:
         """Windows of ``split`` (with the static and calendar inputs), or None when it is
@@ -389,12 +417,18 @@ class Forecaster(Estimator):
     def _forecast_scaled(self, x: torch.Tensor, future: torch.Tensor | None) -> torch.Tensor:
         """Network forecast (N, H, n_targets, Q) in per-series standard units."""
         encoded = self.transform_.encode(x, future)
+        return self.transform_.decode(self._network_output(encoded), encoded)
+
+    def _network_output(self, encoded: Encoded) -> torch.Tensor:
+        """The forecast in the network's units (each window's scale, relative to the
+        baseline), with the fallback and the interval calibration applied."""
         with torch.no_grad():
             out = self.network_.predict(encoded.x, encoded.future)
         if getattr(self, "baseline_only_", False):
             # The baseline as the point forecast, the network's quantiles around it.
             out = out - self.network_.point(out).unsqueeze(-1)
-        return self.transform_.decode(out, encoded)
+        levels = tuple(float(q) for q in self.network_.quantile_levels)
+        return apply_calibration(out, levels, getattr(self, "intervals_", None))
 
     def _naive_check(self, data: ForecastData, windows: ForecastWindows) -> dict[str, Any]:
         """MASE of the network, naive and the seasonal naive (the baseline's season, or the
@@ -572,7 +606,8 @@ class Forecaster(Estimator):
         return (
             f"{self.model} {self.head} forecaster, horizon {self.horizon}, window {self.window_}, "
             f"{self.transform_.scaling} scaling, {base}, {calendar}{len(self.series_ids_)} series, "
-            f"{self.metrics_['training']['epochs']} epochs{score}"
+            f"{self.metrics_['training']['epochs']} epochs{score}; "
+            f"{describe(getattr(self, 'intervals_', None))}"
         )
 
     def _state(self) -> dict[str, Any]:
@@ -589,6 +624,7 @@ class Forecaster(Estimator):
             "baseline_season": self.transform_.season,
             "warning": self.warning_,
             "baseline_only": self.baseline_only_,
+            "intervals": self.intervals_,
             "scaler": {
                 "columns": self.scaler_.columns,
                 "mean": self.scaler_.mean_.tolist(),
@@ -615,6 +651,8 @@ class Forecaster(Estimator):
         )
         self.warning_ = state.get("warning")
         self.baseline_only_ = bool(state.get("baseline_only", False))
+        # Model files from before the calibration: the network's quantiles as trained.
+        self.intervals_ = state.get("intervals")
         scaler = state["scaler"]
         self.scaler_ = ForecastScaler(
             list(scaler["columns"]),

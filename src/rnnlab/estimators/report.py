@@ -135,7 +135,8 @@ def backtest_forecaster(
     ``refit``) each fold trains that many networks (seeds ``seed``, ``seed + 1``, ...): the
     model's row is their average forecast, each seed gets its own row, and a note gives the
     spread. The share of actuals inside the model's widest quantile interval (80 % by
-    default) is measured over every fold.
+    default) is measured over every fold, with the number of fits whose intervals were
+    calibrated (:mod:`rnnlab.estimators.intervals`).
     """
     from rnnlab.data.user import season_lengths_for
     from rnnlab.estimators.backtest import backtest, summarize, verdicts
@@ -167,6 +168,7 @@ def backtest_forecaster(
     low, high = (levels[0], levels[-1]) if len(levels) >= 3 else (None, None)
     inside: list[np.ndarray] = []
     fell_back: list[bool] = []
+    calibrated: list[bool] = []
     cache: dict[tuple[int, int], dict[str, np.ndarray]] = {}  # (fold origin sum, seed) ->
 
     static = {
@@ -193,6 +195,7 @@ def backtest_forecaster(
             params = {**_refit_params(estimator), "seed": estimator.seed + seed}
             model = type(estimator)(**params).fit(history.dropna(subset=cols["targets"]))
         fell_back.append(bool(getattr(model, "baseline_only_", False)))
+        calibrated.append(bool((getattr(model, "intervals_", None) or {}).get("method")))
         return model.predict(history)
 
     def per_key(forecast: pd.DataFrame, column: str) -> dict[str, np.ndarray]:
@@ -254,7 +257,9 @@ def backtest_forecaster(
         share = float(np.concatenate(inside).mean())
         notes.append(
             f"{name}: {share:.0%} of actuals inside its {low:g}–{high:g} quantile interval "
-            f"(nominal {high - low:.0%}), over {len(inside)} (series, fold) forecasts"
+            f"(nominal {high - low:.0%}), over {len(inside)} (series, fold) forecasts; "
+            f"conformal-calibrated on the fit's validation windows in {sum(calibrated)} of "
+            f"{len(calibrated)} fits"
         )
     if any(fell_back):
         notes.append(
