@@ -4,7 +4,7 @@
 #   scripts/study.sh start    # compare --suite standard, then claims --budget standard
 #   scripts/study.sh status   # is it running; runs finished per store; last log lines
 #   scripts/study.sh export   # copy each store's results table into results/ and rebuild
-#                             # the reports there (run when both have finished)
+#                             # the reports there (while it runs: what has finished so far)
 #
 # Both studies write to stores under $STUDY_DIR (default ./study-runs, git-ignored). Killed
 # (even with kill -9) or interrupted, `start` again resumes: finished runs are skipped and
@@ -88,14 +88,18 @@ EOF
 }
 
 publish() {
-    if running; then echo "the study is still running; export when it has finished" >&2; exit 1; fi
+    # While the study runs, what has finished so far is published (the reports list the runs
+    # still going); a later export replaces it. A store not begun yet is skipped.
+    if running; then echo "the study is still running: exporting what has finished so far" >&2; fi
     export_store "$COMPARE_STORE" results/standard
     $RNNLAB report results/standard --quiet
-    export_store "$CLAIMS_STORE" results/claims-standard
-    $RNNLAB claims --budget standard --store results/claims-standard --report-only >/dev/null
+    if [[ -f $CLAIMS_STORE/results.db ]]; then
+        export_store "$CLAIMS_STORE" results/claims-standard
+        $RNNLAB claims --budget standard --store results/claims-standard --report-only >/dev/null
+    fi
     cp "$STUDY_DIR/study.log" results/study-log.txt
     rmdir results/standard/checkpoints results/claims-standard/checkpoints 2>/dev/null || true
-    du -sh results/standard results/claims-standard
+    du -sh results/*/
 }
 
 case ${1:-} in
