@@ -20,6 +20,8 @@ def _group(values, *, task="adding", length=600, budget=70_000, higher=False):
         task=task,
         models=[SimpleNamespace(model=m, values=v) for m, v in values.items()],
         higher_is_better=higher,
+        metric="accuracy" if higher else "mse",
+        margin=None,
         options={"length": length, "train_size": 6400} if length else {},
         budget=budget,
         train={"epochs": 8},
@@ -99,3 +101,13 @@ def test_busy_time_is_the_union_of_run_intervals():
     rows = [SimpleNamespace(started_at=a, finished_at=b) for a, b in [(0, 10), (5, 15), (20, 30)]]
     assert busy_seconds(rows) == 25  # 0-15 and 20-30; the gap between sessions is not counted
     assert busy_seconds([SimpleNamespace(started_at=0, finished_at=9), *rows[:1]]) == 10
+
+
+def test_a_significant_difference_inside_the_margin_does_not_show_the_ordering():
+    """All at chance with tiny seed noise: a t-test can be significant, the ordering is not
+    shown (the verdict calls such models equivalent), as on copy memory at T = 200."""
+    row = _row("adding", BAI_2018)
+    at_chance = [0.1667, 0.1668, 0.1666, 0.1667, 0.1668]
+    text = ordering_check(row, _group({"gru": [v - 0.0003 for v in at_chance], "lstm": at_chance}))
+    assert "not shown: gru better than lstm (a difference within the ±0.0083 margin here)" in text
+    assert "agrees" not in text

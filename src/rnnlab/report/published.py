@@ -27,6 +27,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from rnnlab.compare.margins import Margin, default_margin
 from rnnlab.compare.stats import ALPHA, mean_ci, welch_test
 
 if TYPE_CHECKING:
@@ -246,16 +249,18 @@ def _better(a: Sequence[float], b: Sequence[float], higher_is_better: bool) -> b
     return difference > 0 if higher_is_better else difference < 0
 
 
-def ordering_check(row: Published, group: GroupSummary) -> str | None:
+def ordering_check(row: Published, group: GroupSummary, margin: Margin | None = None) -> str | None:
     """Whether our runs in ``group`` show the ordering ``row`` publishes, as one line.
 
     Each published pair is tested with Welch's t-test on our seeds, Holm-adjusted over the
-    pairs of the row: *agrees* (the published better model is significantly better here, or
-    a pair published as equal shows no significant difference — which is not proof of
-    equivalence), *not shown* (no significant difference here), *disagrees* (significantly
-    the other way, or a difference where the paper found none). Where it does not agree the
-    line gives the likely reasons: how the settings differ. None when the row orders none of
-    the models run here.
+    pairs of the row, and its difference of means is set against the equivalence margin
+    (``margin``; default the one the group's verdict used, else the metric's): *agrees* (the
+    published better model is significantly better here by more than the margin, or a pair
+    published as equal shows no difference beyond it — which is not proof of equivalence),
+    *not shown* (no significant difference, or one within the margin: both at chance, say),
+    *disagrees* (significantly the other way by more than the margin, or such a difference
+    where the paper found none). Where it does not agree the line gives the likely reasons:
+    how the settings differ. None when the row orders none of the models run here.
     """
     from statsmodels.stats.multitest import multipletests
 
@@ -268,9 +273,12 @@ def ordering_check(row: Published, group: GroupSummary) -> str | None:
     raw = [welch_test(ours[a], ours[b]) for a, b in pairs]
     finite = [p if math.isfinite(p) else 1.0 for p in raw]
     adjusted = multipletests(finite, method="holm")[1]
+    margin = margin or group.margin or default_margin(group.metric)
     agrees, unshown, disagrees, differing = [], [], [], set()
     for index, ((a, b), p) in enumerate(zip(pairs, adjusted, strict=True)):
-        significant = p < ALPHA
+        width = margin.resolve(ours[a], ours[b])
+        material = abs(float(np.mean(ours[a])) - float(np.mean(ours[b]))) > width
+        significant = p < ALPHA and material
         if index < len(better):
             label = f"{a} better than {b}"
             if significant and _better(ours[a], ours[b], group.higher_is_better):
@@ -279,6 +287,8 @@ def ordering_check(row: Published, group: GroupSummary) -> str | None:
             differing |= {a, b}
             if significant:
                 disagrees.append(f"{label} (here {b} is significantly better)")
+            elif p < ALPHA:
+                unshown.append(f"{label} (a difference within the ±{width:.2g} margin here)")
             else:
                 unshown.append(f"{label} (no significant difference here)")
         else:

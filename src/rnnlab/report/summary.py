@@ -75,6 +75,8 @@ class GroupSummary:
     machines: list[str] = field(default_factory=list)
     """Kinds of machine (GPU or CPU model) the final runs ran on; more than one makes the cost
     figures (time, memory) hard to compare."""
+    margin: Margin | None = None
+    """The equivalence margin the verdict used (the metric's default when None)."""
 
     @property
     def title(self) -> str:
@@ -179,6 +181,7 @@ def summarize(
                     if f"test_{metric}" in values
                 },
                 sorted({kind for row in group_rows if (kind := machine_kind(row))}),
+                margin or default_margin(metric),
             )
         )
     for group, verdict in zip(groups, adjust_table([g.verdict for g in groups]), strict=True):
