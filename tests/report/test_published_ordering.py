@@ -109,5 +109,8 @@ def test_a_significant_difference_inside_the_margin_does_not_show_the_ordering()
     row = _row("adding", BAI_2018)
     at_chance = [0.1667, 0.1668, 0.1666, 0.1667, 0.1668]
     text = ordering_check(row, _group({"gru": [v - 0.0003 for v in at_chance], "lstm": at_chance}))
-    assert "not shown: gru better than lstm (a difference within the ±0.0083 margin here)" in text
+    assert (
+        "not shown: gru better than lstm (here gru is significantly better, but within the "
+        "±0.0083 margin)" in text
+    )
     assert "agrees" not in text

@@ -288,7 +288,11 @@ def ordering_check(row: Published, group: GroupSummary, margin: Margin | None = 
             if significant:
                 disagrees.append(f"{label} (here {b} is significantly better)")
             elif p < ALPHA:
-                unshown.append(f"{label} (a difference within the ±{width:.2g} margin here)")
+                ahead = a if _better(ours[a], ours[b], group.higher_is_better) else b
+                unshown.append(
+                    f"{label} (here {ahead} is significantly better, but within the "
+                    f"±{width:.2g} margin)"
+                )
             else:
                 unshown.append(f"{label} (no significant difference here)")
         else:
