@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -24,6 +25,7 @@ from rnnlab.diagnose.verdicts import ClaimVerdict
 from rnnlab.report import html as html_parts
 from rnnlab.report.palette import model_colours
 from rnnlab.report.plots import FONT_PT, png, style
+from rnnlab.report.provenance import provenance_text
 from rnnlab.report.summary import format_value
 
 VERDICT_STYLES = {
@@ -141,7 +143,27 @@ def plot_claim(result: ClaimsResult, claim: int) -> plt.Figure | None:
     return fig
 
 
-def _header(result: ClaimsResult) -> list[str]:
+def store_provenance(store_dir: str | Path) -> list[str]:
+    """From the store at ``store_dir`` alone (so a page rebuilt from a published copy says
+    the same): when, on which machine and for how long its runs ran, and the software."""
+    from rnnlab.compare.store import DB_NAME, Store
+
+    if not (Path(store_dir) / DB_NAME).is_file():
+        return []
+    store = Store.open(store_dir)
+    try:
+        rows = store.rows()
+    finally:
+        store.close()
+    lines = [text] if (text := provenance_text(rows)) else []
+    versions = next((r.versions for r in reversed(rows) if r.versions), {})
+    shown = {k: v for k, v in versions.items() if k != "machine" and v is not None}
+    if shown:
+        lines.append("Software: " + ", ".join(f"{k} {v}" for k, v in shown.items()) + ".")
+    return lines
+
+
+def _header(result: ClaimsResult, provenance: Sequence[str] = ()) -> list[str]:
     b = result.budget
     lines = [
         f"Budget `{b.name}`: {b.seeds} seeds, models matched to about {b.params:,} parameters, "
@@ -150,6 +172,7 @@ def _header(result: ClaimsResult) -> list[str]:
     ]
     if result.wall_time_s is not None:
         lines.append(f"Wall time of this run: {result.wall_time_s / 60:.1f} min.")
+    lines.extend(provenance)
     if result.load_per_core is not None and result.load_per_core > 1:
         lines.append(
             f"**Warning: the machine was busy** (load average {result.load_per_core:.1f} per "
@@ -233,10 +256,12 @@ def _split_rows(result: ClaimsResult, verdict: ClaimVerdict) -> list[list[str]]:
     ]
 
 
-def to_markdown(result: ClaimsResult, images: dict[int, str] | None = None) -> str:
+def to_markdown(
+    result: ClaimsResult, images: dict[int, str] | None = None, provenance: Sequence[str] = ()
+) -> str:
     """The claims page as Markdown (``images`` maps a claim to its plot's file name)."""
     images = images or {}
-    out = ["# Claims about LSTM and GRU, measured", "", *_header(result), ""]
+    out = ["# Claims about LSTM and GRU, measured", "", *_header(result, provenance), ""]
     out += ["| # | claim | verdict |", "|--:|---|---|"]
     for v in result.verdicts:
         out.append(
@@ -274,7 +299,7 @@ def _badge(kind: str) -> str:
     return f"<span class='v-{verdict_class(kind)}'>{html.escape(kind)}</span>"
 
 
-def to_html(result: ClaimsResult, pngs: dict[int, bytes]) -> str:
+def to_html(result: ClaimsResult, pngs: dict[int, bytes], provenance: Sequence[str] = ()) -> str:
     """The claims page as one self-contained HTML file (plots inlined as data URIs): a
     short verdict per claim first, each linking to its section."""
     e = html.escape
@@ -295,7 +320,8 @@ def to_html(result: ClaimsResult, pngs: dict[int, bytes]) -> str:
             f"<tr><td class=num>{v.claim}</td><td><a href='#claim-{v.claim}'>"
             f"{e(CLAIMS[v.claim].statement)}</a></td><td>{_badge(v.kind)}</td></tr>"
         )
-    body += ["</tbody></table></div>", *(f"<p>{inline(line)}</p>" for line in _header(result))]
+    header = _header(result, provenance)
+    body += ["</tbody></table></div>", *(f"<p>{inline(line)}</p>" for line in header)]
     body.append(f"<p><i>{e(PUBLISHED_CONTEXT)}</i></p>")
     for v in result.verdicts:
         claim = CLAIMS[v.claim]
@@ -346,8 +372,9 @@ def write_claims_report(result: ClaimsResult, out_dir: str | Path) -> dict[str, 
         _atomic_write(out / name, data)
         images[claim] = name
     paths = {"markdown": out / "claims.md", "html": out / "claims.html"}
-    _atomic_write(paths["markdown"], to_markdown(result, images).encode())
-    _atomic_write(paths["html"], to_html(result, pngs).encode())
+    provenance = store_provenance(out)
+    _atomic_write(paths["markdown"], to_markdown(result, images, provenance).encode())
+    _atomic_write(paths["html"], to_html(result, pngs, provenance).encode())
     return paths
 
 
