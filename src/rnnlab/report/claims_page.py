@@ -45,7 +45,8 @@ PUBLISHED_CONTEXT = (
     "Published context (not our numbers): Chung et al. 2014 found GRU comparable to LSTM with "
     "no consistent winner; Jozefowicz et al. 2015 found a forget-gate bias of 1 closes most of "
     "LSTM's gap to GRU; Bai et al. 2018 found a TCN ahead of LSTM/GRU on most of their tasks. "
-    "Their setups (lengths, budgets, data) are much larger than the quick budget's."
+    "Their setups (lengths, budgets, data) are much larger than rnnlab's quick and standard "
+    "budgets."
 )
 
 
