@@ -8,7 +8,7 @@ import pytest
 from rnnlab.compare.store import Store
 from rnnlab.compare.units import versions
 from rnnlab.report import build_report
-from rnnlab.report.provenance import busy_seconds
+from rnnlab.report.provenance import busy_seconds, software_text
 from rnnlab.report.published import BAI_2018, GREFF_2017, ordering_check, published_for
 
 SOLVED = [0.0010, 0.0012, 0.0011, 0.0009, 0.0010]
@@ -114,3 +114,12 @@ def test_a_significant_difference_inside_the_margin_does_not_show_the_ordering()
         "±0.0083 margin)" in text
     )
     assert "agrees" not in text
+
+
+def test_software_line_names_the_versions_once_and_not_the_machine():
+    rows = [
+        SimpleNamespace(versions={}),
+        SimpleNamespace(versions={"torch": "2.13.0", "machine": "Xeon, 2 CPUs", "cuda": None}),
+    ]
+    assert software_text(rows) == "Software: torch 2.13.0."
+    assert software_text([SimpleNamespace(versions={})]) is None

@@ -25,7 +25,7 @@ from rnnlab.diagnose.verdicts import ClaimVerdict
 from rnnlab.report import html as html_parts
 from rnnlab.report.palette import model_colours
 from rnnlab.report.plots import FONT_PT, png, style
-from rnnlab.report.provenance import provenance_text
+from rnnlab.report.provenance import provenance_text, software_text
 from rnnlab.report.summary import format_value
 
 VERDICT_STYLES = {
@@ -156,12 +156,7 @@ def store_provenance(store_dir: str | Path) -> list[str]:
         rows = store.rows()
     finally:
         store.close()
-    lines = [text] if (text := provenance_text(rows)) else []
-    versions = next((r.versions for r in reversed(rows) if r.versions), {})
-    shown = {k: v for k, v in versions.items() if k != "machine" and v is not None}
-    if shown:
-        lines.append("Software: " + ", ".join(f"{k} {v}" for k, v in shown.items()) + ".")
-    return lines
+    return [text for text in (provenance_text(rows), software_text(rows)) if text]
 
 
 def _header(result: ClaimsResult, provenance: Sequence[str] = ()) -> list[str]:

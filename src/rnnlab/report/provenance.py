@@ -41,3 +41,11 @@ def provenance_text(rows: Sequence[RunRow]) -> str | None:
     if machines:
         text += " Machine: " + "; ".join(machines) + "."
     return text
+
+
+def software_text(rows: Sequence[RunRow]) -> str | None:
+    """``Software: numpy 2.4.6, python 3.11.7, ...`` from the first run that recorded its
+    versions (the machine is named by :func:`provenance_text`); None when none did."""
+    versions = next((r.versions for r in rows if r.versions), {})
+    shown = [f"{k} {v}" for k, v in versions.items() if k != "machine" and v is not None]
+    return "Software: " + ", ".join(shown) + "." if shown else None

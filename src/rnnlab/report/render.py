@@ -25,7 +25,7 @@ from rnnlab.report.answer import answer_for, answer_line
 from rnnlab.report.html import numeric_columns
 from rnnlab.report.overall import overall
 from rnnlab.report.palette import model_colours
-from rnnlab.report.provenance import provenance_text
+from rnnlab.report.provenance import provenance_text, software_text
 from rnnlab.report.published import ordering_check, published_for
 from rnnlab.report.summary import (
     GroupSummary,
@@ -249,7 +249,6 @@ def report_blocks(
     for row in rows:
         label = f"{row.phase} {row.status}"
         counts[label] = counts.get(label, 0) + 1
-    versions = next((r.versions for r in rows if r.versions), {})
     blocks: list[Block] = [Heading("rnnlab comparison report", 1)]
     if groups:
         blocks.append(Answers([answer_line(answer_for(g)) for g in groups], links=True))
@@ -318,13 +317,7 @@ def report_blocks(
         Paragraph(
             f"Store `{store.root}`; built {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC from "
             f"{len(rows)} stored runs ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))})."
-            + (
-                " Software: "
-                + ", ".join(f"{k} {v}" for k, v in versions.items() if v is not None)
-                + "."
-                if versions
-                else ""
-            )
+            + (f" {software}" if (software := software_text(rows)) else "")
         ),
     ]
     provenance = provenance_text(rows)
