@@ -223,30 +223,15 @@ def _run_adaptive(comparisons: list, store_dir: str, design, run_all, margin) ->
 
 
 def _estimate(comparisons: list, name: str, workers: int | None, design) -> str:
-    """``--estimate``: the plan's cost; with adaptive seeds (``design``) its range, from
-    every comparison stopping at the first look to none stopping before the last."""
-    from rnnlab.compare.estimate import (
-        assemble_estimate,
-        estimate_comparisons,
-        format_hours,
-        measure_comparisons,
-    )
-    from rnnlab.compare.executor import parallelism
+    """``--estimate``: the plan's cost; with adaptive seeds (``design``) its range."""
+    from rnnlab.compare import estimate
 
     if design is None:
-        return estimate_comparisons(comparisons, name=name, workers=workers).format()
-    measured, largest = measure_comparisons(comparisons)
-    workers, _ = parallelism(workers, None, largest_model=largest)
-    first, last = (
-        assemble_estimate(measured, name=name, workers=workers, seeds=seeds)
-        for seeds in (design.looks[0], design.looks[-1])
+        return estimate.estimate_comparisons(comparisons, name=name, workers=workers).format()
+    first, last = estimate.estimate_seed_range(
+        comparisons, design.looks, name=name, workers=workers
     )
-    return (
-        f"{name}, adaptive seeds (looks at {', '.join(map(str, design.looks))} seeds): "
-        f"between {first.runs} runs ({format_hours(first.wall_s)}) if every comparison stops at "
-        f"the first look and {last.runs} runs ({format_hours(last.wall_s)}) if none stops early; "
-        "the table below is the upper bound.\n" + last.format()
-    )
+    return estimate.format_seed_range(first, last, design.looks)
 
 
 def run(args: argparse.Namespace) -> int:

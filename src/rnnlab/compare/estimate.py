@@ -285,6 +285,13 @@ def assemble_estimate(
     )
 
 
+def _measured_with_workers(
+    comparisons: Sequence[Comparison], workers: int | None, steps: int
+) -> tuple[list[MeasuredComparison], int]:
+    measured, largest = measure_comparisons(comparisons, steps=steps)
+    return measured, parallelism(workers, None, largest_model=largest)[0]
+
+
 def estimate_comparisons(
     comparisons: Sequence[Comparison],
     *,
@@ -293,9 +300,35 @@ def estimate_comparisons(
     steps: int = SAMPLE_STEPS,
 ) -> Estimate:
     """Runs, CPU time and wall time of ``comparisons`` as :func:`run_comparisons` would run
-    them with ``workers`` (None: its default), from a few timed steps of each model.
-    (Adaptive seeds: :func:`measure_comparisons` once, then :func:`assemble_estimate` for the
-    first and the last look.)"""
-    measured, largest = measure_comparisons(comparisons, steps=steps)
-    workers, _ = parallelism(workers, None, largest_model=largest)
+    them with ``workers`` (None: its default), from a few timed steps of each model."""
+    measured, workers = _measured_with_workers(comparisons, workers, steps)
     return assemble_estimate(measured, name=name, workers=workers, steps=steps)
+
+
+def estimate_seed_range(
+    comparisons: Sequence[Comparison],
+    looks: Sequence[int],
+    *,
+    name: str = "plan",
+    workers: int | None = None,
+    steps: int = SAMPLE_STEPS,
+) -> tuple[Estimate, Estimate]:
+    """With adaptive seeds (looks at ``looks`` seeds per model): the estimate if every
+    comparison stops at the first look, and if none stops before the last, from one set of
+    measurements."""
+    measured, workers = _measured_with_workers(comparisons, workers, steps)
+    first, last = (
+        assemble_estimate(measured, name=name, workers=workers, seeds=seeds, steps=steps)
+        for seeds in (looks[0], looks[-1])
+    )
+    return first, last
+
+
+def format_seed_range(first: Estimate, last: Estimate, looks: Sequence[int]) -> str:
+    """One line on the range of an adaptive plan, then the upper bound's table."""
+    return (
+        f"{last.name}, adaptive seeds (looks at {', '.join(map(str, looks))} seeds): "
+        f"between {first.runs} runs ({format_hours(first.wall_s)}) if every comparison stops at "
+        f"the first look and {last.runs} runs ({format_hours(last.wall_s)}) if none stops early; "
+        "the table below is the upper bound.\n" + last.format()
+    )

@@ -76,8 +76,10 @@ class GoingColumn(ProgressColumn):
     """``now: copy gru seed 2, …  last: …``: the runs training now, read from the store at
     most every ``every`` seconds (a cheap read-only query), then what finished last."""
 
-    def __init__(self, store: str | None, every: float = 2.0, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self, store: str | None, every: float = 2.0, table_column: Column | None = None
+    ) -> None:
+        super().__init__(table_column=table_column)
         self.store, self.every = store, every
         self._going, self._read_at = "", -float("inf")
 
