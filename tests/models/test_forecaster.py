@@ -118,3 +118,28 @@ def test_targets_of_the_wrong_shape_are_a_clear_error(decoder) -> None:
     for compute in (model.loss, model.metrics):
         with pytest.raises(UserInputError, match=r"= \(4, 3, 1\), got \(4, 5, 1\)"):
             compute(batch)
+
+
+@pytest.mark.parametrize("decoder", ["direct", "seq2seq"])
+def test_linear_component_adds_a_linear_map_of_the_last_target_values(decoder) -> None:
+    batch = _batch()
+    plain = _model(decoder, quantiles=(0.1, 0.5, 0.9)).eval()
+    model = _model(decoder, quantiles=(0.1, 0.5, 0.9), linear_window=4).eval()
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("linear.")}
+    plain.load_state_dict(state)
+    with torch.no_grad():
+        linear = model.linear(batch.x[:, -4:, :1].reshape(6, 4)).view(6, 3, 1, 1)
+        # seq2seq feeds its point forecasts back, so only its first step is plain + linear.
+        steps = 3 if decoder == "direct" else 1
+        torch.testing.assert_close(
+            model(batch.x, batch.future)[:, :steps],
+            (plain(batch.x, batch.future) + linear)[:, :steps],
+        )
+        # Only the targets' last 4 steps are read: covariates and older steps change nothing.
+        changed = batch.x.clone()
+        changed[:, :-4] += 3.0
+        changed[..., 1:] -= 2.0
+        moved = model.linear_forecast(changed)
+    torch.testing.assert_close(moved, linear.view(6, 3, 1))
+    with pytest.raises(UserInputError, match="reads 4 steps; got a window of 3"):
+        model.linear_forecast(batch.x[:, :3])

@@ -9,6 +9,11 @@
   in the others, as forecasting always does (0: trained free-running, no train/forecast
   mismatch).
 
+With ``linear_window`` > 0 an autoregressive linear component is added to every output (the
+"highway" of LSTNet, Lai et al. 2018, and the linear map of DLinear, Zeng et al. 2023): one
+linear map from the last ``linear_window`` values of the targets to all horizon steps. The
+recurrent part then has only to learn what a linear map of the window gets wrong.
+
 Inputs follow :meth:`rnnlab.data.ForecastData.windows`: ``x`` (B, W, I) holds the targets in
 its first ``n_targets`` columns, then past covariates (and future-known ones, at past steps).
 Future-known covariates over the horizon come as ``future`` (B, H, F) -- ``batch.future`` in
@@ -53,6 +58,8 @@ class ForecastNetConfig:
         dropout: dropout between stacked layers and before the output layer.
         teacher_forcing: share of training batches a seq2seq decoder gets the true previous
             values in (1: always, the classic setting; 0: never, as when forecasting).
+        linear_window: past steps of the targets the autoregressive linear component reads
+            (0: none).
         encoder_options: extra options for the encoder.
     """
 
@@ -69,6 +76,7 @@ class ForecastNetConfig:
     quantiles: tuple[float, ...] | None = None
     dropout: float = 0.0
     teacher_forcing: float = 1.0
+    linear_window: int = 0
     encoder_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -114,6 +122,10 @@ class ForecastNet(TaskModel):
             self.register_buffer("quantile_levels", levels)
             self.num_outputs = len(levels)
             self.point_index = int((levels - 0.5).abs().argmin())
+        self.linear: nn.Linear | None = None
+        if config.linear_window:
+            size = config.n_targets
+            self.linear = nn.Linear(config.linear_window * size, config.horizon * size)
         self.inputs = InputLayer(config.input_size)
         self.encoder = encoder_from_config(config, config.input_size)
         self.dropout = nn.Dropout(config.dropout)
@@ -151,12 +163,13 @@ class ForecastNet(TaskModel):
         future = self._check_future(x, future)
         encoded = self.encoder(self.inputs(x), lengths)
         batch_size = x.shape[0]
+        linear = self.linear_forecast(x)
         if self.decoder is None:
             features = [self.dropout(encoded.last)]
             if future is not None:
                 features.append(future.reshape(batch_size, -1))
             out = self.head(torch.cat(features, -1))
-            return self._shape(out.view(batch_size, cfg.horizon, -1))
+            return self._with_linear(self._shape(out.view(batch_size, cfg.horizon, -1)), linear)
         mask = length_mask(lengths, x.shape[1], batch_size, x.device)
         state = self.decoder.initial_state(encoded.last)
         previous = last_step(x, lengths)[:, : cfg.n_targets]  # the last observed values
@@ -169,15 +182,35 @@ class ForecastNet(TaskModel):
             features, _, _ = self.decoder(
                 step_inputs(values, slice(None)), state, encoded.outputs, mask
             )
-            return self._shape(self.head(self.dropout(features)))
+            return self._with_linear(self._shape(self.head(self.dropout(features))), linear)
         outputs = []
         for h in range(cfg.horizon):
             inputs = step_inputs(previous.unsqueeze(1), slice(h, h + 1))
             features, state, _ = self.decoder(inputs, state, encoded.outputs, mask)
             out = self._shape(self.head(self.dropout(features)))
+            out = self._with_linear(out, None if linear is None else linear[:, h : h + 1])
             outputs.append(out)
             previous = self.point(out)[:, 0]
         return torch.cat(outputs, 1)
+
+    def linear_forecast(self, x: Tensor) -> Tensor | None:
+        """The autoregressive linear component (B, horizon, n_targets), or None."""
+        if self.linear is None:
+            return None
+        cfg = self.config
+        if x.shape[1] < cfg.linear_window:
+            raise UserInputError(
+                f"the linear component reads {cfg.linear_window} steps; got a window of "
+                f"{x.shape[1]}"
+            )
+        past = x[:, -cfg.linear_window :, : cfg.n_targets].reshape(x.shape[0], -1)
+        return self.linear(past).view(x.shape[0], cfg.horizon, cfg.n_targets)
+
+    def _with_linear(self, out: Tensor, linear: Tensor | None) -> Tensor:
+        """``out`` plus the linear component, on every quantile level."""
+        if linear is None:
+            return out
+        return out + (linear.unsqueeze(-1) if self.num_outputs > 1 else linear)
 
     def _shape(self, out: Tensor) -> Tensor:
         """(B, U, n_targets * Q) -> (B, U, n_targets) or (B, U, n_targets, Q)."""
