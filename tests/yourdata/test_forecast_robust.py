@@ -57,6 +57,38 @@ def test_seasonal_baseline_in_the_transform_is_the_seasonal_naive_forecast():
     assert encoded.base.view(-1).tolist() == [6, 7, 8, 9, 6, 7]
 
 
+def test_seasonal_inputs_are_the_naive_forecasts_of_the_other_seasons():
+    x = torch.arange(10.0).view(1, 10, 1)
+    transform = WindowTransform(n_targets=1, horizon=6, scaling="global", season=4, lags=(1, 3))
+    encoded = transform.encode(x, torch.full((1, 6, 1), -1.0))
+    assert transform.extra_future == 3
+    # Given future covariates first, then the baseline (m=4), then each lag in order.
+    assert encoded.future[0, :, 0].tolist() == [-1] * 6
+    assert encoded.future[0, :, 1].tolist() == [6, 7, 8, 9, 6, 7]
+    assert encoded.future[0, :, 2].tolist() == [9] * 6
+    assert encoded.future[0, :, 3].tolist() == [7, 8, 9, 7, 8, 9]
+    with pytest.raises(UserInputError, match="season 12 needs a window of at least 12"):
+        WindowTransform(1, 6, "global", season=4, lags=(12,)).encode(x, None)
+
+
+def test_forecaster_gives_the_other_seasons_as_inputs_and_keeps_them_in_its_file(tmp_path):
+    values = _two_seasons()
+    df = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=len(values), freq="h")})
+    df["y"] = values
+    model = Forecaster("gru", horizon=24, window=168, seasonal_inputs=True, **TINY).fit(df)
+    assert model.transform_.season == 168 and model.transform_.lags == (1, 24)
+    assert model.network_.config.future_size == 3
+    assert "seasonal inputs m=1/24" in model.summary_line()
+    model.save(tmp_path / "m")
+    again = load(tmp_path / "m")
+    assert again.transform_ == model.transform_
+    pd.testing.assert_frame_equal(again.predict(df), model.predict(df))
+    plain = Forecaster("gru", horizon=24, window=168, seasonal_inputs=False, **TINY).fit(df)
+    assert plain.transform_.lags == () and plain.network_.config.future_size == 1
+    with pytest.raises(UserInputError, match="seasonal_inputs must be True or False"):
+        Forecaster(seasonal_inputs="yes").fit(df)
+
+
 def test_best_season_finds_the_weekly_pattern():
     values = _two_seasons()
     assert season_lengths_for("h") == [24, 168]
@@ -284,12 +316,99 @@ def test_falls_back_to_its_baseline_when_it_does_not_beat_it():
     df = pd.DataFrame({"ds": pd.date_range("2021-01-01", periods=200), "y": walk})
     settings = {**TINY, "epochs": 1, "lr": 1e-12}  # learns nothing: ties with its baseline
     model = Forecaster("gru", horizon=5, window=10, **settings).fit(df)
-    assert model.transform_.season == 1 and model.baseline_only_
-    assert "it forecasts its baseline (naive) instead" in model.warning_
+    assert model.transform_.season == 1 and model.forecast_from_ == "seasonal"
+    assert "it forecasts naive instead, the best of its baselines" in model.warning_
     forecast = model.predict(df)
     np.testing.assert_allclose(forecast["y"], walk[-1])
     assert (forecast["y_q0.1"] <= forecast["y"]).all() and (
         forecast["y"] <= forecast["y_q0.9"]
     ).all()
     kept = Forecaster("gru", horizon=5, window=10, fallback=False, **settings).fit(df)
-    assert not kept.baseline_only_ and "consider using the baseline" in kept.warning_
+    assert kept.forecast_from_ == "network" and "consider using the baseline" in kept.warning_
+
+
+def _ar_series(n: int = 900, seed: int = 0) -> pd.DataFrame:
+    """A noisy linear recursion with a 24-step cycle: a linear map of the window forecasts it."""
+    rng = np.random.default_rng(seed)
+    values = np.zeros(n)
+    for t in range(2, n):
+        values[t] = 1.6 * values[t - 1] - 0.9 * values[t - 2] + rng.normal(0, 1)
+    frame = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=n, freq="h")})
+    return frame.assign(y=values + 50)
+
+
+def test_linear_baseline_is_the_ridge_regression_refitted_on_every_window(tmp_path):
+    from rnnlab.estimators.forecaster import _RIDGE_GRID
+
+    df = _ar_series()
+    model = Forecaster("gru", horizon=6, window=24, baseline="linear", **TINY).fit(df)
+    linear = model.network_.linear
+    assert linear is not None and not linear.weight.requires_grad
+    chosen = model.metrics_["linear_baseline"]
+    assert chosen["penalty"] in _RIDGE_GRID and np.isfinite(chosen["validation_mae"])
+    # The same ridge regression computed independently (numpy) on the training and the
+    # validation windows as the network sees them, with the chosen penalty.
+    data = model._read(df)
+    windows = [
+        model.transform_.windows(model._model_inputs(data.window_set(split, 24, 6)))
+        for split in ("train", "val")
+    ]
+    x = np.concatenate([w.x[..., 0].numpy() for w in windows]).astype(np.float64)
+    y = np.concatenate([w.y[..., 0].numpy() for w in windows]).astype(np.float64)
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    gram = xc.T @ xc
+    penalty = chosen["penalty"] * np.trace(gram) / gram.shape[0]
+    weights = np.linalg.solve(gram + penalty * np.eye(gram.shape[0]), xc.T @ yc)
+    np.testing.assert_allclose(linear.weight.numpy().T, weights, rtol=1e-3, atol=1e-4)
+    bias = y.mean(0) - x.mean(0) @ weights
+    np.testing.assert_allclose(linear.bias.numpy(), bias, rtol=1e-3, atol=1e-4)
+    # A linear recursion: the linear baseline beats naive by far on the validation windows.
+    mase = model.metrics_["validation"]["mase"]
+    assert mase[model._own_baseline()] < 0.5 * mase["naive"]
+    assert "a linear map of the window" in model.summary_line()
+    model.save(tmp_path / "m")
+    pd.testing.assert_frame_equal(load(tmp_path / "m").predict(df), model.predict(df))
+
+
+def test_fallback_of_the_linear_baseline_forecasts_the_linear_map():
+    df = _ar_series()
+    model = Forecaster("gru", horizon=6, window=24, baseline="linear", **TINY).fit(df)
+    model.forecast_from_ = "linear"
+    point = model.predict(df)["y"].to_numpy()
+    # By hand: the window on its own scale, the seasonal naive forecast, the linear map.
+    x = torch.from_numpy(model.scaler_.transform(df[["y"]].to_numpy()[-24:], 0)[None].astype("f4"))
+    encoded = model.transform_.encode(x, None)
+    expected = model.transform_.decode(model.network_.linear_forecast(encoded.x), encoded)
+    expected = model.scaler_.inverse_targets(expected, np.array([0]))[0, :, 0]
+    np.testing.assert_allclose(point, expected, rtol=1e-4)
+
+
+def test_cli_fit_with_the_linear_baseline_and_seasonal_inputs(tmp_path):
+    values = _two_seasons(24 * 7 * 4)
+    path = tmp_path / "hourly.csv"
+    frame = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=len(values), freq="h")})
+    frame.assign(y=values).to_csv(path, index=False)
+    args = ["fit", "forecast", str(path), "--time", "ds", "--target", "y", "--horizon", "12"]
+    extra = ["--window", "168", "--epochs", "1", "--hidden-size", "8"]
+    assert (
+        main(
+            [
+                *args,
+                *extra,
+                "--baseline",
+                "linear",
+                "--seasonal-inputs",
+                "--out",
+                str(tmp_path / "m"),
+            ]
+        )
+        == 0
+    )
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["estimator"]["baseline"] == "linear"
+    assert config["network"]["config"]["linear_window"] == 168
+    assert config["state"]["lag_inputs"] == [1, 24]
+    assert config["state"]["forecast_from"] in ("network", "seasonal", "linear")
+    with pytest.raises(SystemExit):  # argparse names the choices
+        main([*args, *extra, "--baseline", "ridge", "--out", str(tmp_path / "bad")])
+    assert not (tmp_path / "bad").exists()

@@ -142,7 +142,7 @@ def test_the_fallback_to_the_baseline_is_calibrated_around_the_baseline():
     df = pd.DataFrame({"ds": pd.date_range("2021-01-01", periods=200), "y": walk})
     settings = {**TINY, "epochs": 1, "lr": 1e-12}  # learns nothing: ties with its baseline
     model = Forecaster("gru", horizon=5, window=10, **settings).fit(df)
-    assert model.baseline_only_
+    assert model.forecast_from_ == "seasonal"
     # val_size 15: 11 windows, fewer than 20, but 55 window-steps: pooled over the steps.
     assert model.intervals_["method"] == "cqr pooled over steps"
     forecast = model.predict(df)

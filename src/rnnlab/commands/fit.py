@@ -59,10 +59,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     forecast.add_argument(
         "--baseline",
-        choices=["seasonal", "none"],
+        choices=["seasonal", "linear", "none"],
         default="seasonal",
-        help="seasonal: the network corrects the best seasonal naive forecast; none: it "
-        "forecasts the values directly",
+        help="seasonal: the network corrects the best seasonal naive forecast; linear: that "
+        "plus a linear map of the window, started from its ridge regression and trained with "
+        "the network; none: it forecasts the values directly",
+    )
+    forecast.add_argument(
+        "--seasonal-inputs",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="give the network the naive forecasts of the other seasons (and of the last "
+        "value) as inputs for every horizon step",
     )
     forecast.add_argument(
         "--calendar",
@@ -157,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
             timezone=args.tz,
             scaling=args.scaling,
             baseline=args.baseline,
+            seasonal_inputs=args.seasonal_inputs,
             calendar=args.calendar,
             val_size=args.val_size,
             calibrate_intervals=args.calibrate_intervals,

@@ -11,6 +11,10 @@ Two ideas keep a recurrent forecaster honest on real series:
   network outputs a correction to the seasonal naive forecast of the window (season
   ``season``; 1 is naive), which is also given to it as a future-known input per horizon
   step. At initialisation the output is near zero, so training starts from the baseline.
+- **Seasonal lags as inputs**: the naive forecasts of the other seasons the window holds
+  (``lags``; 1 is the last value) are given per horizon step too, so the network can learn
+  when the day before is a better guide than the week before (a holiday, a level shift)
+  from the values themselves instead of remembering them across the window.
 
 Windows arrive already standardised per series (:class:`~rnnlab.data.ForecastScaler`); the
 transform works on those units, and :meth:`WindowTransform.decode` returns them.
@@ -45,7 +49,8 @@ class Encoded:
 @dataclass(frozen=True)
 class WindowTransform:
     """Per-window scaling (``scaling="window"``, or ``"global"``: none beyond the
-    per-series scaler) and the seasonal-naive residual (``season`` ≥ 1; 0: none).
+    per-series scaler), the seasonal-naive residual (``season`` ≥ 1; 0: none) and the
+    seasonal naive forecasts of ``lags`` as future inputs.
 
     The targets are the first ``n_targets`` columns of ``x``.
     """
@@ -54,6 +59,7 @@ class WindowTransform:
     horizon: int
     scaling: str = "window"
     season: int = 0
+    lags: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.scaling not in SCALINGS:
@@ -61,8 +67,9 @@ class WindowTransform:
 
     @property
     def extra_future(self) -> int:
-        """Future inputs the transform adds per horizon step (the baseline, per target)."""
-        return self.n_targets if self.season else 0
+        """Future inputs the transform adds per horizon step (the baseline and the lags,
+        per target)."""
+        return self.n_targets * (bool(self.season) + len(self.lags))
 
     def encode(self, x: Tensor, future: Tensor | None) -> Encoded:
         """Scale the targets of ``x`` (B, W, I) and append the baseline to ``future``."""
@@ -75,17 +82,21 @@ class WindowTransform:
             loc = torch.zeros_like(targets[:, :1])
             scale = torch.ones_like(targets[:, :1])
         x = torch.cat([(targets - loc) / scale, x[..., k:]], dim=-1)
-        base = None
-        if self.season:
-            if self.season > x.shape[1]:
-                raise UserInputError(
-                    f"the seasonal baseline needs a window of at least {self.season} steps; "
-                    f"got {x.shape[1]}"
-                )
-            steps = torch.arange(self.horizon) % self.season
-            base = x[:, x.shape[1] - self.season + steps, :k]
-            future = base if future is None else torch.cat([future, base], dim=-1)
+        base = self._seasonal_naive(x, self.season) if self.season else None
+        for forecast in [base] + [self._seasonal_naive(x, m) for m in self.lags]:
+            if forecast is not None:
+                future = forecast if future is None else torch.cat([future, forecast], dim=-1)
         return Encoded(x, future, loc, scale, base)
+
+    def _seasonal_naive(self, x: Tensor, season: int) -> Tensor:
+        """The seasonal naive forecast (B, H, n_targets) of the scaled targets of ``x``."""
+        if season > x.shape[1]:
+            raise UserInputError(
+                f"the seasonal naive input of season {season} needs a window of at least "
+                f"{season} steps; got {x.shape[1]}"
+            )
+        steps = torch.arange(self.horizon) % season
+        return x[:, x.shape[1] - season + steps, : self.n_targets]
 
     def targets(self, y: Tensor, encoded: Encoded) -> Tensor:
         """Training targets: ``y`` (B, H, n_targets) on the window's scale, minus the baseline."""

@@ -38,7 +38,9 @@ from rnnlab.estimators.intervals import apply_calibration, calibrate, describe, 
 
 log = logging.getLogger(__name__)
 
-BASELINE_CHOICES = ("seasonal", "none")
+BASELINE_CHOICES = ("seasonal", "linear", "none")
+# Ridge penalties tried for the linear baseline, relative to the mean eigenvalue of X'X.
+_RIDGE_GRID = tuple(float(10.0**k) for k in range(-4, 3))
 
 DataSource = str | os.PathLike[str] | pd.DataFrame | ForecastData
 
@@ -63,13 +65,21 @@ class Forecaster(Estimator):
             trends and level shifts) or ``"global"`` (the per-series training scaler only).
         baseline: ``"seasonal"``: the network corrects the best seasonal naive forecast
             (season chosen on the training data among those the frequency implies and the
-            window holds; 1 is naive); ``"none"``: it forecasts the values directly.
+            window holds; 1 is naive); ``"linear"``: the same, plus a linear map of the
+            window (LSTNet's autoregressive component) that starts as the ridge regression
+            of the training windows' corrections (DLinear-style) and trains with the
+            network; ``"none"``: it forecasts the values directly.
+        seasonal_inputs: also give the network, per horizon step, the naive forecast of
+            every other season the frequency implies that the window holds, and of the last
+            value (the daily one when the baseline is weekly, say), so it can learn when
+            which is the better guide.
         val_size: last steps of each series kept for early stopping and the naive check
             (None: ``3 · horizon``); the network trains on everything before them.
-        fallback: with ``baseline="seasonal"``, when the network's point forecast does not
-            beat its own baseline on the validation windows, forecast the baseline itself
-            (the network's quantiles, calibrated, are kept as the interval around it) and
-            say so.
+        fallback: with a baseline, when the network's point forecast does not beat its
+            baselines on the validation windows (the seasonal naive forecast, and with
+            ``"linear"`` that plus the linear map), forecast the best of them instead (the
+            network's quantiles, calibrated, are kept as the interval around it) and say so
+            (``forecast_from_`` names it).
         calibrate_intervals: after training, calibrate each quantile interval (0.1–0.9 by
             default) on the validation windows by conformalized quantile regression, so it
             covers its nominal share of actuals (see :mod:`rnnlab.estimators.intervals`;
@@ -112,6 +122,7 @@ class Forecaster(Estimator):
         num_layers: int = 1,
         scaling: str = "window",
         baseline: str = "seasonal",
+        seasonal_inputs: bool = False,
         val_size: int | None = None,
         fallback: bool = True,
         calibrate_intervals: bool = True,
@@ -143,6 +154,7 @@ class Forecaster(Estimator):
         self.num_layers = num_layers
         self.scaling = scaling
         self.baseline = baseline
+        self.seasonal_inputs = seasonal_inputs
         self.val_size = val_size
         self.fallback = fallback
         self.calibrate_intervals = calibrate_intervals
@@ -183,10 +195,9 @@ class Forecaster(Estimator):
             )
         WindowTransform(1, self.horizon, self.scaling)  # checks the scaling name
         calendar_features.requested(self.calendar)  # checks the calendar names
-        if not isinstance(self.calibrate_intervals, bool):
-            raise UserInputError(
-                f"calibrate_intervals must be True or False; got {self.calibrate_intervals!r}"
-            )
+        for name in ("calibrate_intervals", "seasonal_inputs"):
+            if not isinstance(getattr(self, name), bool):
+                raise UserInputError(f"{name} must be True or False; got {getattr(self, name)!r}")
 
     def _levels(self) -> tuple[float, ...]:
         levels = sorted({round(float(q), 6) for q in self.quantiles} | {0.5})
@@ -225,20 +236,25 @@ class Forecaster(Estimator):
         fitting = [m for m in seasons if m <= room]
         return min(max(2 * self.horizon, *fitting), room)
 
-    def _baseline_season(self, data: ForecastData, window: int) -> int:
-        """Season of the network's baseline: the best seasonal naive on the training data
-        among the seasons the frequency implies that the window holds (1 is naive)."""
+    def _transform(self, data: ForecastData, window: int) -> WindowTransform:
+        """The window transform: the baseline's season (the best seasonal naive on the
+        training data among the seasons the frequency implies that the window holds; 1 is
+        naive) and, with ``seasonal_inputs``, the other seasons as lags."""
         from rnnlab.baselines import best_season
 
-        if self.baseline == "none":
-            return 0
         seasons = season_lengths_for(data.freq) or [int(data.season_length or 1)]
         histories = [
             part[column].to_numpy(np.float64)
             for _, part in data.per_series(data.train)
             for column in data.target_columns
         ]
-        return best_season(histories, [m for m in seasons if m <= window], self.horizon)
+        shortest = min(len(h) for h in histories)
+        # The seasons best_season may choose: seen three times in the training data.
+        candidates = sorted({m for m in seasons if m <= window and m <= shortest // 3} | {1})
+        season = 0 if self.baseline == "none" else best_season(histories, candidates, self.horizon)
+
+        lags = tuple(m for m in candidates if m != season) if self.seasonal_inputs else ()
+        return WindowTransform(len(data.target_columns), self.horizon, self.scaling, season, lags)
 
     # -- fit -------------------------------------------------------------------------------
 
@@ -249,7 +265,9 @@ class Forecaster(Estimator):
         Returns:
             ``self``, with ``network_``, ``scaler_``, ``transform_``, ``window_``,
             ``columns_``, ``series_ids_``, ``freq_``, ``season_length_``, ``train_end_``,
-            ``warning_``, ``intervals_`` (the interval calibration) and ``metrics_`` set.
+            ``warning_``, ``forecast_from_`` (``"network"``, or the baseline forecast
+            instead: ``"seasonal"`` or ``"linear"``), ``intervals_`` (the interval
+            calibration) and ``metrics_`` set.
         """
         from rnnlab.models import ForecastNet
         from rnnlab.train import seed_everything
@@ -274,12 +292,7 @@ class Forecaster(Estimator):
             sid: str(frame[data.time_column].iloc[-1]) for sid, frame in data.per_series(full)
         }
         self.window_ = self._resolve_window(data)
-        self.transform_ = WindowTransform(
-            len(data.target_columns),
-            self.horizon,
-            self.scaling,
-            self._baseline_season(data, self.window_),
-        )
+        self.transform_ = self._transform(data, self.window_)
         self.static_ = self._static_values(source, data)
         self.calendar_ = self._calendar(data)
         train = self.transform_.windows(
@@ -304,11 +317,16 @@ class Forecaster(Estimator):
             # Trained as it forecasts: teacher forcing made validation (free-running) best
             # at epoch 0 on real series.
             teacher_forcing=0.0,
+            linear_window=self.window_ if self.baseline == "linear" else 0,
         )
         if self.transform_.season:
             # Start from the baseline: a zero correction until training moves it.
             torch.nn.init.zeros_(network.head.weight)
             torch.nn.init.zeros_(network.head.bias)
+        if network.linear is not None:
+            # Fitted in closed form and kept: the recurrent part learns what it gets wrong.
+            ridge = _fit_ridge(network.linear, train, val, len(data.target_columns))
+            network.linear.requires_grad_(False)
         training = self._train(
             network,
             lambda gen: _epoch_batches(train, self.batch_size, self.windows_per_epoch, gen),
@@ -316,22 +334,29 @@ class Forecaster(Estimator):
         )
         self.network_ = network
         self.metrics_ = {"training": training, "summary": data.summary}
+        if network.linear is not None:
+            self.metrics_["linear_baseline"] = ridge
         self.warning_ = None
-        self.baseline_only_ = False
+        self.forecast_from_ = "network"
         self.intervals_ = None  # the check scores the network as trained
         if val_raw is not None:
             check = self._naive_check(data, val_raw)
             self.metrics_["validation"] = check
-            own = _baseline_name(self.transform_.season)
-            mase = check["mase"]
-            self.baseline_only_ = bool(
-                self.fallback and own in mase and not mase[self.model] < mase[own]
+            if self.fallback:
+                self.forecast_from_ = self._best_on_validation(check["mase"])
+            self.warning_ = _loses_to_baselines(
+                self.model, check, self._fallback_names().get(self.forecast_from_)
             )
-            self.warning_ = _loses_to_baselines(self.model, check, own, self.baseline_only_)
             if self.warning_:
                 log.warning(self.warning_)
         # After the fallback decision: the interval calibrated is the one predict gives.
         self.intervals_ = self._calibrate(val_raw, levels)
+        if network.linear is not None and val is not None:
+            # Checked and calibrated, the linear map is refitted with its chosen penalty on
+            # every window, the newest included: a closed-form fit needs no early stopping,
+            # and on short trending series the last steps matter most.
+            windows = _ridge_design([train, val], len(data.target_columns))
+            _set_linear(network.linear, _ridge_solutions(*windows)(ridge["penalty"]))
         return self
 
     def _calibrate(
@@ -424,9 +449,12 @@ class Forecaster(Estimator):
         baseline), with the fallback and the interval calibration applied."""
         with torch.no_grad():
             out = self.network_.predict(encoded.x, encoded.future)
-        if getattr(self, "baseline_only_", False):
-            # The baseline as the point forecast, the network's quantiles around it.
+        source = getattr(self, "forecast_from_", "network")
+        if source != "network":
+            # A baseline as the point forecast, the network's quantiles around it.
             out = out - self.network_.point(out).unsqueeze(-1)
+            if source == "linear":
+                out = out + self.network_.linear_forecast(encoded.x).unsqueeze(-1)
         levels = tuple(float(q) for q in self.network_.quantile_levels)
         return apply_calibration(out, levels, getattr(self, "intervals_", None))
 
@@ -448,6 +476,10 @@ class Forecaster(Estimator):
         }
         if season > 1:
             forecasts[_baseline_name(season)] = past[:, past.shape[1] - season + steps % season]
+        if self.network_.linear is not None:
+            encoded = self.transform_.encode(windows.x, windows.future)
+            linear = self.network_.linear_forecast(encoded.x)
+            forecasts[self._own_baseline()] = self.transform_.decode(linear, encoded)
         truth = self.scaler_.inverse_targets(windows.y, series)
         scale = np.array(
             [
@@ -466,6 +498,30 @@ class Forecaster(Estimator):
             for name, f in forecasts.items()
         }
         return {"mase": mase, "mase_season": self.season_length_, "windows": len(series)}
+
+    def _own_baseline(self) -> str:
+        """How the validation check names the forecast the network corrects."""
+        name = _baseline_name(self.transform_.season)
+        return f"linear + {name}" if self.network_.linear is not None else name
+
+    def _fallback_names(self) -> dict[str, str]:
+        """The baselines the fit may forecast instead of the network, by kind, as the
+        validation check names them: the seasonal naive forecast the network corrects
+        and, with ``baseline="linear"``, that plus the linear map."""
+        if not self.transform_.season:
+            return {}
+        names = {"seasonal": _baseline_name(self.transform_.season)}
+        if self.network_.linear is not None:
+            names["linear"] = self._own_baseline()
+        return names
+
+    def _best_on_validation(self, mase: dict[str, float]) -> str:
+        """The kind with the lowest validation MASE among the baselines the fit may
+        forecast instead and the network; a tie goes to the simpler (seasonal naive, then
+        the linear map, then the network)."""
+        scores = {kind: mase[name] for kind, name in self._fallback_names().items() if name in mase}
+        scores["network"] = mase[self.model]
+        return min(scores, key=scores.get)  # min keeps the first of equal scores
 
     # -- predict ---------------------------------------------------------------------------
 
@@ -602,6 +658,10 @@ class Forecaster(Estimator):
         score = f", validation MASE: {score}" if score else ""
         season = self.transform_.season
         base = f"correcting seasonal naive m={season}" if season else "no baseline"
+        if self.network_.config.linear_window:
+            base += " and a linear map of the window"
+        if self.transform_.lags:
+            base += f", seasonal inputs m={'/'.join(map(str, self.transform_.lags))}"
         calendar = f"calendar {'/'.join(self.calendar_)}, " if self.calendar_ else ""
         return (
             f"{self.model} {self.head} forecaster, horizon {self.horizon}, window {self.window_}, "
@@ -622,8 +682,9 @@ class Forecaster(Estimator):
             "window": self.window_,
             "scaling": self.transform_.scaling,
             "baseline_season": self.transform_.season,
+            "lag_inputs": list(self.transform_.lags),
             "warning": self.warning_,
-            "baseline_only": self.baseline_only_,
+            "forecast_from": self.forecast_from_,
             "intervals": self.intervals_,
             "scaler": {
                 "columns": self.scaler_.columns,
@@ -648,9 +709,13 @@ class Forecaster(Estimator):
             self.horizon,
             state.get("scaling", "global"),
             int(state.get("baseline_season", 0)),
+            # Model files from before seasonal inputs have none.
+            tuple(int(m) for m in state.get("lag_inputs", ())),
         )
         self.warning_ = state.get("warning")
-        self.baseline_only_ = bool(state.get("baseline_only", False))
+        # Model files from before the linear baseline said only whether they fell back.
+        old_fallback = "seasonal" if state.get("baseline_only") else "network"
+        self.forecast_from_ = state.get("forecast_from", old_fallback)
         # Model files from before the calibration: the network's quantiles as trained.
         self.intervals_ = state.get("intervals")
         scaler = state["scaler"]
@@ -681,13 +746,78 @@ def _epoch_batches(
         yield whole.select(order[start : start + batch_size])
 
 
+def _ridge_design(windows: Sequence[ForecastWindows], n_targets: int) -> tuple[Any, Any]:
+    """Inputs (N, window · n_targets) and outputs (N, horizon · n_targets) of the ridge
+    regression, in float64, from windows as the network sees them."""
+    x = torch.cat([w.x[..., :n_targets].reshape(len(w), -1) for w in windows]).double()
+    y = torch.cat([w.y.reshape(len(w), -1) for w in windows]).double()
+    return x, y
+
+
+def _ridge_solutions(x: torch.Tensor, y: torch.Tensor) -> Any:
+    """The ridge map of ``y`` on ``x`` (with intercept) as a function of the penalty,
+    relative to the mean eigenvalue of the centred inputs' Gram matrix: returns
+    ``solve(relative) -> (weights (inputs, outputs), bias (outputs))``."""
+    x_mean, y_mean = x.mean(0), y.mean(0)
+    centred = x - x_mean
+    eigenvalues, vectors = torch.linalg.eigh(centred.T @ centred)
+    eigenvalues = eigenvalues.clamp_min(0)
+    projected = vectors.T @ (centred.T @ (y - y_mean))
+    mean_eigenvalue = float(eigenvalues.mean())
+
+    def solve(relative: float) -> tuple[torch.Tensor, torch.Tensor]:
+        shrink = 1.0 / (eigenvalues + relative * mean_eigenvalue)
+        weights = vectors @ (shrink[:, None] * projected)
+        return weights, y_mean - x_mean @ weights
+
+    return solve
+
+
+def _set_linear(linear: torch.nn.Linear, solution: tuple[torch.Tensor, torch.Tensor]) -> None:
+    with torch.no_grad():
+        linear.weight.copy_(solution[0].T)
+        linear.bias.copy_(solution[1])
+
+
+def _fit_ridge(
+    linear: torch.nn.Linear,
+    train: ForecastWindows,
+    val: ForecastWindows | None,
+    n_targets: int,
+) -> dict[str, float]:
+    """Set ``linear`` to the ridge regression of the training targets on the window's
+    targets (both as the network sees them: each window on its own scale, relative to the
+    seasonal naive forecast). The penalty is chosen among :data:`_RIDGE_GRID` (relative to
+    the mean eigenvalue of the inputs' Gram matrix) by the mean absolute error on the
+    validation windows, which respects time order where leave-one-out on overlapping
+    windows would not; without them the middle of the grid is used.
+
+    Returns the chosen relative penalty and its validation error (NaN without windows).
+    """
+    solve = _ridge_solutions(*_ridge_design([train], n_targets))
+    chosen, error = _RIDGE_GRID[len(_RIDGE_GRID) // 2], float("nan")
+    if val is not None:
+        x_val, y_val = _ridge_design([val], n_targets)
+
+        def val_error(relative: float) -> float:
+            weights, bias = solve(relative)
+            return float((x_val @ weights + bias - y_val).abs().mean())
+
+        errors = {relative: val_error(relative) for relative in _RIDGE_GRID}
+        chosen = min(errors, key=errors.get)
+        error = errors[chosen]
+    _set_linear(linear, solve(chosen))
+    return {"penalty": chosen, "validation_mae": error}
+
+
 def _baseline_name(season: int) -> str:
     """How the validation check names the seasonal naive forecast of ``season``."""
     return "naive" if season == 1 else f"seasonal naive (m={season})"
 
 
-def _loses_to_baselines(model: str, check: dict[str, Any], own: str, fell_back: bool) -> str | None:
-    """One line when the network's validation MASE is not below every baseline's."""
+def _loses_to_baselines(model: str, check: dict[str, Any], used: str | None) -> str | None:
+    """One line when the network's validation MASE is not below every baseline's; ``used``
+    names the baseline forecast instead of the network (None: the network is kept)."""
     mase = dict(check["mase"])
     ours = mase.pop(model)
     beaten_by = {name: value for name, value in mase.items() if not ours < value}
@@ -695,9 +825,9 @@ def _loses_to_baselines(model: str, check: dict[str, Any], own: str, fell_back: 
         return None
     others = ", ".join(f"{name} {value:.3g}" for name, value in mase.items())
     action = (
-        f"it forecasts its baseline ({own}) instead, with its quantiles as the interval "
-        "(fallback=False keeps the network)"
-        if fell_back
+        f"it forecasts {used} instead, the best of its baselines there, with its quantiles "
+        "as the interval (fallback=False keeps the network)"
+        if used
         else "consider using the baseline"
     )
     return (

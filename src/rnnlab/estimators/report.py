@@ -194,7 +194,7 @@ def backtest_forecaster(
         if refit:
             params = {**_refit_params(estimator), "seed": estimator.seed + seed}
             model = type(estimator)(**params).fit(history.dropna(subset=cols["targets"]))
-        fell_back.append(bool(getattr(model, "baseline_only_", False)))
+        fell_back.append(getattr(model, "forecast_from_", "network") != "network")
         calibrated.append(bool((getattr(model, "intervals_", None) or {}).get("method")))
         return model.predict(history)
 
