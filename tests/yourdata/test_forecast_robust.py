@@ -325,6 +325,13 @@ def test_falls_back_to_its_baseline_when_it_does_not_beat_it():
     ).all()
     kept = Forecaster("gru", horizon=5, window=10, fallback=False, **settings).fit(df)
     assert kept.forecast_from_ == "network" and "consider using the baseline" in kept.warning_
+    from rnnlab.estimators.report import backtest_forecaster
+
+    notes = backtest_forecaster(model, df, folds=2).notes
+    assert (
+        "gru forecast a baseline instead of the network in 2 of 2 fits (its seasonal naive in 2)"
+        in " ".join(notes)
+    )
 
 
 def _ar_series(n: int = 900, seed: int = 0) -> pd.DataFrame:

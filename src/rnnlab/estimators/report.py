@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,7 +168,7 @@ def backtest_forecaster(
     levels = [float(q) for q in estimator.network_.quantile_levels]
     low, high = (levels[0], levels[-1]) if len(levels) >= 3 else (None, None)
     inside: list[np.ndarray] = []
-    fell_back: list[bool] = []
+    fell_back: list[str] = []  # per fit: "network", or the baseline forecast instead
     calibrated: list[bool] = []
     cache: dict[tuple[int, int], dict[str, np.ndarray]] = {}  # (fold origin sum, seed) ->
 
@@ -194,7 +195,7 @@ def backtest_forecaster(
         if refit:
             params = {**_refit_params(estimator), "seed": estimator.seed + seed}
             model = type(estimator)(**params).fit(history.dropna(subset=cols["targets"]))
-        fell_back.append(getattr(model, "forecast_from_", "network") != "network")
+        fell_back.append(getattr(model, "forecast_from_", "network"))
         calibrated.append(bool((getattr(model, "intervals_", None) or {}).get("method")))
         return model.predict(history)
 
@@ -261,10 +262,13 @@ def backtest_forecaster(
             f"conformal-calibrated on the fit's validation windows in {sum(calibrated)} of "
             f"{len(calibrated)} fits"
         )
-    if any(fell_back):
+    baselines_used = Counter(kind for kind in fell_back if kind != "network")
+    if baselines_used:
+        kinds = ", ".join(f"{_FALLBACK_NAMES[kind]} in {n}" for kind, n in baselines_used.items())
         notes.append(
-            f"{name} forecast its own seasonal baseline in {sum(fell_back)} of "
-            f"{len(fell_back)} fits (it did not beat it on the fit's validation window)"
+            f"{name} forecast a baseline instead of the network in "
+            f"{sum(baselines_used.values())} of {len(fell_back)} fits ({kinds}): the network "
+            "did not beat it on the fit's validation windows"
         )
     if seeds > 1:
         spread = overall.loc[[f"{name} seed {estimator.seed + s}" for s in range(seeds)], "mase"]
@@ -285,6 +289,9 @@ def backtest_forecaster(
         mase_season=m,
         notes=notes,
     )
+
+
+_FALLBACK_NAMES = {"seasonal": "its seasonal naive", "linear": "its linear + seasonal naive"}
 
 
 class _Baselines(dict):
