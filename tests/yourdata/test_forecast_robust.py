@@ -172,8 +172,8 @@ def test_window_scaling_follows_a_series_out_of_its_training_range():
 
 def test_untrained_network_forecasts_its_baseline():
     df = forecast_frame(series=("a",))
-    model = Forecaster("gru", horizon=5, window=14, **{**TINY, "epochs": 1, "lr": 1e-12})
-    model.fit(df)
+    settings = {**TINY, "epochs": 1, "lr": 1e-12}
+    model = Forecaster("gru", horizon=5, window=14, baseline="seasonal", **settings).fit(df)
     assert model.transform_.season == 7
     forecast = model.predict(df)
     np.testing.assert_allclose(forecast["y"], df["y"].to_numpy()[-7:-2], rtol=1e-4)
@@ -317,7 +317,7 @@ def test_falls_back_to_its_baseline_when_it_does_not_beat_it():
     settings = {**TINY, "epochs": 1, "lr": 1e-12}  # learns nothing: ties with its baseline
     model = Forecaster("gru", horizon=5, window=10, **settings).fit(df)
     assert model.transform_.season == 1 and model.forecast_from_ == "seasonal"
-    assert "it forecasts naive instead, the best of its baselines" in model.warning_
+    assert "it forecasts its baseline (naive) instead" in model.warning_
     forecast = model.predict(df)
     np.testing.assert_allclose(forecast["y"], walk[-1])
     assert (forecast["y_q0.1"] <= forecast["y"]).all() and (
@@ -419,3 +419,15 @@ def test_cli_fit_with_the_linear_baseline_and_seasonal_inputs(tmp_path):
     with pytest.raises(SystemExit):  # argparse names the choices
         main([*args, *extra, "--baseline", "ridge", "--out", str(tmp_path / "bad")])
     assert not (tmp_path / "bad").exists()
+
+
+def test_auto_baseline_adds_the_linear_map_only_where_there_is_a_season():
+    values = _two_seasons(24 * 7 * 4)
+    hourly = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=len(values), freq="h")})
+    seasonal = Forecaster("gru", horizon=12, window=168, **TINY).fit(hourly.assign(y=values))
+    assert seasonal.baseline == "auto" and seasonal.transform_.season == 168
+    assert seasonal.network_.config.linear_window == 168
+    walk = 50 + np.cumsum(np.random.default_rng(3).normal(size=300))
+    daily = pd.DataFrame({"ds": pd.date_range("2021-01-01", periods=300), "y": walk})
+    plain = Forecaster("gru", horizon=5, window=14, **TINY).fit(daily)
+    assert plain.transform_.season == 1 and plain.network_.linear is None

@@ -59,11 +59,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     forecast.add_argument(
         "--baseline",
-        choices=["seasonal", "linear", "none"],
-        default="seasonal",
-        help="seasonal: the network corrects the best seasonal naive forecast; linear: that "
-        "plus a linear map of the window, started from its ridge regression and trained with "
-        "the network; none: it forecasts the values directly",
+        choices=["auto", "seasonal", "linear", "none"],
+        default="auto",
+        help="seasonal: the network corrects the best seasonal naive forecast (chosen on the "
+        "training data; naive when no season helps); linear: that plus a linear map of the "
+        "window fitted by ridge regression; auto (default): linear when the season chosen is "
+        "not naive, else seasonal; none: it forecasts the values directly",
     )
     forecast.add_argument(
         "--seasonal-inputs",
