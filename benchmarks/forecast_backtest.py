@@ -141,6 +141,38 @@ def _label(result: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in result["settings"].items()) or "default"
 
 
+def _reference(rows: dict, models: set[str]) -> tuple[float, float]:
+    """Naive's MASE and that of the best seasonal naive chosen on the training data (the
+    only seasonal naive when the frequency implies one season)."""
+    names = [m for m in rows if _is_baseline(m, models)]
+    chosen = [m for m in names if m.startswith("best-seasonal-naive")]
+    seasonal = [m for m in names if m.startswith("seasonal-naive")]
+    return rows["naive"]["mase"], rows[(chosen or seasonal or ["naive"])[0]]["mase"]
+
+
+def variants(results: list[dict]) -> str:
+    """One markdown row per (series, network): its MASE under each setting (files in the
+    order given), then naive's and the best seasonal naive's."""
+    models = {r["model"] for r in results}
+    labels = list(dict.fromkeys(_label(r) for r in results))
+    lines = [
+        "| series | network | " + " | ".join(labels) + " | naive | best seasonal naive |",
+        "|---|---|" + "---:|" * (len(labels) + 2),
+    ]
+    for name in dict.fromkeys(r["series"] for r in results):
+        for model in sorted({r["model"] for r in results if r["series"] == name}):
+            runs = {_label(r): r for r in results if r["series"] == name and r["model"] == model}
+            naive, best = _reference(next(iter(runs.values()))["rows"], models)
+            cells = [
+                f"{runs[label]['rows'][model]['mase']:.3f}" if label in runs else "–"
+                for label in labels
+            ]
+            lines.append(
+                f"| {name} | {model} | " + " | ".join(cells) + f" | {naive:.3f} | {best:.3f} |"
+            )
+    return "\n".join(lines)
+
+
 def tables(paths: list[Path]) -> str:
     """Markdown tables of saved results (see the module docstring)."""
     results = [json.loads(line) for path in paths for line in path.read_text().splitlines()]
@@ -154,10 +186,7 @@ def tables(paths: list[Path]) -> str:
         lines = [
             (v["mase"], f"| {m} | {v['mase']:.3f} | {v['mae']:.4g} |") for m, v in rows.items()
         ]
-        naive = rows["naive"]["mase"]
-        chosen = [m for m in rows if m.startswith("best-seasonal-naive")]
-        seasonal = [m for m in rows if m.startswith("seasonal-naive")]
-        best = rows[(chosen or seasonal or ["naive"])[0]]["mase"]
+        naive, best = _reference(rows, models)
         for r in here:
             model, own = r["model"], r["rows"][r["model"]]
             seeds = [v["mase"] for m, v in r["rows"].items() if m.startswith(f"{model} seed")]
@@ -176,7 +205,7 @@ def tables(paths: list[Path]) -> str:
             "|---|---|---|",
         ]
         out += [line for _, line in sorted(lines)]
-    return "\n".join([*out, "", *summary])
+    return "\n".join([*out, "", *summary, "", variants(results)])
 
 
 def main(argv: list[str] | None = None) -> None:

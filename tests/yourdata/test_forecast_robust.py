@@ -431,3 +431,23 @@ def test_auto_baseline_adds_the_linear_map_only_where_there_is_a_season():
     daily = pd.DataFrame({"ds": pd.date_range("2021-01-01", periods=300), "y": walk})
     plain = Forecaster("gru", horizon=5, window=14, **TINY).fit(daily)
     assert plain.transform_.season == 1 and plain.network_.linear is None
+
+
+def test_linear_baseline_reads_and_fits_at_most_its_limits(monkeypatch):
+    import rnnlab.estimators.forecaster as forecaster
+
+    monkeypatch.setattr(forecaster, "_LINEAR_MAX_INPUTS", 10)
+    monkeypatch.setattr(forecaster, "_RIDGE_MAX_WINDOWS", 50)
+    seen = []
+    solutions = forecaster._ridge_solutions
+
+    def counting(x, y):
+        seen.append(tuple(x.shape))
+        return solutions(x, y)
+
+    monkeypatch.setattr(forecaster, "_ridge_solutions", counting)
+    df = _ar_series()
+    model = Forecaster("gru", horizon=6, window=24, baseline="linear", **TINY).fit(df)
+    assert model.network_.config.linear_window == 10
+    assert seen == [(50, 10), (50, 10)]  # chosen on train, refitted on train + validation
+    assert np.isfinite(model.predict(df)["y"]).all()

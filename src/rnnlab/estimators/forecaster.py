@@ -40,6 +40,10 @@ from rnnlab.estimators.intervals import apply_calibration, calibrate, describe, 
 log = logging.getLogger(__name__)
 
 BASELINE_CHOICES = ("auto", "seasonal", "linear", "none")
+# The linear baseline reads at most this many values (steps × targets) and fits on at most
+# this many windows: a 2,048-square eigendecomposition takes seconds.
+_LINEAR_MAX_INPUTS = 2048
+_RIDGE_MAX_WINDOWS = 20_000
 # Ridge penalties tried for the linear baseline, relative to the mean eigenvalue of X'X.
 _RIDGE_GRID = tuple(float(10.0**k) for k in range(-4, 3))
 
@@ -260,6 +264,13 @@ class Forecaster(Estimator):
         lags = tuple(m for m in candidates if m != season) if self.seasonal_inputs else ()
         return WindowTransform(len(data.target_columns), self.horizon, self.scaling, season, lags)
 
+    def _linear_window(self, n_targets: int) -> int:
+        """Steps the linear map reads: the window, at most :data:`_LINEAR_MAX_INPUTS`
+        values in all (its ridge fit solves a system of that size); 0 without the map."""
+        if not self._with_linear_map():
+            return 0
+        return min(self.window_, max(1, _LINEAR_MAX_INPUTS // n_targets))
+
     def _with_linear_map(self) -> bool:
         """Whether the baseline has the linear map: ``"linear"``, or ``"auto"`` when the
         seasonal naive forecast chosen has a season (not naive: on a random walk a map
@@ -327,7 +338,7 @@ class Forecaster(Estimator):
             # Trained as it forecasts: teacher forcing made validation (free-running) best
             # at epoch 0 on real series.
             teacher_forcing=0.0,
-            linear_window=self.window_ if self._with_linear_map() else 0,
+            linear_window=self._linear_window(len(data.target_columns)),
         )
         if self.transform_.season:
             # Start from the baseline: a zero correction until training moves it.
@@ -364,7 +375,8 @@ class Forecaster(Estimator):
             # Checked and calibrated, the linear map is refitted with its chosen penalty on
             # every window, the newest included: a closed-form fit needs no early stopping,
             # and on short trending series the last steps matter most.
-            windows = _ridge_design([train, val], len(data.target_columns))
+            k = len(data.target_columns)
+            windows = _ridge_design([train, val], k, network.linear.in_features // k)
             _set_linear(network.linear, _ridge_solutions(*windows)(ridge["penalty"]))
         return self
 
@@ -754,12 +766,19 @@ def _epoch_batches(
         yield whole.select(order[start : start + batch_size])
 
 
-def _ridge_design(windows: Sequence[ForecastWindows], n_targets: int) -> tuple[Any, Any]:
-    """Inputs (N, window · n_targets) and outputs (N, horizon · n_targets) of the ridge
-    regression, in float64, from windows as the network sees them."""
-    x = torch.cat([w.x[..., :n_targets].reshape(len(w), -1) for w in windows]).double()
-    y = torch.cat([w.y.reshape(len(w), -1) for w in windows]).double()
-    return x, y
+def _ridge_design(
+    windows: Sequence[ForecastWindows], n_targets: int, steps: int
+) -> tuple[Any, Any]:
+    """Inputs (N, steps · n_targets: the targets' last ``steps`` values) and outputs
+    (N, horizon · n_targets) of the ridge regression, in float64, from windows as the
+    network sees them; at most :data:`_RIDGE_MAX_WINDOWS`, evenly spaced, so memory and
+    time stay bounded on long series."""
+    x = torch.cat([w.x[:, -steps:, :n_targets].reshape(len(w), -1) for w in windows])
+    y = torch.cat([w.y.reshape(len(w), -1) for w in windows])
+    if len(x) > _RIDGE_MAX_WINDOWS:
+        keep = torch.linspace(0, len(x) - 1, _RIDGE_MAX_WINDOWS).round().long()
+        x, y = x[keep], y[keep]
+    return x.double(), y.double()
 
 
 def _ridge_solutions(x: torch.Tensor, y: torch.Tensor) -> Any:
@@ -802,10 +821,11 @@ def _fit_ridge(
 
     Returns the chosen relative penalty and its validation error (NaN without windows).
     """
-    solve = _ridge_solutions(*_ridge_design([train], n_targets))
+    steps = linear.in_features // n_targets
+    solve = _ridge_solutions(*_ridge_design([train], n_targets, steps))
     chosen, error = _RIDGE_GRID[len(_RIDGE_GRID) // 2], float("nan")
     if val is not None:
-        x_val, y_val = _ridge_design([val], n_targets)
+        x_val, y_val = _ridge_design([val], n_targets, steps)
 
         def val_error(relative: float) -> float:
             weights, bias = solve(relative)
