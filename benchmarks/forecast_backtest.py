@@ -20,8 +20,8 @@ Usage::
 and the JSON name the settings. Needs the ``data`` extra; minutes per series on a CPU.
 ``--table A.jsonl B.jsonl ...`` prints the markdown tables of docs/your-data.md from saved
 results: per series, every baseline and each file's networks (the average of the seeds'
-forecasts, then the seeds' range), and the summary against naive and the best seasonal
-naive chosen on the training data.
+forecasts, then the seeds' range), then one row per (series, network) with its MASE in
+each file beside naive's and the best seasonal naive's (chosen on the training data).
 """
 
 from __future__ import annotations
@@ -178,15 +178,12 @@ def tables(paths: list[Path]) -> str:
     results = [json.loads(line) for path in paths for line in path.read_text().splitlines()]
     models = {r["model"] for r in results}
     out = []
-    summary = ["| series | network | MASE | naive | best seasonal naive (on training) |"]
-    summary.append("|---|---|---:|---:|---:|")
     for name in dict.fromkeys(r["series"] for r in results):
         here = [r for r in results if r["series"] == name]
         rows = {m: v for m, v in here[0]["rows"].items() if _is_baseline(m, models)}
         lines = [
             (v["mase"], f"| {m} | {v['mase']:.3f} | {v['mae']:.4g} |") for m, v in rows.items()
         ]
-        naive, best = _reference(rows, models)
         for r in here:
             model, own = r["model"], r["rows"][r["model"]]
             seeds = [v["mase"] for m, v in r["rows"].items() if m.startswith(f"{model} seed")]
@@ -195,9 +192,6 @@ def tables(paths: list[Path]) -> str:
             lines.append(
                 (own["mase"], f"| {label}{spread} | {own['mase']:.3f} | {own['mae']:.4g} |")
             )
-            summary.append(
-                f"| {name} | {model}, {_label(r)} | {own['mase']:.3f} | {naive:.3f} | {best:.3f} |"
-            )
         season = here[0]["mase_season"]
         out += [
             f"\n**{name}** (MASE season {season})\n",
@@ -205,7 +199,7 @@ def tables(paths: list[Path]) -> str:
             "|---|---|---|",
         ]
         out += [line for _, line in sorted(lines)]
-    return "\n".join([*out, "", *summary, "", variants(results)])
+    return "\n".join([*out, "", variants(results)])
 
 
 def main(argv: list[str] | None = None) -> None:

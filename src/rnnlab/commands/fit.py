@@ -82,7 +82,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the frequency implies (hourly: time of day, day of week; daily: day of week, day of "
         "year; weekly: week of year; monthly: month of year; quarterly: quarter), or "
         "comma-separated names among time_of_day, day_of_week, day_of_year, week_of_year, "
-        "month_of_year, quarter_of_year. Default none (off until backtests show it helps)",
+        "month_of_year, quarter_of_year. Default none (no consistent gain in the backtests of "
+        "docs/your-data.md)",
     )
     forecast.add_argument(
         "--val-size",
