@@ -166,7 +166,7 @@ def test_backtest_refits_on_each_fold_history(monkeypatch):
         "ets (damped trend, season 7)",
         "theta (season 7)",
         "linear (DLinear-style, window 10)",
-        "arima (non-seasonal, p,q ≤ 1, last 500 points)",
+        "arima (STL season 7, p,q ≤ 1, last 500 points)",
     }
     assert "MASE scaled by the in-sample seasonal naive MAE with m=7" in evaluation.render()
     coverage = next(line for line in evaluation.notes if "quantile interval" in line)

@@ -139,14 +139,22 @@ def test_backtest_table_names_arima_fallbacks(monkeypatch):
 
     df = forecast_frame(n=60)
     model = Forecaster("gru", horizon=5, window=10, series_id="unique_id", **TINY).fit(df)
-    original = ARIMA.fit
+    import rnnlab.baselines.forecast as forecast
 
-    def fails_on_series_b(self, *args, **kwargs):
-        if self.endog.mean() > 9.99 and self.endog.std() > 1.2:  # series "b" (amplitude 2)
+    original_arima, original_fit = ARIMA.fit, forecast.AutoARIMA.fit
+    failing = []
+
+    def arima_fit(self, *args, **kwargs):
+        if failing[-1]:
             raise ValueError("no fit")
-        return original(self, *args, **kwargs)
+        return original_arima(self, *args, **kwargs)
 
-    monkeypatch.setattr(ARIMA, "fit", fails_on_series_b)
+    def fails_on_series_b(self, history):
+        failing.append(np.ptp(history) > 3)  # series "b" (amplitude 2; "a" has 1)
+        return original_fit(self, history)
+
+    monkeypatch.setattr(ARIMA, "fit", arima_fit)
+    monkeypatch.setattr(forecast.AutoARIMA, "fit", fails_on_series_b)
     evaluation = backtest_forecaster(model, df, folds=2, refit=False)
     arima = [name for name in evaluation.overall.index if name.startswith("arima")]
     assert arima == ["arima (naive on 2 of 4 fits: fit failed)"]
@@ -451,3 +459,22 @@ def test_linear_baseline_reads_and_fits_at_most_its_limits(monkeypatch):
     assert model.network_.config.linear_window == 10
     assert seen == [(50, 10), (50, 10)]  # chosen on train, refitted on train + validation
     assert np.isfinite(model.predict(df)["y"]).all()
+
+
+def test_arima_takes_the_season_out_with_stl_and_says_so():
+    t = np.arange(24 * 30)
+    rng = np.random.default_rng(0)
+    values = 10 + 3 * np.sin(2 * np.pi * t / 24) + np.cumsum(rng.normal(0, 0.05, t.size))
+    history, future = values[:-24], values[-24:]
+    seasonal = AutoARIMA(max_p=1, max_q=1, season_length=24).fit(history)
+    plain = AutoARIMA(max_p=1, max_q=1).fit(history)
+    assert seasonal.label == "arima (STL season 24, p,q ≤ 1, last 500 points)"
+    assert plain.label == "arima (non-seasonal, p,q ≤ 1, last 500 points)"
+    assert seasonal.seasonal_.shape == (24,) and seasonal.fallback_ is None
+    seasonal_error = np.abs(seasonal.predict(24) - future).mean()
+    assert seasonal_error < 0.5 * np.abs(plain.predict(24) - future).mean()
+    assert seasonal_error < 0.5  # the season's amplitude is 3
+    # At least three seasons are kept; shorter than two seasons: fitted without the season.
+    assert AutoARIMA(season_length=336)._history == 1008
+    short = AutoARIMA(max_p=1, max_q=1, season_length=24).fit(values[:40])
+    assert short.seasonal_ is None and short.predict(5).shape == (5,)

@@ -59,7 +59,7 @@ def test_forecast_fit_predict_evaluate(forecast_csv, forecast_model, tmp_path, c
     assert re.search(r"gru (beats|does NOT beat) seasonal-naive m=7 on MASE", printed)
     overall = pd.read_csv(report / "overall.csv", index_col=0)
     assert {"gru", "naive", "seasonal-naive m=7", "theta (season 7)"} <= set(overall.index)
-    assert any(name.startswith("arima (non-seasonal") for name in overall.index)
+    assert any(name.startswith("arima (STL season 7") for name in overall.index)
     assert (report / "mase.png").is_file()
 
 

@@ -372,7 +372,9 @@ def _baseline_methods(
     methods.add(
         "linear", f"linear (DLinear-style, window {window})", series, lambda: WindowLinear(window)
     )
-    methods.add("arima", AutoARIMA().label, series, AutoARIMA)
+    methods.add(
+        "arima", AutoARIMA(season_length=m).label, series, lambda: AutoARIMA(season_length=m)
+    )
     return methods
 
 
