@@ -85,3 +85,28 @@ def test_compare_on_a_user_csv_end_to_end(tmp_path, capsys):
     csv.write_text("\n".join(lines) + "\n")
     assert main([*argv, "--store", str(store), "--no-report"]) == 0
     assert len(Store.open(store).rows()) == 4
+
+
+def test_compare_data_reads_local_clock_times_with_tz(tmp_path):
+    import pandas as pd
+
+    from rnnlab.cli import build_parser
+    from rnnlab.commands.compare import _comparisons
+    from rnnlab.compare.tasks import load_user_data
+    from rnnlab.errors import UserInputError
+
+    # Hourly local times over the autumn change in Berlin: 02:00 appears twice.
+    times = pd.date_range("2024-10-26", periods=72, freq="h", tz="Europe/Berlin")
+    csv = tmp_path / "load.csv"
+    frame = pd.DataFrame({"date": times.tz_localize(None).astype(str), "y": range(72)})
+    frame.to_csv(csv, index=False)
+    argv = ["compare", "--data", str(csv), "--kind", "forecast", "--option", "target=y"]
+    argv += ["--option", "time_column=date"]
+    comparison = _comparisons(build_parser().parse_args([*argv, "--tz", "Europe/Berlin"]))[0]
+    assert comparison.options["loader"]["timezone"] == "Europe/Berlin"
+    data = load_user_data("forecast", comparison.options)  # one hourly grid in local time
+    assert data.freq == "h" and str(data.train["date"].dt.tz) == "Europe/Berlin"
+    without = _comparisons(build_parser().parse_args(argv))[0]
+    with pytest.raises(UserInputError, match="--tz"):  # the repeated 02:00 reads as a duplicate
+        load_user_data("forecast", without.options)
+    assert main(["compare", "--suite", "quick", "--tz", "Europe/Berlin", "--estimate"]) == 2

@@ -61,6 +61,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(e.g. target=y, time_column=date)",
     )
     parser.add_argument(
+        "--tz",
+        default=None,
+        metavar="ZONE",
+        help="with --data --kind forecast: IANA time zone of times written as local clock "
+        "times with daylight-saving time, e.g. Europe/Berlin (as fit forecast --tz)",
+    )
+    parser.add_argument(
         "--test",
         choices=["welch", "bootstrap"],
         default="welch",
@@ -132,6 +139,8 @@ def _comparisons(args: argparse.Namespace) -> list:
     from rnnlab.compare.tasks import USER_TASKS, get_task
     from rnnlab.errors import UserInputError
 
+    if args.tz is not None and not (args.data and args.kind == "forecast"):
+        raise UserInputError("--tz applies to --data with --kind forecast")
     if args.suite:
         return get_suite(args.suite)
     options = _options(args)
@@ -144,6 +153,8 @@ def _comparisons(args: argparse.Namespace) -> list:
         task = USER_TASKS[args.kind]
         known = set(get_task(task).options)
         loader = {k: v for k, v in options.items() if k not in known}
+        if args.tz is not None:
+            loader["timezone"] = args.tz
         options = {k: v for k, v in options.items() if k in known}
         options |= {
             "path": str(path),
