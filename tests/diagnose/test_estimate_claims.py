@@ -42,3 +42,24 @@ def test_cli_estimate_runs_nothing_and_creates_no_store(tmp_path, capsys):
     assert f"{len(units(arms, BUDGETS['quick'].seeds))} runs" in out
     assert "otherwise idle machine with 2 workers" in out
     assert not store.exists()
+
+
+def test_adaptive_seeds_give_the_range_from_the_first_look_to_the_last():
+    from rnnlab.diagnose.estimate import estimate_claims_range
+
+    arms, _ = plan(TINY)
+    first, last = estimate_claims_range(TINY, (TINY.seeds, TINY.seeds + 2), workers=1)
+    assert first.runs == len(units(arms, TINY.seeds))
+    assert last.runs == len(units(arms, TINY.seeds + 2)) > first.runs
+    assert last.cpu_s > first.cpu_s
+
+
+def test_cli_estimate_with_adaptive_seeds_gives_the_range(tmp_path, capsys):
+    argv = ["claims", "--budget", "quick", "--claims", "4", "--workers", "2", "--seeds", "auto"]
+    argv += ["--max-seeds", "7", "--store", str(tmp_path / "c"), "--estimate"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    arms = [a for a in plan(BUDGETS["quick"])[0] if a.claim == 4]
+    first, last = (len(units(arms, seeds)) for seeds in (BUDGETS["quick"].seeds, 7))
+    assert f"adaptive seeds (looks at {BUDGETS['quick'].seeds}, 5, 7 seeds)" in out
+    assert f"between {first} runs" in out and f"and {last} runs" in out

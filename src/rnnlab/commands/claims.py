@@ -106,9 +106,17 @@ def run(args: argparse.Namespace) -> int:
     margin = parse_margin(args.margin)
     max_seeds = args.max_seeds if args.seeds == "auto" else None
     if args.estimate:
-        from rnnlab.diagnose.estimate import estimate_claims
+        from rnnlab.diagnose.estimate import estimate_claims, estimate_claims_range
 
-        print(estimate_claims(args.budget, workers=workers, claims=claims).format())
+        if max_seeds is None:
+            print(estimate_claims(args.budget, workers=workers, claims=claims).format())
+            return 0
+        from rnnlab.compare.adaptive import SequentialDesign
+        from rnnlab.compare.estimate import format_seed_range
+
+        looks = SequentialDesign.up_to(max_seeds, first=get_budget(args.budget).seeds).looks
+        first, last = estimate_claims_range(args.budget, looks, workers=workers, claims=claims)
+        print(format_seed_range(first, last, looks))
         return 0
     console = Console(stderr=True)
     if args.report_only:

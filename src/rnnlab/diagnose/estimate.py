@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from itertools import count
 
@@ -119,16 +120,19 @@ def estimate_claims(
     workers: int | None = 1,
     claims: list[int] | None = None,
     steps: int = SAMPLE_STEPS,
+    seeds: int | None = None,
+    cache: dict[str, ConfigCost] | None = None,
 ) -> Estimate:
     """Runs, CPU time and wall time of the claims study of ``budget`` with ``workers``
-    (None: one per core, at most 4), from a few timed steps of each distinct run."""
+    (None: one per core, at most 4), from a few timed steps of each distinct run; ``seeds``
+    per arm (None: the budget's). ``cache`` keeps timed shapes between calls."""
     budget = get_budget(budget)
     arms, _ = _plan(budget, claims)
-    todo = units(arms, budget.seeds)
+    todo = units(arms, seeds or budget.seeds)
     largest = max(budget.params, *budget.dataset_params.values())
     workers, _ = parallelism(workers, None, largest_model=largest)
     per_config: dict[str, ConfigCost] = {}
-    cache: dict[str, ConfigCost] = {}
+    cache = {} if cache is None else cache
     durations = []
     for unit in todo:
         key = json.dumps(unit.config.to_dict(), sort_keys=True, default=str)
@@ -149,3 +153,23 @@ def estimate_claims(
         machine_load(),
         steps,
     )
+
+
+def estimate_claims_range(
+    budget: str | Budget,
+    looks: Sequence[int],
+    *,
+    workers: int | None = 1,
+    claims: list[int] | None = None,
+    steps: int = SAMPLE_STEPS,
+) -> tuple[Estimate, Estimate]:
+    """With adaptive seeds (looks at ``looks`` seeds per arm): the estimate if every claim
+    stops at the first look, and if none stops before the last (shapes timed once)."""
+    cache: dict[str, ConfigCost] = {}
+    first, last = (
+        estimate_claims(
+            budget, workers=workers, claims=claims, steps=steps, seeds=seeds, cache=cache
+        )
+        for seeds in (looks[0], looks[-1])
+    )
+    return first, last
