@@ -478,3 +478,11 @@ def test_arima_takes_the_season_out_with_stl_and_says_so():
     assert AutoARIMA(season_length=336)._history == 1008
     short = AutoARIMA(max_p=1, max_q=1, season_length=24).fit(values[:40])
     assert short.seasonal_ is None and short.predict(5).shape == (5,)
+
+
+def test_linear_baseline_on_a_flat_series_forecasts_the_level():
+    # Flat windows give a zero Gram matrix: the ridge map must be zero, not NaN.
+    flat = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=400, freq="h"), "y": 5.0})
+    model = Forecaster("gru", horizon=12, window=48, baseline="linear", **TINY).fit(flat)
+    assert torch.isfinite(model.network_.linear.weight).all()
+    np.testing.assert_allclose(model.predict(flat)["y"], 5.0, rtol=1e-5)

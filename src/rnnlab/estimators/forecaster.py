@@ -790,7 +790,8 @@ def _ridge_solutions(x: torch.Tensor, y: torch.Tensor) -> Any:
     eigenvalues, vectors = torch.linalg.eigh(centred.T @ centred)
     eigenvalues = eigenvalues.clamp_min(0)
     projected = vectors.T @ (centred.T @ (y - y_mean))
-    mean_eigenvalue = float(eigenvalues.mean())
+    # Flat windows give a zero Gram matrix (and a zero map): keep the penalty positive.
+    mean_eigenvalue = max(float(eigenvalues.mean()), 1e-12)
 
     def solve(relative: float) -> tuple[torch.Tensor, torch.Tensor]:
         shrink = 1.0 / (eigenvalues + relative * mean_eigenvalue)
