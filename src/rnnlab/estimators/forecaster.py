@@ -482,7 +482,8 @@ class Forecaster(Estimator):
     def _naive_check(self, data: ForecastData, windows: ForecastWindows) -> dict[str, Any]:
         """MASE of the network, naive and the seasonal naive (the baseline's season, or the
         data's season if the window holds it) on the validation windows; the MASE scale is
-        each series' in-sample seasonal naive MAE (season ``season_length_``) on train."""
+        each series' in-sample seasonal naive MAE (season ``season_length_``) on train (1
+        for a flat one)."""
         from rnnlab.baselines.forecast import seasonal_naive_errors
 
         k = len(data.target_columns)
@@ -513,9 +514,10 @@ class Forecaster(Estimator):
                 for _, part in data.per_series(data.train)
             ]
         )
-        scale = np.where(scale > 0, scale, np.nan)[series][:, None, :]
+        # A flat training series has no scale: its errors count unscaled (all near zero).
+        scale = np.where(scale > 0, scale, 1.0)[series][:, None, :]
         mase = {
-            name: float(np.nanmean(np.abs(self.scaler_.inverse_targets(f, series) - truth) / scale))
+            name: float(np.mean(np.abs(self.scaler_.inverse_targets(f, series) - truth) / scale))
             for name, f in forecasts.items()
         }
         return {"mase": mase, "mase_season": self.season_length_, "windows": len(series)}
