@@ -79,13 +79,15 @@ class ForecastEvaluation:
             self.per_series.to_csv(staging / "per_series.csv", index=False)
             self.overall.to_csv(staging / "overall.csv")
             (staging / "report.txt").write_text(self.render() + "\n")
-            _mase_plot(self.scores, list(self.overall.index), staging / "mase.png")
+            _mase_plot(self.scores, list(self.overall.index), staging / "mase.png", self.model)
         return Path(out)
 
 
-def _mase_plot(scores: pd.DataFrame, methods: list[str], path: Path) -> None:
+def _mase_plot(scores: pd.DataFrame, methods: list[str], path: Path, model: str) -> None:
     """Mean MASE per method (bar) with every fold and series as a dot (the spread), and the
-    MASE = 1 line: the in-sample seasonal-naive error every method is scaled by."""
+    MASE = 1 line: the in-sample seasonal-naive error every method is scaled by. The
+    network's bars (``model`` and its seeds) are outlined and named in bold, so it stands
+    out among the baselines."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -101,7 +103,9 @@ def _mase_plot(scores: pd.DataFrame, methods: list[str], path: Path) -> None:
         values = values[np.isfinite(values)]
         if not values.size:
             continue
-        ax.bar(i, values.mean(), 0.6, color=colours[method], alpha=0.45)
+        ours = method == model or method.startswith(f"{model} seed")
+        ax.bar(i, values.mean(), 0.6, color=colours[method], alpha=0.45,
+               edgecolor="black" if ours else "none", linewidth=1.5)  # fmt: skip
         ax.scatter(
             i + jitter.uniform(-0.15, 0.15, values.size), values, s=16,
             color=colours[method], edgecolors="none", zorder=3,
@@ -109,6 +113,9 @@ def _mase_plot(scores: pd.DataFrame, methods: list[str], path: Path) -> None:
     ax.axhline(1.0, color=CHANCE, linestyle="--", linewidth=1,
                label="MASE = 1 (in-sample seasonal naive)")  # fmt: skip
     ax.set_xticks(range(len(methods)), methods, rotation=20, ha="right")
+    for label in ax.get_xticklabels():
+        if label.get_text() == model or label.get_text().startswith(f"{model} seed"):
+            label.set_fontweight("bold")
     ax.set_ylabel("MASE (lower is better)")
     ax.set_title("backtest: mean MASE (bars), every fold and series (dots)")
     ax.legend(fontsize=9)
