@@ -486,3 +486,22 @@ def test_linear_baseline_on_a_flat_series_forecasts_the_level():
     model = Forecaster("gru", horizon=12, window=48, baseline="linear", **TINY).fit(flat)
     assert torch.isfinite(model.network_.linear.weight).all()
     np.testing.assert_allclose(model.predict(flat)["y"], 5.0, rtol=1e-5)
+
+
+def test_model_files_from_before_the_linear_baseline_load_and_predict_the_same(tmp_path):
+    walk = 50 + np.cumsum(np.random.default_rng(3).normal(size=200))
+    df = pd.DataFrame({"ds": pd.date_range("2021-01-01", periods=200), "y": walk})
+    settings = {**TINY, "epochs": 1, "lr": 1e-12}  # falls back to its baseline
+    model = Forecaster("gru", horizon=5, window=10, baseline="seasonal", **settings).fit(df)
+    assert model.forecast_from_ == "seasonal"
+    path = model.save(tmp_path / "old")
+    config = json.loads((path / "config.json").read_text())
+    # As written before: no seasonal inputs, no linear component, a boolean fallback.
+    del config["estimator"]["seasonal_inputs"], config["network"]["config"]["linear_window"]
+    del config["state"]["lag_inputs"], config["state"]["forecast_from"]
+    config["state"]["baseline_only"] = True
+    (path / "config.json").write_text(json.dumps(config))
+    old = load(path)
+    assert old.forecast_from_ == "seasonal" and old.transform_.lags == ()
+    assert old.network_.linear is None
+    pd.testing.assert_frame_equal(old.predict(df), model.predict(df))
