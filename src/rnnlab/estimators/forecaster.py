@@ -260,7 +260,6 @@ class Forecaster(Estimator):
         # The seasons best_season may choose: seen three times in the training data.
         candidates = sorted({m for m in seasons if m <= window and m <= shortest // 3} | {1})
         season = 0 if self.baseline == "none" else best_season(histories, candidates, self.horizon)
-
         lags = tuple(m for m in candidates if m != season) if self.seasonal_inputs else ()
         return WindowTransform(len(data.target_columns), self.horizon, self.scaling, season, lags)
 
