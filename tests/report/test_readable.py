@@ -1,6 +1,7 @@
 """What a reader sees: the answer first, honest intervals, one colour per model, tables that
 align and sort, progress with an ETA, clear errors."""
 
+import io
 import re
 
 import matplotlib
@@ -238,6 +239,30 @@ def test_eta_from_trained_runs_and_the_plan():
     assert eta_seconds(5.0, 0, 0) == 0.0
     assert format_duration(None) == "?"
     assert format_duration(65) == "1:05" and format_duration(3909) == "1:05:09"
+
+
+def test_a_weighted_plan_gives_the_eta_in_work_not_in_runs():
+    from rich.console import Console
+
+    from rnnlab.commands.bench import _group_cost
+
+    console = Console(file=io.StringIO(), force_terminal=False)
+    with RunProgress(console, phases=("timing",)) as progress:
+        progress.plan(3, work=111.0)  # a cheap group (1), then two dear ones (10, 100)
+        progress.finished("cheap", work=1.0)
+        fields = progress._progress.tasks[0].fields
+        assert fields["work_trained"] == 1.0 and fields["work_left"] == 110.0
+        # 2 s for the cheap group: the ETA is 220 s, not the 4 s two more runs would take.
+        assert eta_seconds(2.0, fields["work_trained"], fields["work_left"]) == 220.0
+        progress.plan(2)  # unweighted: one unit per run, as before
+        progress.finished("one", trained=False)
+        assert progress._progress.tasks[0].fields["work_left"] == 1.0
+    assert _group_cost((100, 64, 64, 128), "train") == 3 * _group_cost(
+        (100, 64, 64, 128), "forward"
+    )
+    assert _group_cost((100, 64, 64, 256), "forward") > 2 * _group_cost(
+        (100, 64, 64, 128), "forward"
+    )
 
 
 def test_the_bar_shows_the_runs_going_now_from_the_store(tmp_path):

@@ -104,16 +104,19 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)
-    groups = len(plan["sizes"]) * len(plan["modes"])
+    groups = {
+        (size, mode): _group_cost(size, mode) for size in plan["sizes"] for mode in plan["modes"]
+    }
     with RunProgress(console, phases=("timing",), unit="size/mode groups") as progress:
-        progress.plan(groups)
+        # Groups differ in cost by orders of magnitude: the ETA weighs each by its FLOPs.
+        progress.plan(len(groups), work=sum(groups.values()))
         progress.note("loading the C++ kernels first")
         seen: list[tuple] = []
 
         def on_result(r) -> None:
             # A group (size, mode) is done when the next one starts; the last when all are.
             if seen and seen[-1] != (r.size, r.mode):
-                progress.finished(f"{seen[-1][0]} {seen[-1][1]}")
+                progress.finished(f"{seen[-1][0]} {seen[-1][1]}", work=groups[seen[-1]])
             if not seen or seen[-1] != (r.size, r.mode):
                 seen.append((r.size, r.mode))
             progress.note(f"timed {r.variant} / {r.engine} at {r.size} {r.mode}")
@@ -122,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
             **plan, device=args.device, reps=reps, seed=args.seed, on_result=on_result
         )
         if seen:
-            progress.finished(f"{seen[-1][0]} {seen[-1][1]}")
+            progress.finished(f"{seen[-1][0]} {seen[-1][1]}", work=groups[seen[-1]])
     if args.json:  # saved now, so interrupting the curves loses nothing of the table
         report.to_json(args.json)
     if args.plot:
@@ -145,3 +148,11 @@ def run(args: argparse.Namespace) -> int:
         Path(args.markdown).write_text(markdown + "\n")
         console.print(f"wrote {args.markdown}")
     return 0
+
+
+def _group_cost(size: tuple[int, ...], mode: str) -> float:
+    """Expected cost of timing one (size, mode) group, for the ETA: the FLOPs of one cell
+    call over the sequence, batch · length · hidden · (input + hidden), about three times
+    that with the backward pass."""
+    batch, length, inputs, hidden = size
+    return float(batch * length * hidden * (inputs + hidden)) * (3.0 if mode == "train" else 1.0)

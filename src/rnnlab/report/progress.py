@@ -33,11 +33,12 @@ from rich.text import Text
 
 
 def eta_seconds(
-    elapsed_s: float, trained: int, remaining: int, since_last_s: float = 0.0
+    elapsed_s: float, trained: float, remaining: float, since_last_s: float = 0.0
 ) -> float | None:
     """Seconds left for ``remaining`` runs when ``trained`` runs took ``elapsed_s`` (until the
     last of them finished, ``since_last_s`` ago: the count goes down between runs, never
-    below 0); None before the first run has trained, 0 when nothing remains."""
+    below 0); None before the first run has trained, 0 when nothing remains. Runs may be
+    weighted by their expected cost: then both counts are in work units."""
     if remaining <= 0:
         return 0.0
     if trained <= 0:
@@ -56,7 +57,8 @@ def format_duration(seconds: float | None) -> str:
 
 class EtaColumn(ProgressColumn):
     """``ETA m:ss`` from the task's fields ``began``, ``last_at`` (perf_counter of the last
-    trained run) and ``trained``, recomputed at every refresh so it counts down."""
+    trained run), ``work_trained`` and ``work_left`` (runs, or their expected cost when the
+    plan weighs them), recomputed at every refresh so it counts down."""
 
     def render(self, task: Task) -> Text:
         fields = task.fields
@@ -65,8 +67,8 @@ class EtaColumn(ProgressColumn):
         now = time.perf_counter()
         eta = eta_seconds(
             fields["last_at"] - fields["began"],
-            fields["trained"],
-            int(task.total - task.completed),
+            fields["work_trained"],
+            fields["work_left"],
             now - fields["last_at"],
         )
         return Text(f"ETA {format_duration(eta)}", style="progress.remaining")
@@ -136,9 +138,11 @@ class RunProgress:
         )
         now = time.perf_counter()
         self._bar = self._progress.add_task(
-            self._phase, total=None, counts="", last="", began=now, last_at=now, trained=0
-        )
+            self._phase, total=None, counts="", last="", began=now, last_at=now,
+            work_trained=0.0, work_left=0.0,
+        )  # fmt: skip
         self.total = self.done = self.trained = 0
+        self.work_left = self.work_trained = 0.0
 
     def __enter__(self) -> RunProgress:
         self._progress.__enter__()
@@ -152,14 +156,16 @@ class RunProgress:
     ) -> None:
         self._progress.__exit__(kind, error, trace)
 
-    def plan(self, total: int) -> None:
-        """A phase of ``total`` runs begins."""
+    def plan(self, total: int, work: float | None = None) -> None:
+        """A phase of ``total`` runs begins; ``work``: their expected cost in all, when
+        :meth:`finished` is told each one's (the ETA then weighs runs by it)."""
         self.total, self.done, self.trained = total, 0, 0
+        self.work_left, self.work_trained = float(total if work is None else work), 0.0
         self._phase = next(self._phases, "runs")
         now = time.perf_counter()
         self._progress.reset(
-            self._bar, total=total, description=self._phase,
-            counts="", last="", began=now, last_at=now, trained=0,
+            self._bar, total=total, description=self._phase, counts="", last="",
+            began=now, last_at=now, work_trained=0.0, work_left=self.work_left,
         )  # fmt: skip
         self._refresh()
 
@@ -174,13 +180,20 @@ class RunProgress:
         label = f"{unit.config.task} {unit.config.model} seed {unit.seed} {status}{where}"
         self.finished(label, trained=kind == "ran")
 
-    def finished(self, label: str, trained: bool = True) -> None:
-        """One item of the plan is done; ``trained``: it took time (not found done)."""
+    def finished(self, label: str, trained: bool = True, work: float = 1.0) -> None:
+        """One item of the plan is done; ``trained``: it took time (not found done);
+        ``work``: its expected cost, in the units of :meth:`plan`'s ``work``."""
         self.done += 1
+        self.work_left = max(0.0, self.work_left - work)
         if trained:
             self.trained += 1
-            self._progress.update(self._bar, last_at=time.perf_counter(), trained=self.trained)
-        self._progress.update(self._bar, completed=self.done, last=f"last: {label}")
+            self.work_trained += work
+            self._progress.update(
+                self._bar, last_at=time.perf_counter(), work_trained=self.work_trained
+            )
+        self._progress.update(
+            self._bar, completed=self.done, work_left=self.work_left, last=f"last: {label}"
+        )
         self._refresh()
 
     def note(self, label: str) -> None:
