@@ -96,6 +96,10 @@ def _mase_plot(scores: pd.DataFrame, methods: list[str], path: Path, model: str)
     from rnnlab.report.palette import CHANCE, model_colours
 
     colours = model_colours(methods)
+
+    def ours(method: str) -> bool:
+        return method == model or method.startswith(f"{model} seed")
+
     fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(methods) + 2), 3.6))
     jitter = np.random.default_rng(0)
     for i, method in enumerate(methods):
@@ -103,9 +107,8 @@ def _mase_plot(scores: pd.DataFrame, methods: list[str], path: Path, model: str)
         values = values[np.isfinite(values)]
         if not values.size:
             continue
-        ours = method == model or method.startswith(f"{model} seed")
         ax.bar(i, values.mean(), 0.6, color=colours[method], alpha=0.45,
-               edgecolor="black" if ours else "none", linewidth=1.5)  # fmt: skip
+               edgecolor="black" if ours(method) else "none", linewidth=1.5)  # fmt: skip
         ax.scatter(
             i + jitter.uniform(-0.15, 0.15, values.size), values, s=16,
             color=colours[method], edgecolors="none", zorder=3,
@@ -114,7 +117,7 @@ def _mase_plot(scores: pd.DataFrame, methods: list[str], path: Path, model: str)
                label="MASE = 1 (in-sample seasonal naive)")  # fmt: skip
     ax.set_xticks(range(len(methods)), methods, rotation=20, ha="right")
     for label in ax.get_xticklabels():
-        if label.get_text() == model or label.get_text().startswith(f"{model} seed"):
+        if ours(label.get_text()):
             label.set_fontweight("bold")
     ax.set_ylabel("MASE (lower is better)")
     ax.set_title("backtest: mean MASE (bars), every fold and series (dots)")

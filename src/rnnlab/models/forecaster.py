@@ -194,7 +194,9 @@ class ForecastNet(TaskModel):
         return torch.cat(outputs, 1)
 
     def linear_forecast(self, x: Tensor) -> Tensor | None:
-        """The autoregressive linear component (B, horizon, n_targets), or None."""
+        """The autoregressive linear component (B, horizon, n_targets), or None. It reads
+        the last ``linear_window`` steps of ``x`` as they are: forecasting windows have no
+        padding."""
         if self.linear is None:
             return None
         cfg = self.config
