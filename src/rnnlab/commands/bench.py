@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _group_cost(size: tuple[int, ...], mode: str) -> float:
     """Expected cost of timing one (size, mode) group, for the ETA: the FLOPs of one cell
-    call over the sequence, batch · length · hidden · (input + hidden), about three times
-    that with the backward pass."""
-    batch, length, inputs, hidden = size
-    return float(batch * length * hidden * (inputs + hidden)) * (3.0 if mode == "train" else 1.0)
+    call over the sequence, length · batch · hidden · (input + hidden) for a (T, B, I, H)
+    size, about three times that with the backward pass."""
+    length, batch, inputs, hidden = size
+    return float(length * batch * hidden * (inputs + hidden)) * (3.0 if mode == "train" else 1.0)
