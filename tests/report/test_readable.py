@@ -244,7 +244,10 @@ def test_eta_from_trained_runs_and_the_plan():
 def test_a_weighted_plan_gives_the_eta_in_work_not_in_runs():
     from rich.console import Console
 
-    from rnnlab.commands.bench import _group_cost
+    from rnnlab.bench import QUICK_VARIANTS, group_flops
+
+    def _group_cost(size, mode):
+        return group_flops(QUICK_VARIANTS, size, mode)
 
     console = Console(file=io.StringIO(), force_terminal=False)
     with RunProgress(console, phases=("timing",)) as progress:

@@ -204,3 +204,21 @@ def applicable_engines(variant: Variant, engines: Iterable[str] | None = None) -
     spec = CELLS[variant.cell]
     names = list(engines) if engines is not None else ["native", "scan", "loop", "reference"]
     return [n for n in names if n in ENGINES and ENGINE_SUPPORTS[n](spec, variant.options)]
+
+
+def group_flops(
+    variants: Iterable[Variant],
+    size: tuple[int, int, int, int],
+    mode: str,
+    engines: Iterable[str] | None = None,
+) -> float:
+    """Expected cost of timing one (size, mode) group, for progress estimates: the FLOPs of
+    every case's call (each variant's :meth:`~rnnlab.nn.cells.CellSpec.flops_per_step` over
+    T · B, once per engine that runs it), about three times that with the backward pass."""
+    length, batch, inputs, hidden = size
+    engines = None if engines is None else list(engines)
+    per_step = sum(
+        CELLS[v.cell].flops_per_step(inputs, hidden) * len(applicable_engines(v, engines))
+        for v in variants
+    )
+    return float(length * batch * per_step) * (3.0 if mode == "train" else 1.0)

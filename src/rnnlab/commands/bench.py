@@ -105,7 +105,9 @@ def run(args: argparse.Namespace) -> int:
     if not console.is_terminal:
         console = Console(width=160)
     groups = {
-        (size, mode): _group_cost(size, mode) for size in plan["sizes"] for mode in plan["modes"]
+        (size, mode): bench.group_flops(plan["variants"], size, mode, plan["engines"])
+        for size in plan["sizes"]
+        for mode in plan["modes"]
     }
     with RunProgress(console, phases=("timing",), unit="size/mode groups") as progress:
         # Groups differ in cost by orders of magnitude: the ETA weighs each by its FLOPs.
@@ -148,11 +150,3 @@ def run(args: argparse.Namespace) -> int:
         Path(args.markdown).write_text(markdown + "\n")
         console.print(f"wrote {args.markdown}")
     return 0
-
-
-def _group_cost(size: tuple[int, ...], mode: str) -> float:
-    """Expected cost of timing one (size, mode) group, for the ETA: the FLOPs of one cell
-    call over the sequence, length · batch · hidden · (input + hidden) for a (T, B, I, H)
-    size, about three times that with the backward pass."""
-    length, batch, inputs, hidden = size
-    return float(length * batch * hidden * (inputs + hidden)) * (3.0 if mode == "train" else 1.0)
