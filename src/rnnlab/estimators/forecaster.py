@@ -491,15 +491,16 @@ class Forecaster(Estimator):
         season = season if season <= self.window_ else 1
         steps = np.arange(self.horizon)
         past = windows.x[..., :k]
+        encoded = self.transform_.encode(windows.x, windows.future)
+        network = self.transform_.decode(self._network_output(encoded), encoded)
         forecasts = {
-            self.model: self.network_.point(self._forecast_scaled(windows.x, windows.future)),
+            self.model: self.network_.point(network),
             "naive": past[:, -1:].expand(-1, self.horizon, -1),
         }
         if season > 1:
             forecasts[_baseline_name(season)] = past[:, past.shape[1] - season + steps % season]
-        if self.network_.linear is not None:
-            encoded = self.transform_.encode(windows.x, windows.future)
-            linear = self.network_.linear_forecast(encoded.x)
+        linear = self.network_.linear_forecast(encoded.x)
+        if linear is not None:
             forecasts[self._own_baseline()] = self.transform_.decode(linear, encoded)
         truth = self.scaler_.inverse_targets(windows.y, series)
         scale = np.array(
