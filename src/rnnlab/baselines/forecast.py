@@ -111,8 +111,10 @@ class AutoARIMA(_FittedOrNaive):
     a robust STL decomposition (Cleveland et al. 1990) with period m, the ARIMA fitted to the
     seasonally adjusted values, and the last season of the seasonal component added back to
     its forecast. The history kept is then at least 3 m, and a history shorter than two
-    seasons is fitted without it (``seasonal_`` says which). Seasonal ARIMA terms at m = 48
-    or 336 would take minutes per fit; STL takes well under a second.
+    seasons is fitted without it (``seasonal_`` says which). Seasonal ARIMA terms instead
+    cost 3.0 s for one SARIMA(1,1,1)(1,0,1) fit at m = 48 on 500 points, so a search over
+    orders takes minutes; STL took 0.1 s at m = 48 (500 points) and 1.3 s at m = 336 (1,008
+    points) on the project's CPU machine.
     """
 
     name = "arima"
