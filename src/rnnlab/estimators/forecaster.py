@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 
 BASELINE_CHOICES = ("auto", "seasonal", "linear", "none")
 # The linear baseline reads at most this many values (steps × targets) and fits on at most
-# this many windows: a 2,048-square eigendecomposition takes seconds.
+# this many windows: at both limits the Gram matrix took 1.6 s and its eigendecomposition
+# 1.0 s on one thread of the project's CPU machine.
 _LINEAR_MAX_INPUTS = 2048
 _RIDGE_MAX_WINDOWS = 20_000
 # Ridge penalties tried for the linear baseline, relative to the mean eigenvalue of X'X.
